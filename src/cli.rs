@@ -1,0 +1,124 @@
+//! Command-line interface.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "ml-connector",
+    version,
+    about = "Keeps Sage 100 and ShipStation in step: orders out, inventory out, tracking back.",
+    long_about = "Keeps Sage 100 and ShipStation in step. Every order, shipment and scheduled sync is a \
+                  durable workflow in PostgreSQL, advanced by a pool of workers.\n\n\
+                  Without DATABASE_URL, a private PostgreSQL cluster is started from the server \
+                  binaries installed on this machine."
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct GlobalArgs {
+    /// PostgreSQL server to use (e.g. postgres://user:pass@host/db). Unset: embedded PostgreSQL.
+    #[arg(long, env = "DATABASE_URL", global = true, hide_env_values = true)]
+    pub database_url: Option<String>,
+
+    /// Folder of the embedded PostgreSQL cluster (serve, worker, migrate without DATABASE_URL).
+    #[arg(long, env = "ML_CONNECTOR_DATA_DIR", global = true, default_value = "ml-connector-data")]
+    pub data_dir: PathBuf,
+
+    /// Load workflow definitions (*.toml) from this folder instead of the built-in ones.
+    #[arg(long, env = "ML_CONNECTOR_WORKFLOWS_DIR", global = true)]
+    pub workflows_dir: Option<PathBuf>,
+
+    /// Log format: human in a terminal, JSON lines otherwise (auto).
+    #[arg(long, env = "ML_CONNECTOR_LOG_FORMAT", global = true, value_enum, default_value_t = LogFormat::Auto)]
+    pub log_format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum LogFormat {
+    Auto,
+    Human,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run everything: workers, scheduler and the HTTP API (health checks).
+    Serve(ServeArgs),
+    /// Run only a worker pool (no HTTP, no scheduler).
+    Worker(WorkerArgs),
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Run the connector end to end on embedded PostgreSQL with simulated work, then summarize.
+    Demo(DemoArgs),
+    /// Benchmarks (results belong in docs/benchmarks.md with the command that produced them).
+    #[command(subcommand)]
+    Bench(BenchCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct WorkerArgs {
+    /// Step handlers running at once.
+    #[arg(long, env = "ML_CONNECTOR_WORKERS", default_value_t = 16)]
+    pub workers: usize,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address for the HTTP API.
+    #[arg(long, env = "ML_CONNECTOR_LISTEN", default_value = "0.0.0.0:8080")]
+    pub listen: String,
+    #[command(flatten)]
+    pub worker: WorkerArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Sample orders to push through the engine.
+    #[arg(long, default_value_t = 200)]
+    pub orders: usize,
+    /// End after the summary once every order is completed or failed (the default for now).
+    #[arg(long)]
+    pub exit_when_done: bool,
+    /// Print one final JSON object instead of the human summary.
+    #[arg(long)]
+    pub json: bool,
+    /// Step handlers running at once.
+    #[arg(long, default_value_t = 32)]
+    pub workers: usize,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// Burn-down of N workflows of K no-op steps, then idle claim latency.
+    Engine(BenchEngineArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BenchEngineArgs {
+    #[arg(long, default_value_t = 50_000)]
+    pub workflows: usize,
+    #[arg(long, default_value_t = 1)]
+    pub steps: usize,
+    /// Step handlers running at once.
+    #[arg(long, default_value_t = 16)]
+    pub workers: usize,
+    /// Rows per claim query.
+    #[arg(long, default_value_t = 1000)]
+    pub claim_batch: usize,
+    /// Outcomes per completion statement at most.
+    #[arg(long, default_value_t = 2000)]
+    pub complete_batch: usize,
+    /// Single workflows created one by one on the idle engine to measure claim latency.
+    #[arg(long, default_value_t = 300)]
+    pub idle_samples: usize,
+    /// Print one JSON object.
+    #[arg(long)]
+    pub json: bool,
+}

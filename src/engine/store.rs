@@ -1,0 +1,609 @@
+//! PostgreSQL side of the engine: create, claim (FOR UPDATE SKIP LOCKED), heartbeat, fenced
+//! completion, rescue, release, restart, cancel, signal. Every state change writes its audit
+//! event in the same statement (hence the same transaction).
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use sqlx::{PgConnection, PgPool, Row};
+
+/// Channel used to wake worker pools when work becomes ready.
+pub const WORK_CHANNEL: &str = "mlc_work";
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("workflow {0} not found")]
+    NotFound(i64),
+    #[error("workflow {id} is {status}; {action} needs {needs}")]
+    InvalidState {
+        id: i64,
+        status: String,
+        action: &'static str,
+        needs: &'static str,
+    },
+    #[error(transparent)]
+    Db(#[from] sqlx::Error),
+}
+
+/// Workflow status, as stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    Ready,
+    Running,
+    Waiting,
+    Failed,
+    Completed,
+    Cancelled,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Ready => "ready",
+            Status::Running => "running",
+            Status::Waiting => "waiting",
+            Status::Failed => "failed",
+            Status::Completed => "completed",
+            Status::Cancelled => "cancelled",
+        }
+    }
+}
+
+/// A workflow to create.
+#[derive(Debug, Clone)]
+pub struct NewWorkflow {
+    pub kind: String,
+    pub connection_id: i64,
+    pub business_key: String,
+    pub initial_state: String,
+    pub context: Value,
+    /// Not before this time (e.g. a minimum order age); `None` = now.
+    pub run_at: Option<DateTime<Utc>>,
+}
+
+/// A step claimed by a worker: it holds the lease until it completes or the lease expires.
+#[derive(Debug, Clone)]
+pub struct ClaimedStep {
+    pub id: i64,
+    pub kind: String,
+    pub connection_id: i64,
+    pub business_key: String,
+    pub state: String,
+    pub attempt: i32,
+    pub fence: i64,
+    pub context: Value,
+    /// When the step became claimable (for claim latency).
+    pub ready_at: DateTime<Utc>,
+}
+
+/// The outcome of one step attempt, ready to be written.
+#[derive(Debug, Clone)]
+pub struct StepRecord {
+    pub id: i64,
+    pub fence: i64,
+    pub from_state: String,
+    pub attempt: i32,
+    pub started_at: DateTime<Utc>,
+    pub duration_ms: f64,
+    pub event: &'static str,
+    pub to_state: String,
+    pub status: Status,
+    pub next_attempt: i32,
+    /// Relative to the database clock (so replicas with skewed clocks agree).
+    pub delay_ms: Option<f64>,
+    /// Absolute time (timers); used when `delay_ms` is `None`.
+    pub run_at: Option<DateTime<Utc>>,
+    pub context: Option<Value>,
+    pub error: Option<String>,
+    pub detail: Option<Value>,
+}
+
+/// Create a workflow unless one exists for (kind, connection, business key).
+/// Returns (id, created). Run it inside the caller's transaction when it must be atomic with
+/// other writes; the NOTIFY is delivered at commit.
+pub async fn create(
+    conn: &mut PgConnection,
+    new: &NewWorkflow,
+    actor: &str,
+) -> Result<(i64, bool), StoreError> {
+    let inserted = sqlx::query(
+        r#"
+        WITH ins AS (
+            INSERT INTO workflows (kind, connection_id, business_key, state, status, run_at, context)
+            VALUES ($1, $2, $3, $4, 'ready', COALESCE($5, now()), $6)
+            ON CONFLICT (kind, connection_id, business_key) DO NOTHING
+            RETURNING id, state
+        ), ev AS (
+            INSERT INTO workflow_events (workflow_id, actor, event, to_state, status, attempt)
+            SELECT id, $7, 'created', state, 'ready', 0 FROM ins
+        )
+        SELECT id FROM ins
+        "#,
+    )
+    .bind(&new.kind)
+    .bind(new.connection_id)
+    .bind(&new.business_key)
+    .bind(&new.initial_state)
+    .bind(new.run_at)
+    .bind(&new.context)
+    .bind(actor)
+    .fetch_optional(&mut *conn)
+    .await?;
+    if let Some(row) = inserted {
+        notify_work(conn).await?;
+        return Ok((row.get(0), true));
+    }
+    let id: i64 = sqlx::query_scalar(
+        "SELECT id FROM workflows WHERE kind = $1 AND connection_id = $2 AND business_key = $3",
+    )
+    .bind(&new.kind)
+    .bind(new.connection_id)
+    .bind(&new.business_key)
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok((id, false))
+}
+
+/// Create many workflows in one statement (bulk discovery, benchmarks). Returns how many were new.
+pub async fn create_many(
+    pool: &PgPool,
+    items: &[NewWorkflow],
+    actor: &str,
+) -> Result<u64, StoreError> {
+    if items.is_empty() {
+        return Ok(0);
+    }
+    let kinds: Vec<&str> = items.iter().map(|i| i.kind.as_str()).collect();
+    let conns: Vec<i64> = items.iter().map(|i| i.connection_id).collect();
+    let keys: Vec<&str> = items.iter().map(|i| i.business_key.as_str()).collect();
+    let states: Vec<&str> = items.iter().map(|i| i.initial_state.as_str()).collect();
+    let run_ats: Vec<Option<DateTime<Utc>>> = items.iter().map(|i| i.run_at).collect();
+    let contexts: Vec<&Value> = items.iter().map(|i| &i.context).collect();
+    let mut tx = pool.begin().await?;
+    let created: i64 = sqlx::query_scalar(
+        r#"
+        WITH ins AS (
+            INSERT INTO workflows (kind, connection_id, business_key, state, status, run_at, context)
+            SELECT k, c, b, s, 'ready', COALESCE(r, now()), x
+              FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::timestamptz[], $6::jsonb[])
+                   AS t(k, c, b, s, r, x)
+            ON CONFLICT (kind, connection_id, business_key) DO NOTHING
+            RETURNING id, state
+        ), ev AS (
+            INSERT INTO workflow_events (workflow_id, actor, event, to_state, status, attempt)
+            SELECT id, $7, 'created', state, 'ready', 0 FROM ins
+        )
+        SELECT count(*) FROM ins
+        "#,
+    )
+    .bind(&kinds)
+    .bind(&conns)
+    .bind(&keys)
+    .bind(&states)
+    .bind(&run_ats)
+    .bind(&contexts)
+    .bind(actor)
+    .fetch_one(&mut *tx)
+    .await?;
+    if created > 0 {
+        notify_work(&mut tx).await?;
+    }
+    tx.commit().await?;
+    Ok(created as u64)
+}
+
+/// Wake every listening worker pool (delivered at commit when inside a transaction).
+pub async fn notify_work(conn: &mut PgConnection) -> Result<(), sqlx::Error> {
+    sqlx::query("SELECT pg_notify($1, '')")
+        .bind(WORK_CHANNEL)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Claim up to `limit` due steps of the given kinds. `leases` pairs each kind with its lease length.
+pub async fn claim(
+    pool: &PgPool,
+    owner: &str,
+    leases: &[(String, f64)],
+    limit: i64,
+) -> Result<Vec<ClaimedStep>, StoreError> {
+    let kinds: Vec<&str> = leases.iter().map(|(k, _)| k.as_str()).collect();
+    let secs: Vec<f64> = leases.iter().map(|(_, s)| *s).collect();
+    let rows = sqlx::query(
+        r#"
+        WITH picked AS (
+            SELECT id FROM workflows
+             WHERE status IN ('ready', 'waiting') AND run_at <= now() AND kind = ANY($1)
+             ORDER BY run_at, id
+             LIMIT $3
+             FOR UPDATE SKIP LOCKED
+        )
+        UPDATE workflows w
+           SET status = 'running', attempt = w.attempt + 1, fence = w.fence + 1,
+               lease_owner = $4, lease_expires_at = now() + make_interval(secs => l.secs),
+               updated_at = now()
+          FROM picked p, unnest($1::text[], $2::float8[]) AS l(kind, secs)
+         WHERE w.id = p.id AND l.kind = w.kind
+        RETURNING w.id, w.kind, w.connection_id, w.business_key, w.state, w.attempt, w.fence,
+                  w.context, w.run_at
+        "#,
+    )
+    .bind(&kinds)
+    .bind(&secs)
+    .bind(limit)
+    .bind(owner)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| ClaimedStep {
+            id: r.get(0),
+            kind: r.get(1),
+            connection_id: r.get(2),
+            business_key: r.get(3),
+            state: r.get(4),
+            attempt: r.get(5),
+            fence: r.get(6),
+            context: r.get(7),
+            ready_at: r.get(8),
+        })
+        .collect())
+}
+
+/// Write step outcomes. Only rows still held with the same fence are changed; a stale worker's
+/// outcome is rejected and recorded as `stale_completion_rejected`. Returns the accepted ids.
+pub async fn complete(
+    pool: &PgPool,
+    actor: &str,
+    records: &[StepRecord],
+) -> Result<Vec<i64>, StoreError> {
+    if records.is_empty() {
+        return Ok(vec![]);
+    }
+    let ids: Vec<i64> = records.iter().map(|r| r.id).collect();
+    let fences: Vec<i64> = records.iter().map(|r| r.fence).collect();
+    let to_states: Vec<&str> = records.iter().map(|r| r.to_state.as_str()).collect();
+    let statuses: Vec<&str> = records.iter().map(|r| r.status.as_str()).collect();
+    let next_attempts: Vec<i32> = records.iter().map(|r| r.next_attempt).collect();
+    let delays: Vec<Option<f64>> = records.iter().map(|r| r.delay_ms).collect();
+    let run_ats: Vec<Option<DateTime<Utc>>> = records.iter().map(|r| r.run_at).collect();
+    let contexts: Vec<Option<&Value>> = records.iter().map(|r| r.context.as_ref()).collect();
+    let errors: Vec<Option<&str>> = records.iter().map(|r| r.error.as_deref()).collect();
+    let events: Vec<&str> = records.iter().map(|r| r.event).collect();
+    let from_states: Vec<&str> = records.iter().map(|r| r.from_state.as_str()).collect();
+    let attempts: Vec<i32> = records.iter().map(|r| r.attempt).collect();
+    let started: Vec<DateTime<Utc>> = records.iter().map(|r| r.started_at).collect();
+    let durations: Vec<f64> = records.iter().map(|r| r.duration_ms).collect();
+    let details: Vec<Option<&Value>> = records.iter().map(|r| r.detail.as_ref()).collect();
+    let rows = sqlx::query(
+        r#"
+        WITH input AS (
+            SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::int[],
+                                 $6::float8[], $7::timestamptz[], $8::jsonb[], $9::text[], $10::text[],
+                                 $11::text[], $12::int[], $13::timestamptz[], $14::float8[], $15::jsonb[])
+              AS t(id, fence, to_state, status, next_attempt, delay_ms, run_at, context, error, event,
+                   from_state, attempt, started_at, duration_ms, detail)
+        ), applied AS (
+            UPDATE workflows w
+               SET state = i.to_state, status = i.status, attempt = i.next_attempt,
+                   run_at = CASE WHEN i.delay_ms IS NOT NULL
+                                 THEN now() + i.delay_ms * interval '1 millisecond'
+                                 ELSE i.run_at END,
+                   context = COALESCE(i.context, w.context), last_error = i.error,
+                   lease_owner = NULL, lease_expires_at = NULL, updated_at = now()
+              FROM input i
+             WHERE w.id = i.id AND w.fence = i.fence AND w.status = 'running'
+            RETURNING w.id
+        )
+        INSERT INTO workflow_events (workflow_id, actor, event, from_state, to_state, status, attempt,
+                                     started_at, duration_ms, error, detail)
+        SELECT i.id, $16,
+               CASE WHEN a.id IS NULL THEN 'stale_completion_rejected' ELSE i.event END,
+               i.from_state, i.to_state, CASE WHEN a.id IS NULL THEN NULL ELSE i.status END,
+               i.attempt, i.started_at, i.duration_ms, i.error, i.detail
+          FROM input i LEFT JOIN applied a ON a.id = i.id
+        RETURNING workflow_id, status IS NOT NULL
+        "#,
+    )
+    .bind(&ids)
+    .bind(&fences)
+    .bind(&to_states)
+    .bind(&statuses)
+    .bind(&next_attempts)
+    .bind(&delays)
+    .bind(&run_ats)
+    .bind(&contexts)
+    .bind(&errors)
+    .bind(&events)
+    .bind(&from_states)
+    .bind(&attempts)
+    .bind(&started)
+    .bind(&durations)
+    .bind(&details)
+    .bind(actor)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .filter(|r| r.get::<bool, _>(1))
+        .map(|r| r.get(0))
+        .collect())
+}
+
+/// Extend the leases still held (same fence, still running). Returns the ids whose lease is lost.
+pub async fn heartbeat(pool: &PgPool, held: &[(i64, i64, f64)]) -> Result<Vec<i64>, StoreError> {
+    if held.is_empty() {
+        return Ok(vec![]);
+    }
+    let ids: Vec<i64> = held.iter().map(|h| h.0).collect();
+    let fences: Vec<i64> = held.iter().map(|h| h.1).collect();
+    let secs: Vec<f64> = held.iter().map(|h| h.2).collect();
+    let kept: Vec<i64> = sqlx::query_scalar(
+        r#"
+        UPDATE workflows w SET lease_expires_at = now() + make_interval(secs => h.secs)
+          FROM unnest($1::bigint[], $2::bigint[], $3::float8[]) AS h(id, fence, secs)
+         WHERE w.id = h.id AND w.fence = h.fence AND w.status = 'running'
+        RETURNING w.id
+        "#,
+    )
+    .bind(&ids)
+    .bind(&fences)
+    .bind(&secs)
+    .fetch_all(pool)
+    .await?;
+    let kept: std::collections::HashSet<i64> = kept.into_iter().collect();
+    Ok(ids.into_iter().filter(|id| !kept.contains(id)).collect())
+}
+
+/// Make steps whose lease expired claimable again (their worker died or stalled). The attempt
+/// stays counted, so a step that keeps killing its worker still ends up `failed`.
+pub async fn rescue_expired(pool: &PgPool, actor: &str) -> Result<Vec<i64>, StoreError> {
+    let ids = sqlx::query_scalar(
+        r#"
+        WITH expired AS (
+            SELECT id FROM workflows
+             WHERE status = 'running' AND lease_expires_at < now()
+             ORDER BY lease_expires_at
+             LIMIT 1000
+             FOR UPDATE SKIP LOCKED
+        ), upd AS (
+            UPDATE workflows w
+               SET status = 'ready', run_at = now(),
+                   last_error = 'lease of ' || COALESCE(w.lease_owner, '?') || ' expired during attempt '
+                                || w.attempt || ' (worker stopped or stalled)',
+                   lease_owner = NULL, lease_expires_at = NULL, updated_at = now()
+              FROM expired e
+             WHERE w.id = e.id
+            RETURNING w.id, w.state, w.attempt, w.last_error
+        )
+        INSERT INTO workflow_events (workflow_id, actor, event, from_state, to_state, status, attempt, error)
+        SELECT id, $1, 'lease_expired', state, state, 'ready', attempt, last_error FROM upd
+        RETURNING workflow_id
+        "#,
+    )
+    .bind(actor)
+    .fetch_all(pool)
+    .await?;
+    Ok(ids)
+}
+
+/// Give back claimed steps that did not (fully) run, e.g. at shutdown. The attempt is not counted.
+pub async fn release(
+    pool: &PgPool,
+    actor: &str,
+    held: &[(i64, i64)],
+    reason: &str,
+) -> Result<u64, StoreError> {
+    if held.is_empty() {
+        return Ok(0);
+    }
+    let ids: Vec<i64> = held.iter().map(|h| h.0).collect();
+    let fences: Vec<i64> = held.iter().map(|h| h.1).collect();
+    let n: i64 = sqlx::query_scalar(
+        r#"
+        WITH r AS (
+            UPDATE workflows w
+               SET status = 'ready', run_at = COALESCE(w.run_at, now()),
+                   attempt = GREATEST(w.attempt - 1, 0),
+                   lease_owner = NULL, lease_expires_at = NULL, updated_at = now()
+              FROM unnest($1::bigint[], $2::bigint[]) AS t(id, fence)
+             WHERE w.id = t.id AND w.fence = t.fence AND w.status = 'running'
+            RETURNING w.id, w.state, w.attempt
+        ), ev AS (
+            INSERT INTO workflow_events (workflow_id, actor, event, from_state, to_state, status, attempt, error)
+            SELECT id, $3, 'released', state, state, 'ready', attempt, $4 FROM r
+        )
+        SELECT count(*) FROM r
+        "#,
+    )
+    .bind(&ids)
+    .bind(&fences)
+    .bind(actor)
+    .bind(reason)
+    .fetch_one(pool)
+    .await?;
+    Ok(n as u64)
+}
+
+/// Resume a failed workflow at the step that failed, with a fresh attempt budget.
+pub async fn restart(pool: &PgPool, id: i64, actor: &str) -> Result<(), StoreError> {
+    let mut tx = pool.begin().await?;
+    let done: Option<i64> = sqlx::query_scalar(
+        r#"
+        WITH r AS (
+            UPDATE workflows SET status = 'ready', attempt = 0, run_at = now(), updated_at = now()
+             WHERE id = $1 AND status = 'failed'
+            RETURNING id, state
+        )
+        INSERT INTO workflow_events (workflow_id, actor, event, from_state, to_state, status, attempt)
+        SELECT id, $2, 'restarted', state, state, 'ready', 0 FROM r
+        RETURNING workflow_id
+        "#,
+    )
+    .bind(id)
+    .bind(actor)
+    .fetch_optional(&mut *tx)
+    .await?;
+    if done.is_none() {
+        return Err(explain(&mut tx, id, "restart", "status failed").await);
+    }
+    notify_work(&mut tx).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Cancel a workflow that has not finished. A running step is fenced out: its late result is rejected.
+pub async fn cancel(pool: &PgPool, id: i64, actor: &str, reason: &str) -> Result<(), StoreError> {
+    let mut tx = pool.begin().await?;
+    let done: Option<i64> = sqlx::query_scalar(
+        r#"
+        WITH c AS (
+            UPDATE workflows
+               SET status = 'cancelled', fence = fence + 1, lease_owner = NULL, lease_expires_at = NULL,
+                   run_at = NULL, updated_at = now()
+             WHERE id = $1 AND status IN ('ready', 'running', 'waiting', 'failed')
+            RETURNING id, state
+        )
+        INSERT INTO workflow_events (workflow_id, actor, event, from_state, to_state, status, error)
+        SELECT id, $2, 'cancelled', state, state, 'cancelled', $3 FROM c
+        RETURNING workflow_id
+        "#,
+    )
+    .bind(id)
+    .bind(actor)
+    .bind(reason)
+    .fetch_optional(&mut *tx)
+    .await?;
+    if done.is_none() {
+        return Err(explain(&mut tx, id, "cancel", "an unfinished workflow").await);
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Wake a waiting workflow now (e.g. a webhook arrived for it).
+pub async fn signal(
+    conn: &mut PgConnection,
+    id: i64,
+    actor: &str,
+    detail: Option<&Value>,
+) -> Result<bool, StoreError> {
+    let woke: Option<i64> = sqlx::query_scalar(
+        r#"
+        WITH s AS (
+            UPDATE workflows SET run_at = now(), updated_at = now()
+             WHERE id = $1 AND status = 'waiting'
+            RETURNING id, state
+        )
+        INSERT INTO workflow_events (workflow_id, actor, event, from_state, to_state, status, detail)
+        SELECT id, $2, 'signalled', state, state, 'waiting', $3 FROM s
+        RETURNING workflow_id
+        "#,
+    )
+    .bind(id)
+    .bind(actor)
+    .bind(detail)
+    .fetch_optional(&mut *conn)
+    .await?;
+    if woke.is_some() {
+        notify_work(conn).await?;
+    }
+    Ok(woke.is_some())
+}
+
+async fn explain(
+    conn: &mut PgConnection,
+    id: i64,
+    action: &'static str,
+    needs: &'static str,
+) -> StoreError {
+    match sqlx::query_scalar::<_, String>("SELECT status FROM workflows WHERE id = $1")
+        .bind(id)
+        .fetch_optional(conn)
+        .await
+    {
+        Ok(Some(status)) => StoreError::InvalidState {
+            id,
+            status,
+            action,
+            needs,
+        },
+        Ok(None) => StoreError::NotFound(id),
+        Err(e) => StoreError::Db(e),
+    }
+}
+
+/// A workflow as stored (for ops views and tests).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct WorkflowRow {
+    pub id: i64,
+    pub kind: String,
+    pub connection_id: i64,
+    pub business_key: String,
+    pub state: String,
+    pub status: String,
+    pub attempt: i32,
+    pub run_at: Option<DateTime<Utc>>,
+    pub lease_owner: Option<String>,
+    pub fence: i64,
+    pub context: Value,
+    pub last_error: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+const WORKFLOW_COLUMNS: &str = "id, kind, connection_id, business_key, state, status, attempt, run_at, \
+     lease_owner, fence, context, last_error, created_at, updated_at";
+
+pub async fn get(pool: &PgPool, id: i64) -> Result<WorkflowRow, StoreError> {
+    sqlx::query_as(&format!("SELECT {WORKFLOW_COLUMNS} FROM workflows WHERE id = $1"))
+        .bind(id)
+        .fetch_optional(pool)
+        .await?
+        .ok_or(StoreError::NotFound(id))
+}
+
+pub async fn find(
+    pool: &PgPool,
+    kind: &str,
+    connection_id: i64,
+    business_key: &str,
+) -> Result<Option<WorkflowRow>, StoreError> {
+    Ok(sqlx::query_as(&format!(
+        "SELECT {WORKFLOW_COLUMNS} FROM workflows WHERE kind = $1 AND connection_id = $2 AND business_key = $3"
+    ))
+    .bind(kind)
+    .bind(connection_id)
+    .bind(business_key)
+    .fetch_optional(pool)
+    .await?)
+}
+
+/// One audit event.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct EventRow {
+    pub id: i64,
+    pub workflow_id: i64,
+    pub at: DateTime<Utc>,
+    pub actor: String,
+    pub event: String,
+    pub from_state: Option<String>,
+    pub to_state: Option<String>,
+    pub status: Option<String>,
+    pub attempt: Option<i32>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub duration_ms: Option<f64>,
+    pub error: Option<String>,
+    pub detail: Option<Value>,
+}
+
+pub async fn events(pool: &PgPool, workflow_id: i64) -> Result<Vec<EventRow>, StoreError> {
+    Ok(sqlx::query_as(
+        "SELECT id, workflow_id, at, actor, event, from_state, to_state, status, attempt, started_at, \
+                duration_ms, error, detail
+           FROM workflow_events WHERE workflow_id = $1 ORDER BY id",
+    )
+    .bind(workflow_id)
+    .fetch_all(pool)
+    .await?)
+}

@@ -1,0 +1,34 @@
+//! Business step handlers, one file per workflow kind; the mapping between Sage 100 and
+//! ShipStation lives here and nowhere else.
+
+pub mod sample;
+
+use std::path::Path;
+
+use crate::engine::definition::{DefinitionError, Definitions};
+use crate::engine::HandlerRegistry;
+
+/// The workflow definitions compiled into the binary (the repository's workflows/ folder).
+pub const BUILTIN_WORKFLOWS: &[(&str, &str)] = &[(
+    "workflows/sample.toml",
+    include_str!("../../workflows/sample.toml"),
+)];
+
+/// Every step handler this binary has.
+pub fn handlers() -> HandlerRegistry {
+    let mut r = HandlerRegistry::new();
+    sample::register(&mut r);
+    r
+}
+
+/// The built-in definitions, or those in `dir` when given; validated against the handlers.
+pub fn definitions(
+    dir: Option<&Path>,
+    handlers: &HandlerRegistry,
+) -> Result<Definitions, DefinitionError> {
+    let known = |h: &str| handlers.contains(h);
+    match dir {
+        Some(dir) => Definitions::load_dir(dir, &known),
+        None => Definitions::from_sources(BUILTIN_WORKFLOWS.iter().copied(), &known),
+    }
+}

@@ -1,0 +1,13 @@
+//! ml-connector: keeps Sage 100 and ShipStation in step, on a durable PostgreSQL workflow engine.
+//! See ARCHITECTURE.md for the map.
+
+pub mod api;
+pub mod bench;
+pub mod cli;
+pub mod db;
+pub mod demo;
+pub mod engine;
+pub mod flows;
+pub mod pg;
+pub mod service;
+pub mod telemetry;

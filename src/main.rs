@@ -1,0 +1,33 @@
+use clap::Parser;
+
+use ml_connector::cli::{BenchCommand, Cli, Command};
+use ml_connector::{bench, demo, service, telemetry};
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let quiet = matches!(cli.command, Command::Demo(_) | Command::Bench(_) | Command::Migrate);
+    telemetry::init(cli.global.log_format, if quiet { "warn" } else { "info" });
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        match &cli.command {
+            Command::Serve(args) => service::serve(&cli.global, args).await,
+            Command::Worker(args) => service::worker(&cli.global, args).await,
+            Command::Migrate => service::migrate(&cli.global).await,
+            Command::Demo(args) => demo::run(&cli.global, args).await,
+            Command::Bench(BenchCommand::Engine(args)) => bench::engine::run(&cli.global, args).await,
+        }
+    });
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,101 @@
+//! `serve`, `worker` and `migrate`: the long-running processes.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+
+use crate::cli::{GlobalArgs, ServeArgs, WorkerArgs};
+use crate::db::{Database, DbTarget};
+use crate::engine::scheduler::{ScheduleSpec, Scheduler};
+use crate::engine::worker::{PoolConfig, WorkerPool};
+use crate::engine::{worker_identity, Definitions, Engine, Shutdown};
+
+/// The database named by the global options (DATABASE_URL, or the persistent embedded cluster).
+pub fn db_target(global: &GlobalArgs) -> DbTarget {
+    match &global.database_url {
+        Some(url) => DbTarget::Url(url.clone()),
+        None => DbTarget::Embedded {
+            root: global.data_dir.clone(),
+            ephemeral: false,
+        },
+    }
+}
+
+/// Load and validate the workflow definitions against the handlers (a start-up error names the file).
+pub fn load_engine(global: &GlobalArgs, pool: sqlx::PgPool) -> anyhow::Result<Engine> {
+    let handlers = crate::flows::handlers();
+    let definitions = crate::flows::definitions(global.workflows_dir.as_deref(), &handlers)
+        .context("invalid workflow definition")?;
+    Ok(Engine::new(pool, definitions, handlers))
+}
+
+/// A pool configuration fitted to the definitions: rescue runs at half the shortest lease.
+pub fn pool_config(definitions: &Definitions, owner: String, workers: usize) -> PoolConfig {
+    let mut cfg = PoolConfig::new(owner, workers);
+    let shortest = definitions
+        .iter()
+        .map(|d| d.lease)
+        .min()
+        .unwrap_or(Duration::from_secs(60));
+    cfg.rescue_interval = (shortest / 2).clamp(Duration::from_millis(200), Duration::from_secs(5));
+    cfg
+}
+
+pub async fn migrate(global: &GlobalArgs) -> anyhow::Result<()> {
+    let db = Database::open(&db_target(global), 2).await?;
+    let applied: Vec<(i64, String)> =
+        sqlx::query_as("SELECT version, description FROM _sqlx_migrations ORDER BY version")
+            .fetch_all(&db.pool)
+            .await?;
+    for (version, description) in applied {
+        println!("{version} {description}");
+    }
+    db.close().await;
+    Ok(())
+}
+
+pub async fn worker(global: &GlobalArgs, args: &WorkerArgs) -> anyhow::Result<()> {
+    let db = Database::open(&db_target(global), (args.workers as u32 / 2 + 6).max(8)).await?;
+    let engine = load_engine(global, db.pool.clone())?;
+    let shutdown = Shutdown::new();
+    shutdown.trigger_on_signals();
+    let cfg = pool_config(&engine.definitions, worker_identity("worker"), args.workers);
+    tracing::info!(owner = %cfg.owner, kinds = ?engine.definitions.kinds(), "worker pool started");
+    WorkerPool::spawn(engine, cfg, shutdown).join().await;
+    db.close().await;
+    Ok(())
+}
+
+pub async fn serve(global: &GlobalArgs, args: &ServeArgs) -> anyhow::Result<()> {
+    let db = Database::open(&db_target(global), (args.worker.workers as u32 / 2 + 8).max(10)).await?;
+    let engine = load_engine(global, db.pool.clone())?;
+    let shutdown = Shutdown::new();
+    shutdown.trigger_on_signals();
+
+    let listener = tokio::net::TcpListener::bind(&args.listen)
+        .await
+        .with_context(|| format!("binding the HTTP API to {}", args.listen))?;
+    tracing::info!(address = %listener.local_addr()?, "HTTP API listening");
+    let app = crate::api::router(crate::api::ApiState {
+        pool: db.pool.clone(),
+    });
+    let http_shutdown = shutdown.clone();
+    let http = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async move { http_shutdown.wait().await })
+            .await
+    });
+
+    let owner = worker_identity("serve");
+    // The flows contribute their schedules (polls) as they are built; none exist yet.
+    let schedules: Arc<Vec<ScheduleSpec>> = Arc::new(Vec::new());
+    let scheduler = Scheduler::new(engine.clone(), schedules, Duration::from_secs(1), owner.clone());
+    let scheduler = tokio::spawn(scheduler.run(shutdown.clone()));
+    let cfg = pool_config(&engine.definitions, owner, args.worker.workers);
+    WorkerPool::spawn(engine, cfg, shutdown.clone()).join().await;
+    let _ = scheduler.await;
+    http.await?.context("HTTP server")?;
+    db.close().await;
+    Ok(())
+}
