@@ -28,13 +28,16 @@ CREATE TABLE workflows (
 -- The claimable set: small and partial, so finished rows never slow the claim.
 CREATE INDEX workflows_claimable ON workflows (run_at, id)
     WHERE status IN ('ready', 'waiting') AND run_at IS NOT NULL;
--- Lease rescue scans only running rows.
-CREATE INDEX workflows_running_lease ON workflows (lease_expires_at) WHERE status = 'running';
--- Ops queries: by status and kind (GraphQL filters, stats).
-CREATE INDEX workflows_status_kind ON workflows (status, kind, updated_at);
+-- Unfinished work by status (ops views of failed/waiting/running, lease rescue). Partial, so the
+-- completion of a step into `completed` adds no entry here: every index on this table costs an
+-- insert per status change (status changes are never HOT updates).
+CREATE INDEX workflows_open ON workflows (status, kind, updated_at)
+    WHERE status IN ('ready', 'running', 'waiting', 'failed');
 
--- The hot table is updated twice per step: vacuum it eagerly.
-ALTER TABLE workflows SET (autovacuum_vacuum_scale_factor = 0.02, autovacuum_vacuum_cost_delay = 0,
+-- The hot table is updated twice per step: vacuum it eagerly, and re-analyze it eagerly so the
+-- claim query keeps its index plan when a large backlog has drained (stale stats favour a seq scan).
+ALTER TABLE workflows SET (autovacuum_vacuum_scale_factor = 0.02, autovacuum_analyze_scale_factor = 0.02,
+                           autovacuum_vacuum_cost_delay = 0,
                            fillfactor = 80);
 
 -- Append-only audit trail: every transition and every step attempt. No FK to keep inserts cheap and

@@ -28,7 +28,12 @@ pub struct GlobalArgs {
     pub database_url: Option<String>,
 
     /// Folder of the embedded PostgreSQL cluster (serve, worker, migrate without DATABASE_URL).
-    #[arg(long, env = "ML_CONNECTOR_DATA_DIR", global = true, default_value = "ml-connector-data")]
+    #[arg(
+        long,
+        env = "ML_CONNECTOR_DATA_DIR",
+        global = true,
+        default_value = "ml-connector-data"
+    )]
     pub data_dir: PathBuf,
 
     /// Load workflow definitions (*.toml) from this folder instead of the built-in ones.
@@ -57,6 +62,8 @@ pub enum Command {
     Migrate,
     /// Run the connector end to end on embedded PostgreSQL with simulated work, then summarize.
     Demo(DemoArgs),
+    /// Run the embedded PostgreSQL in the foreground and print its DATABASE_URL (benchmarks, debugging).
+    Postgres,
     /// Benchmarks (results belong in docs/benchmarks.md with the command that produced them).
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -109,11 +116,11 @@ pub struct BenchEngineArgs {
     /// Step handlers running at once.
     #[arg(long, default_value_t = 16)]
     pub workers: usize,
-    /// Rows per claim query.
-    #[arg(long, default_value_t = 1000)]
+    /// Rows per claim query (the pool buffers up to twice this many claimed steps).
+    #[arg(long, default_value_t = 5000)]
     pub claim_batch: usize,
     /// Outcomes per completion statement at most.
-    #[arg(long, default_value_t = 2000)]
+    #[arg(long, default_value_t = 5000)]
     pub complete_batch: usize,
     /// Single workflows created one by one on the idle engine to measure claim latency.
     #[arg(long, default_value_t = 300)]

@@ -40,11 +40,12 @@ impl Database {
                 })
                 .await?;
                 let mut admin = PgConnection::connect(&pg.url("postgres")).await?;
-                let exists: bool =
-                    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
-                        .bind(EMBEDDED_DATABASE)
-                        .fetch_one(&mut admin)
-                        .await?;
+                let exists: bool = sqlx::query_scalar(
+                    "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)",
+                )
+                .bind(EMBEDDED_DATABASE)
+                .fetch_one(&mut admin)
+                .await?;
                 if !exists {
                     sqlx::query(&format!("CREATE DATABASE {EMBEDDED_DATABASE}"))
                         .execute(&mut admin)
@@ -110,7 +111,10 @@ pub fn redact_url(url: &str) -> String {
 mod tests {
     #[test]
     fn redacts_passwords() {
-        assert_eq!(super::redact_url("postgres://u:secret@h/db"), "postgres://u:***@h/db");
+        assert_eq!(
+            super::redact_url("postgres://u:secret@h/db"),
+            "postgres://u:***@h/db"
+        );
         assert_eq!(super::redact_url("postgres://u@h/db"), "postgres://u@h/db");
     }
 }

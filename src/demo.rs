@@ -59,18 +59,24 @@ pub async fn run(global: &GlobalArgs, args: &DemoArgs) -> anyhow::Result<()> {
             println!("{line}");
         }
     };
+    let workflows = crate::service::Workflows::load(global)?;
     say("ml-connector demo: starting PostgreSQL…".into());
     let db = Database::open(&target, 20).await?;
-    let engine = crate::service::load_engine(global, db.pool.clone())?;
+    let engine = workflows.into_engine(db.pool.clone());
     let run_id = format!("{:08x}", rand::random::<u32>());
     let shutdown = Shutdown::new();
     shutdown.trigger_on_signals();
     let stats = std::sync::Arc::new(PoolStats::default());
-    let cfg = crate::service::pool_config(&engine.definitions, worker_identity("demo"), args.workers);
+    let cfg =
+        crate::service::pool_config(&engine.definitions, worker_identity("demo"), args.workers);
     let pool = WorkerPool::spawn_with_stats(engine.clone(), cfg, shutdown.clone(), stats.clone());
     say(format!(
         "database: {}  workers: {}  orders: {} (arriving over ~2 s)",
-        if db.is_embedded() { "embedded PostgreSQL" } else { "DATABASE_URL" },
+        if db.is_embedded() {
+            "embedded PostgreSQL"
+        } else {
+            "DATABASE_URL"
+        },
         args.workers,
         args.orders
     ));
@@ -158,10 +164,16 @@ pub async fn run(global: &GlobalArgs, args: &DemoArgs) -> anyhow::Result<()> {
         println!("{summary}");
     } else {
         println!("summary:");
-        println!("  orders created {created}, completed {}, failed {}, duplicates {}",
-            c.completed, c.failed, rows - distinct_keys);
-        println!("  steps {}, retried after simulated record locks {}, audit events {}",
-            summary["steps_succeeded"], summary["retries"], events);
+        println!(
+            "  orders created {created}, completed {}, failed {}, duplicates {}",
+            c.completed,
+            c.failed,
+            rows - distinct_keys
+        );
+        println!(
+            "  steps {}, retried after simulated record locks {}, audit events {}",
+            summary["steps_succeeded"], summary["retries"], events
+        );
         println!("  took {:.1} s", started.elapsed().as_secs_f64());
     }
     let _ = std::io::stdout().flush();

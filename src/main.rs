@@ -5,9 +5,15 @@ use ml_connector::{bench, demo, service, telemetry};
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    let quiet = matches!(cli.command, Command::Demo(_) | Command::Bench(_) | Command::Migrate);
+    let quiet = matches!(
+        cli.command,
+        Command::Demo(_) | Command::Bench(_) | Command::Migrate
+    );
     telemetry::init(cli.global.log_format, if quiet { "warn" } else { "info" });
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -19,8 +25,11 @@ fn main() -> std::process::ExitCode {
             Command::Serve(args) => service::serve(&cli.global, args).await,
             Command::Worker(args) => service::worker(&cli.global, args).await,
             Command::Migrate => service::migrate(&cli.global).await,
+            Command::Postgres => service::postgres(&cli.global).await,
             Command::Demo(args) => demo::run(&cli.global, args).await,
-            Command::Bench(BenchCommand::Engine(args)) => bench::engine::run(&cli.global, args).await,
+            Command::Bench(BenchCommand::Engine(args)) => {
+                bench::engine::run(&cli.global, args).await
+            }
         }
     });
     match result {

@@ -22,12 +22,27 @@ pub fn db_target(global: &GlobalArgs) -> DbTarget {
     }
 }
 
-/// Load and validate the workflow definitions against the handlers (a start-up error names the file).
-pub fn load_engine(global: &GlobalArgs, pool: sqlx::PgPool) -> anyhow::Result<Engine> {
-    let handlers = crate::flows::handlers();
-    let definitions = crate::flows::definitions(global.workflows_dir.as_deref(), &handlers)
-        .context("invalid workflow definition")?;
-    Ok(Engine::new(pool, definitions, handlers))
+/// Workflow definitions validated against the handlers, before anything else starts
+/// (a start-up error names the file and the problem).
+pub struct Workflows {
+    definitions: Definitions,
+    handlers: crate::engine::HandlerRegistry,
+}
+
+impl Workflows {
+    pub fn load(global: &GlobalArgs) -> anyhow::Result<Self> {
+        let handlers = crate::flows::handlers();
+        let definitions = crate::flows::definitions(global.workflows_dir.as_deref(), &handlers)
+            .context("invalid workflow definition")?;
+        Ok(Self {
+            definitions,
+            handlers,
+        })
+    }
+
+    pub fn into_engine(self, pool: sqlx::PgPool) -> Engine {
+        Engine::new(pool, self.definitions, self.handlers)
+    }
 }
 
 /// A pool configuration fitted to the definitions: rescue runs at half the shortest lease.
@@ -56,8 +71,9 @@ pub async fn migrate(global: &GlobalArgs) -> anyhow::Result<()> {
 }
 
 pub async fn worker(global: &GlobalArgs, args: &WorkerArgs) -> anyhow::Result<()> {
+    let workflows = Workflows::load(global)?;
     let db = Database::open(&db_target(global), (args.workers as u32 / 2 + 6).max(8)).await?;
-    let engine = load_engine(global, db.pool.clone())?;
+    let engine = workflows.into_engine(db.pool.clone());
     let shutdown = Shutdown::new();
     shutdown.trigger_on_signals();
     let cfg = pool_config(&engine.definitions, worker_identity("worker"), args.workers);
@@ -68,8 +84,13 @@ pub async fn worker(global: &GlobalArgs, args: &WorkerArgs) -> anyhow::Result<()
 }
 
 pub async fn serve(global: &GlobalArgs, args: &ServeArgs) -> anyhow::Result<()> {
-    let db = Database::open(&db_target(global), (args.worker.workers as u32 / 2 + 8).max(10)).await?;
-    let engine = load_engine(global, db.pool.clone())?;
+    let workflows = Workflows::load(global)?;
+    let db = Database::open(
+        &db_target(global),
+        (args.worker.workers as u32 / 2 + 8).max(10),
+    )
+    .await?;
+    let engine = workflows.into_engine(db.pool.clone());
     let shutdown = Shutdown::new();
     shutdown.trigger_on_signals();
 
@@ -90,12 +111,34 @@ pub async fn serve(global: &GlobalArgs, args: &ServeArgs) -> anyhow::Result<()> 
     let owner = worker_identity("serve");
     // The flows contribute their schedules (polls) as they are built; none exist yet.
     let schedules: Arc<Vec<ScheduleSpec>> = Arc::new(Vec::new());
-    let scheduler = Scheduler::new(engine.clone(), schedules, Duration::from_secs(1), owner.clone());
+    let scheduler = Scheduler::new(
+        engine.clone(),
+        schedules,
+        Duration::from_secs(1),
+        owner.clone(),
+    );
     let scheduler = tokio::spawn(scheduler.run(shutdown.clone()));
     let cfg = pool_config(&engine.definitions, owner, args.worker.workers);
-    WorkerPool::spawn(engine, cfg, shutdown.clone()).join().await;
+    WorkerPool::spawn(engine, cfg, shutdown.clone())
+        .join()
+        .await;
     let _ = scheduler.await;
     http.await?.context("HTTP server")?;
+    db.close().await;
+    Ok(())
+}
+
+/// Start (or reuse) the embedded cluster in `--data-dir`, print its URL, run until Ctrl-C/SIGTERM.
+pub async fn postgres(global: &GlobalArgs) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        global.database_url.is_none(),
+        "DATABASE_URL is set: there is no embedded server to run"
+    );
+    let db = Database::open(&db_target(global), 1).await?;
+    println!("DATABASE_URL={}", db.url);
+    let shutdown = Shutdown::new();
+    shutdown.trigger_on_signals();
+    shutdown.wait().await;
     db.close().await;
     Ok(())
 }

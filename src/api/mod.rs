@@ -32,7 +32,10 @@ async fn readyz(State(state): State<ApiState>) -> (StatusCode, Json<serde_json::
             .fetch_one(&state.pool)
             .await;
     match applied {
-        Ok(n) if n >= expected => (StatusCode::OK, Json(json!({ "status": "ready", "migrations": n }))),
+        Ok(n) if n >= expected => (
+            StatusCode::OK,
+            Json(json!({ "status": "ready", "migrations": n })),
+        ),
         Ok(n) => (
             StatusCode::SERVICE_UNAVAILABLE,
             Json(json!({ "status": "migrating", "migrations": n, "expected": expected })),

@@ -107,8 +107,8 @@ impl WorkflowDefinition {
             file: source.to_path_buf(),
             problem,
         };
-        let raw: RawDefinition =
-            toml::from_str(text).map_err(|e| err(format!("invalid TOML: {}", e.message().trim())))?;
+        let raw: RawDefinition = toml::from_str(text)
+            .map_err(|e| err(format!("invalid TOML: {}", e.message().trim())))?;
         if raw.kind.trim().is_empty() {
             return Err(err("`kind` is empty".into()));
         }
@@ -130,7 +130,10 @@ impl WorkflowDefinition {
             return Err(err("no [states.*] defined".into()));
         }
         if !raw.states.contains_key(&raw.initial) {
-            return Err(err(format!("initial state {:?} is not defined", raw.initial)));
+            return Err(err(format!(
+                "initial state {:?} is not defined",
+                raw.initial
+            )));
         }
 
         let mut states = HashMap::new();
@@ -178,7 +181,9 @@ impl WorkflowDefinition {
             );
         }
         if !states.values().any(|s| s.terminal) {
-            return Err(err("no terminal state: the workflow could never complete".into()));
+            return Err(err(
+                "no terminal state: the workflow could never complete".into()
+            ));
         }
         let reachable = reachable_from(&raw.initial, &states);
         let mut unreachable: Vec<&String> =
@@ -224,8 +229,14 @@ fn retry_policy(base: &RetryPolicy, raw: Option<&RawRetry>) -> Result<RetryPolic
     };
     let p = RetryPolicy {
         max_attempts: r.max_attempts.unwrap_or(base.max_attempts),
-        base_delay: r.base_delay_ms.map(Duration::from_millis).unwrap_or(base.base_delay),
-        max_delay: r.max_delay_ms.map(Duration::from_millis).unwrap_or(base.max_delay),
+        base_delay: r
+            .base_delay_ms
+            .map(Duration::from_millis)
+            .unwrap_or(base.base_delay),
+        max_delay: r
+            .max_delay_ms
+            .map(Duration::from_millis)
+            .unwrap_or(base.max_delay),
         jitter: r.jitter.unwrap_or(base.jitter),
     };
     if p.max_attempts == 0 {
@@ -254,7 +265,11 @@ impl Definitions {
     ) -> Result<Self, DefinitionError> {
         let mut defs = Self::default();
         for (name, text) in sources {
-            defs.add(WorkflowDefinition::parse(Path::new(name), text, handler_known)?)?;
+            defs.add(WorkflowDefinition::parse(
+                Path::new(name),
+                text,
+                handler_known,
+            )?)?;
         }
         Ok(defs)
     }
@@ -326,7 +341,9 @@ mod tests {
     use super::*;
 
     fn parse(text: &str) -> Result<WorkflowDefinition, DefinitionError> {
-        WorkflowDefinition::parse(Path::new("workflows/demo.toml"), text, &|h| h.starts_with("ok."))
+        WorkflowDefinition::parse(Path::new("workflows/demo.toml"), text, &|h| {
+            h.starts_with("ok.")
+        })
     }
 
     const GOOD: &str = r#"
@@ -360,7 +377,10 @@ terminal = true
         assert_eq!(d.state("b").unwrap().timeout, Duration::from_secs(30));
         assert_eq!(d.state("a").unwrap().retry.max_attempts, 3);
         assert_eq!(d.state("b").unwrap().retry.max_attempts, 7);
-        assert_eq!(d.state("b").unwrap().retry.base_delay, Duration::from_millis(100));
+        assert_eq!(
+            d.state("b").unwrap().retry.base_delay,
+            Duration::from_millis(100)
+        );
     }
 
     fn problem(text: &str) -> String {
@@ -372,14 +392,35 @@ terminal = true
     #[test]
     fn rejects_bad_definitions_with_file_and_problem() {
         let cases = [
-            (GOOD.replace("next = [\"done\"]", "next = [\"nowhere\"]"), "transition to unknown state \"nowhere\""),
-            (GOOD.replace("initial = \"a\"", "initial = \"zz\""), "initial state \"zz\" is not defined"),
+            (
+                GOOD.replace("next = [\"done\"]", "next = [\"nowhere\"]"),
+                "transition to unknown state \"nowhere\"",
+            ),
+            (
+                GOOD.replace("initial = \"a\"", "initial = \"zz\""),
+                "initial state \"zz\" is not defined",
+            ),
             (GOOD.replace("ok.b", "nope.b"), "unknown handler \"nope.b\""),
-            (GOOD.replace("kind = \"demo\"", "kind = \"other\""), "must match the file name"),
-            (GOOD.replace("jitter = 0.1", "jitter = 3.0"), "jitter must be between 0 and 1"),
-            (GOOD.replace("lease_secs = 10", "lease_secs = 10\nbogus = 1"), "unknown field `bogus`"),
-            (GOOD.replace("next = [\"b\", \"done\"]", "next = [\"done\"]"), "unreachable"),
-            (GOOD.replace("terminal = true", "handler = \"ok.x\"\nnext = [\"a\"]"), "no terminal state"),
+            (
+                GOOD.replace("kind = \"demo\"", "kind = \"other\""),
+                "must match the file name",
+            ),
+            (
+                GOOD.replace("jitter = 0.1", "jitter = 3.0"),
+                "jitter must be between 0 and 1",
+            ),
+            (
+                GOOD.replace("lease_secs = 10", "lease_secs = 10\nbogus = 1"),
+                "unknown field `bogus`",
+            ),
+            (
+                GOOD.replace("next = [\"b\", \"done\"]", "next = [\"done\"]"),
+                "unreachable",
+            ),
+            (
+                GOOD.replace("terminal = true", "handler = \"ok.x\"\nnext = [\"a\"]"),
+                "no terminal state",
+            ),
             ("kind = ".to_string(), "invalid TOML"),
         ];
         for (text, expected) in cases {

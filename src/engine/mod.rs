@@ -14,7 +14,9 @@ use std::sync::Arc;
 use sqlx::PgPool;
 
 pub use definition::{Definitions, WorkflowDefinition};
-pub use handler::{Continue, HandlerRegistry, StepError, StepHandler, StepInput, StepResult, Transition};
+pub use handler::{
+    Continue, HandlerRegistry, StepError, StepHandler, StepInput, StepResult, Transition,
+};
 pub use shutdown::Shutdown;
 pub use store::{NewWorkflow, Status};
 

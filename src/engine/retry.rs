@@ -72,7 +72,11 @@ mod tests {
         let p = policy(0.5);
         assert_eq!(p.delay_after(1, 0.0).as_millis(), 50);
         assert_eq!(p.delay_after(1, 1.0).as_millis(), 150);
-        assert_eq!(p.delay_after(4, 1.0).as_millis(), 500, "cap applies after jitter");
+        assert_eq!(
+            p.delay_after(4, 1.0).as_millis(),
+            500,
+            "cap applies after jitter"
+        );
         for _ in 0..100 {
             let d = p.next_delay(2).as_millis();
             assert!((100..=300).contains(&d), "{d}");

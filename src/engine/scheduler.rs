@@ -61,7 +61,12 @@ pub struct Scheduler {
 }
 
 impl Scheduler {
-    pub fn new(engine: Engine, source: Arc<dyn ScheduleSource>, tick: Duration, actor: String) -> Self {
+    pub fn new(
+        engine: Engine,
+        source: Arc<dyn ScheduleSource>,
+        tick: Duration,
+        actor: String,
+    ) -> Self {
         Self {
             engine,
             source,
@@ -103,11 +108,13 @@ impl Scheduler {
     }
 
     async fn try_fire(&self, spec: &ScheduleSpec) -> anyhow::Result<Option<Fired>> {
-        let def = self
-            .engine
-            .definitions
-            .get(&spec.kind)
-            .ok_or_else(|| anyhow::anyhow!("schedule {}: unknown workflow kind {:?}", spec.name, spec.kind))?;
+        let def = self.engine.definitions.get(&spec.kind).ok_or_else(|| {
+            anyhow::anyhow!(
+                "schedule {}: unknown workflow kind {:?}",
+                spec.name,
+                spec.kind
+            )
+        })?;
         let period = spec.period.as_secs_f64().max(0.001);
         let mut tx = self.engine.pool.begin().await?;
         let row = sqlx::query(
@@ -134,7 +141,11 @@ impl Scheduler {
         let new = NewWorkflow {
             kind: spec.kind.clone(),
             connection_id: spec.connection_id,
-            business_key: format!("{}@{}", spec.name, slot_start.format("%Y-%m-%dT%H:%M:%S%.3fZ")),
+            business_key: format!(
+                "{}@{}",
+                spec.name,
+                slot_start.format("%Y-%m-%dT%H:%M:%S%.3fZ")
+            ),
             initial_state: def.initial.clone(),
             context: spec.context.clone(),
             run_at: None,

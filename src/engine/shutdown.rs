@@ -44,17 +44,16 @@ impl Shutdown {
         let me = self.clone();
         tokio::spawn(async move {
             let ctrl_c = tokio::signal::ctrl_c();
-            let mut term = match tokio::signal::unix::signal(
-                tokio::signal::unix::SignalKind::terminate(),
-            ) {
-                Ok(s) => s,
-                Err(e) => {
-                    tracing::warn!(error = %e, "cannot listen for SIGTERM");
-                    let _ = ctrl_c.await;
-                    me.trigger();
-                    return;
-                }
-            };
+            let mut term =
+                match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                    Ok(s) => s,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "cannot listen for SIGTERM");
+                        let _ = ctrl_c.await;
+                        me.trigger();
+                        return;
+                    }
+                };
             tokio::select! {
                 _ = ctrl_c => tracing::info!("Ctrl-C: shutting down"),
                 _ = term.recv() => tracing::info!("SIGTERM: shutting down"),

@@ -552,15 +552,18 @@ pub struct WorkflowRow {
     pub updated_at: DateTime<Utc>,
 }
 
-const WORKFLOW_COLUMNS: &str = "id, kind, connection_id, business_key, state, status, attempt, run_at, \
+const WORKFLOW_COLUMNS: &str =
+    "id, kind, connection_id, business_key, state, status, attempt, run_at, \
      lease_owner, fence, context, last_error, created_at, updated_at";
 
 pub async fn get(pool: &PgPool, id: i64) -> Result<WorkflowRow, StoreError> {
-    sqlx::query_as(&format!("SELECT {WORKFLOW_COLUMNS} FROM workflows WHERE id = $1"))
-        .bind(id)
-        .fetch_optional(pool)
-        .await?
-        .ok_or(StoreError::NotFound(id))
+    sqlx::query_as(&format!(
+        "SELECT {WORKFLOW_COLUMNS} FROM workflows WHERE id = $1"
+    ))
+    .bind(id)
+    .fetch_optional(pool)
+    .await?
+    .ok_or(StoreError::NotFound(id))
 }
 
 pub async fn find(

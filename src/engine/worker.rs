@@ -163,7 +163,7 @@ async fn run(shared: Arc<Shared>, shutdown: Shutdown) {
     let leftovers = dispatch(shared.clone(), step_rx, done_tx, shutdown).await;
     let _ = claimer.await;
     let _ = completer.await; // every outcome that was produced is now written
-    // What is still held never produced an outcome (never started, or aborted at the deadline).
+                             // What is still held never produced an outcome (never started, or aborted at the deadline).
     let mut unfinished: Vec<(i64, i64)> = shared
         .held
         .lock()
@@ -175,11 +175,18 @@ async fn run(shared: Arc<Shared>, shutdown: Shutdown) {
     unfinished.sort();
     unfinished.dedup();
     if !unfinished.is_empty() {
-        match store::release(&shared.engine.pool, &shared.cfg.owner, &unfinished, "worker shut down")
-            .await
+        match store::release(
+            &shared.engine.pool,
+            &shared.cfg.owner,
+            &unfinished,
+            "worker shut down",
+        )
+        .await
         {
             Ok(n) => tracing::info!(released = n, "released unfinished steps at shutdown"),
-            Err(e) => tracing::warn!(error = %e, "release at shutdown failed; leases will expire instead"),
+            Err(e) => {
+                tracing::warn!(error = %e, "release at shutdown failed; leases will expire instead")
+            }
         }
     }
     drained.trigger();
@@ -201,23 +208,29 @@ async fn claim(shared: Arc<Shared>, tx: mpsc::UnboundedSender<ClaimedStep>, shut
             continue;
         }
         let limit = room.min(cfg.claim_batch);
-        let claimed =
-            match store::claim(&shared.engine.pool, &cfg.owner, &shared.leases, limit as i64).await {
-                Ok(c) => {
-                    failures = 0;
-                    c
+        let claimed = match store::claim(
+            &shared.engine.pool,
+            &cfg.owner,
+            &shared.leases,
+            limit as i64,
+        )
+        .await
+        {
+            Ok(c) => {
+                failures = 0;
+                c
+            }
+            Err(e) => {
+                failures += 1;
+                tracing::warn!(error = %e, "claim failed");
+                let backoff = Duration::from_millis(100 * 2u64.pow(failures.min(6)));
+                tokio::select! {
+                    _ = tokio::time::sleep(backoff) => {}
+                    _ = shutdown.wait() => {}
                 }
-                Err(e) => {
-                    failures += 1;
-                    tracing::warn!(error = %e, "claim failed");
-                    let backoff = Duration::from_millis(100 * 2u64.pow(failures.min(6)));
-                    tokio::select! {
-                        _ = tokio::time::sleep(backoff) => {}
-                        _ = shutdown.wait() => {}
-                    }
-                    continue;
-                }
-            };
+                continue;
+            }
+        };
         shared.stats.claims.fetch_add(1, Ordering::Relaxed);
         let got = claimed.len();
         {
@@ -341,14 +354,23 @@ async fn run_step(
         }
         (Some(_), Some(s)) => execute(&shared, &step, s).await,
     };
-    let record = build_record(&step, state.as_ref(), def.as_deref(), result, started_at, t0);
+    let record = build_record(
+        &step,
+        state.as_ref(),
+        def.as_deref(),
+        result,
+        started_at,
+        t0,
+    );
     let _ = done.send(record);
 }
 
 async fn execute(shared: &Shared, step: &ClaimedStep, state: &StateDef) -> StepResult {
     let handler_name = state.handler.as_deref().unwrap_or_default();
     let Some(handler) = shared.engine.handlers.get(handler_name) else {
-        return Err(StepError::fatal(format!("no handler registered as {handler_name:?}")));
+        return Err(StepError::fatal(format!(
+            "no handler registered as {handler_name:?}"
+        )));
     };
     let input = StepInput {
         workflow_id: step.id,
@@ -370,7 +392,9 @@ async fn execute(shared: &Shared, step: &ClaimedStep, state: &StateDef) -> StepR
                 .map(|s| s.to_string())
                 .or_else(|| panic.downcast_ref::<String>().cloned())
                 .unwrap_or_else(|| "unknown panic".into());
-            Err(StepError::retry(format!("step handler {handler_name} panicked: {what}")))
+            Err(StepError::retry(format!(
+                "step handler {handler_name} panicked: {what}"
+            )))
         }
         Err(_) => Err(StepError::retry(format!(
             "step timed out after {:?}",
@@ -409,7 +433,8 @@ fn build_record(
             "handler chose transition {:?} → {:?}, which {} does not allow (allowed: {:?})",
             step.state,
             t.target,
-            def.map(|d| d.source.display().to_string()).unwrap_or_default(),
+            def.map(|d| d.source.display().to_string())
+                .unwrap_or_default(),
             s.next
         ))),
         (r, _) => r,
@@ -477,7 +502,11 @@ async fn complete(shared: Arc<Shared>, mut rx: mpsc::UnboundedReceiver<StepRecor
                 Err(_) => break,
             }
         }
-        let permit = permits.clone().acquire_owned().await.expect("semaphore open");
+        let permit = permits
+            .clone()
+            .acquire_owned()
+            .await
+            .expect("semaphore open");
         let shared = shared.clone();
         flushes.spawn(async move {
             flush(&shared, batch).await;
@@ -518,7 +547,10 @@ async fn flush(shared: &Shared, batch: Vec<StepRecord>) {
     for r in &batch {
         if !accepted.contains(&r.id) {
             stats.stale_rejected.fetch_add(1, Ordering::Relaxed);
-            tracing::warn!(workflow = r.id, "late step outcome rejected: lease was lost (fenced)");
+            tracing::warn!(
+                workflow = r.id,
+                "late step outcome rejected: lease was lost (fenced)"
+            );
             continue;
         }
         match (r.event, r.status) {
@@ -571,13 +603,18 @@ async fn heartbeat(shared: Arc<Shared>, stop: Shutdown) {
                 let mut held = shared.held.lock().unwrap();
                 for id in lost {
                     // Only if still held with the fence we heartbeated (it may have completed meanwhile).
-                    let same = snapshot.iter().any(|s| s.0 == id && held.get(&id).is_some_and(|h| h.fence == s.1));
+                    let same = snapshot
+                        .iter()
+                        .any(|s| s.0 == id && held.get(&id).is_some_and(|h| h.fence == s.1));
                     if !same {
                         continue;
                     }
                     if let Some(h) = held.remove(&id) {
                         shared.stats.leases_lost.fetch_add(1, Ordering::Relaxed);
-                        tracing::warn!(workflow = id, "lease lost (expired or cancelled); aborting the step");
+                        tracing::warn!(
+                            workflow = id,
+                            "lease lost (expired or cancelled); aborting the step"
+                        );
                         if let Some(a) = h.abort {
                             a.abort();
                         }
@@ -600,7 +637,11 @@ async fn rescue(shared: Arc<Shared>, shutdown: Shutdown) {
         }
         match store::rescue_expired(&shared.engine.pool, &shared.cfg.owner).await {
             Ok(ids) if !ids.is_empty() => {
-                tracing::warn!(count = ids.len(), ?ids, "re-queued steps whose lease expired");
+                tracing::warn!(
+                    count = ids.len(),
+                    ?ids,
+                    "re-queued steps whose lease expired"
+                );
                 shared.wake.notify_one();
             }
             Ok(_) => {}
@@ -611,7 +652,8 @@ async fn rescue(shared: Arc<Shared>, shutdown: Shutdown) {
 
 async fn listen(shared: Arc<Shared>, stop: Shutdown) {
     loop {
-        let mut listener = match sqlx::postgres::PgListener::connect_with(&shared.engine.pool).await {
+        let mut listener = match sqlx::postgres::PgListener::connect_with(&shared.engine.pool).await
+        {
             Ok(l) => l,
             Err(e) => {
                 tracing::warn!(error = %e, "LISTEN connection failed; polling until it is back");

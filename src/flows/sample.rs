@@ -31,7 +31,9 @@ async fn fetch(input: StepInput) -> StepResult {
     tokio::time::sleep(Duration::from_millis(2 + rand::random::<u64>() % 10)).await;
     let lock_rate = input.context["lock_rate"].as_f64().unwrap_or(0.1);
     if rand::random::<f64>() < lock_rate {
-        return Err(StepError::retry("simulated: SO_SalesOrder record is in use by another user"));
+        return Err(StepError::retry(
+            "simulated: SO_SalesOrder record is in use by another user",
+        ));
     }
     let mut ctx = input.context.clone();
     ctx["fetched_at"] = json!(Utc::now());
@@ -51,11 +53,17 @@ async fn await_shipment(input: StepInput) -> StepResult {
     if input.context.get("ship_at").is_some() {
         return Ok(Transition::to("done"));
     }
-    let max_wait = input.context["max_ship_delay_ms"].as_u64().unwrap_or(2000).max(1);
-    let ship_at = Utc::now() + chrono::Duration::milliseconds((rand::random::<u64>() % max_wait) as i64);
+    let max_wait = input.context["max_ship_delay_ms"]
+        .as_u64()
+        .unwrap_or(2000)
+        .max(1);
+    let ship_at =
+        Utc::now() + chrono::Duration::milliseconds((rand::random::<u64>() % max_wait) as i64);
     let mut ctx = input.context.clone();
     ctx["ship_at"] = json!(ship_at);
-    Ok(Transition::to("await_shipment").at(ship_at).with_context(ctx))
+    Ok(Transition::to("await_shipment")
+        .at(ship_at)
+        .with_context(ctx))
 }
 
 async fn noop(input: StepInput) -> StepResult {

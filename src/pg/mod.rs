@@ -111,7 +111,11 @@ impl EmbeddedPostgres {
         .map(|s| s.to_string())
         .collect();
         if opts.unsafe_fast {
-            for setting in ["fsync=off", "synchronous_commit=off", "full_page_writes=off"] {
+            for setting in [
+                "fsync=off",
+                "synchronous_commit=off",
+                "full_page_writes=off",
+            ] {
                 server_args.push("-c".into());
                 server_args.push(setting.into());
             }
@@ -257,7 +261,6 @@ fn run_as(cmd: &mut Command, account: Option<user::Account>) {
         cmd.gid(a.gid).uid(a.uid);
     }
 }
-
 
 fn set_mode(path: &Path, mode: u32) -> Result<(), PgError> {
     use std::os::unix::fs::PermissionsExt;

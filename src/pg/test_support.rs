@@ -108,6 +108,9 @@ mod tests {
             url_with_database("postgres://u:p@db:5432/app?sslmode=require", "t1"),
             "postgres://u:p@db:5432/t1?sslmode=require"
         );
-        assert_eq!(url_with_database("postgres://u@db", "t1"), "postgres://u@db/t1");
+        assert_eq!(
+            url_with_database("postgres://u@db", "t1"),
+            "postgres://u@db/t1"
+        );
     }
 }

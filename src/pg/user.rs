@@ -55,7 +55,11 @@ mod tests {
 
     #[test]
     fn parses_passwd_and_refuses_root() {
-        let a = parse_passwd_line("nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin", "nobody").unwrap();
+        let a = parse_passwd_line(
+            "nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin",
+            "nobody",
+        )
+        .unwrap();
         assert_eq!((a.uid, a.gid), (65534, 65534));
         assert!(parse_passwd_line("root:x:0:0:root:/root:/bin/bash", "root").is_none());
         assert!(parse_passwd_line("daemon:x:1:1::/:/bin/false", "nobody").is_none());

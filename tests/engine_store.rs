@@ -1,0 +1,267 @@
+//! The engine's PostgreSQL operations on a real database: idempotent create, claim with
+//! SKIP LOCKED, fenced completion, lease rescue, restart/cancel rules.
+
+mod common;
+
+use chrono::Utc;
+use ml_connector::engine::store::{self, NewWorkflow, Status, StepRecord, StoreError};
+use serde_json::json;
+
+fn new(key: &str) -> NewWorkflow {
+    NewWorkflow {
+        kind: "probe".into(),
+        connection_id: 7,
+        business_key: key.into(),
+        initial_state: "first".into(),
+        context: json!({}),
+        run_at: None,
+    }
+}
+
+fn success(step: &store::ClaimedStep, to: &str, status: Status) -> StepRecord {
+    StepRecord {
+        id: step.id,
+        fence: step.fence,
+        from_state: step.state.clone(),
+        attempt: step.attempt,
+        started_at: Utc::now(),
+        duration_ms: 1.0,
+        event: "step_succeeded",
+        to_state: to.into(),
+        status,
+        next_attempt: 0,
+        delay_ms: Some(0.0),
+        run_at: None,
+        context: None,
+        error: None,
+        detail: None,
+    }
+}
+
+fn leases() -> Vec<(String, f64)> {
+    vec![("probe".to_string(), 60.0)]
+}
+
+#[tokio::test]
+async fn create_is_idempotent_on_the_business_key() {
+    let (pool, _) = common::fresh_db().await;
+    let mut conn = pool.acquire().await.unwrap();
+    let (a, created_a) = store::create(&mut conn, &new("SO-1"), "test")
+        .await
+        .unwrap();
+    let (b, created_b) = store::create(&mut conn, &new("SO-1"), "test")
+        .await
+        .unwrap();
+    assert!(created_a && !created_b);
+    assert_eq!(a, b);
+    let mut other_conn = new("SO-1");
+    other_conn.connection_id = 8;
+    let (c, created_c) = store::create(&mut conn, &other_conn, "test").await.unwrap();
+    assert!(
+        created_c && c != a,
+        "same key on another connection is another workflow"
+    );
+    let bulk: Vec<NewWorkflow> = (0..10).map(|i| new(&format!("SO-{i}"))).collect();
+    assert_eq!(
+        store::create_many(&pool, &bulk, "test").await.unwrap(),
+        9,
+        "SO-1 existed"
+    );
+    assert_eq!(store::create_many(&pool, &bulk, "test").await.unwrap(), 0);
+    let created_events: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM workflow_events WHERE event = 'created'")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(created_events, 11);
+}
+
+#[tokio::test]
+async fn concurrent_claims_never_hand_out_the_same_row() {
+    let (pool, _) = common::fresh_db().await;
+    let bulk: Vec<NewWorkflow> = (0..300).map(|i| new(&format!("SO-{i}"))).collect();
+    store::create_many(&pool, &bulk, "test").await.unwrap();
+    let mut tasks = Vec::new();
+    for w in 0..6 {
+        let pool = pool.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut mine = Vec::new();
+            loop {
+                let got = store::claim(&pool, &format!("w{w}"), &leases(), 7)
+                    .await
+                    .unwrap();
+                if got.is_empty() {
+                    return mine;
+                }
+                mine.extend(got.into_iter().map(|s| s.id));
+            }
+        }));
+    }
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(t.await.unwrap());
+    }
+    let n = all.len();
+    all.sort();
+    all.dedup();
+    assert_eq!(n, 300, "every row claimed");
+    assert_eq!(all.len(), 300, "no row claimed twice");
+}
+
+#[tokio::test]
+async fn a_stale_worker_cannot_complete_after_its_lease_was_taken_over() {
+    let (pool, _) = common::fresh_db().await;
+    let mut conn = pool.acquire().await.unwrap();
+    let (id, _) = store::create(&mut conn, &new("SO-9"), "test")
+        .await
+        .unwrap();
+
+    let short = vec![("probe".to_string(), 0.2)];
+    let a = store::claim(&pool, "worker-a", &short, 10)
+        .await
+        .unwrap()
+        .remove(0);
+    assert_eq!((a.id, a.attempt, a.fence), (id, 1, 1));
+    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    assert_eq!(
+        store::rescue_expired(&pool, "rescuer").await.unwrap(),
+        vec![id]
+    );
+    let b = store::claim(&pool, "worker-b", &leases(), 10)
+        .await
+        .unwrap()
+        .remove(0);
+    assert_eq!(
+        (b.attempt, b.fence),
+        (2, 2),
+        "the lost attempt still counts"
+    );
+
+    // Worker A wakes up and tries to finish: fenced out, recorded, nothing changed.
+    let accepted = store::complete(&pool, "worker-a", &[success(&a, "second", Status::Ready)])
+        .await
+        .unwrap();
+    assert!(accepted.is_empty());
+    let row = store::get(&pool, id).await.unwrap();
+    assert_eq!(
+        (row.status.as_str(), row.state.as_str()),
+        ("running", "first")
+    );
+    assert_eq!(row.lease_owner.as_deref(), Some("worker-b"));
+    // A's heartbeat reports the lease as lost.
+    assert_eq!(
+        store::heartbeat(&pool, &[(id, a.fence, 60.0)])
+            .await
+            .unwrap(),
+        vec![id]
+    );
+    assert!(store::heartbeat(&pool, &[(id, b.fence, 60.0)])
+        .await
+        .unwrap()
+        .is_empty());
+
+    let accepted = store::complete(&pool, "worker-b", &[success(&b, "done", Status::Completed)])
+        .await
+        .unwrap();
+    assert_eq!(accepted, vec![id]);
+    assert_eq!(common::status_of(&pool, id).await, "completed");
+    assert_eq!(
+        common::event_names(&pool, id).await,
+        vec![
+            "created",
+            "lease_expired",
+            "stale_completion_rejected",
+            "step_succeeded"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn restart_cancel_and_signal_follow_the_rules() {
+    let (pool, _) = common::fresh_db().await;
+    let mut conn = pool.acquire().await.unwrap();
+    let (id, _) = store::create(&mut conn, &new("SO-2"), "test")
+        .await
+        .unwrap();
+    match store::restart(&pool, id, "ops").await {
+        Err(StoreError::InvalidState { status, .. }) => assert_eq!(status, "ready"),
+        other => panic!("restart of a ready workflow: {other:?}"),
+    }
+    assert!(matches!(
+        store::restart(&pool, 999_999, "ops").await,
+        Err(StoreError::NotFound(999_999))
+    ));
+
+    // Fail it, then restart: ready again at the same state with a fresh attempt budget.
+    let s = store::claim(&pool, "w", &leases(), 1)
+        .await
+        .unwrap()
+        .remove(0);
+    let mut failed = success(&s, "first", Status::Failed);
+    failed.event = "failed";
+    failed.error = Some("Sage says: record in use".into());
+    failed.next_attempt = s.attempt;
+    failed.delay_ms = None;
+    store::complete(&pool, "w", &[failed]).await.unwrap();
+    let row = store::get(&pool, id).await.unwrap();
+    assert_eq!(
+        (row.status.as_str(), row.last_error.as_deref()),
+        ("failed", Some("Sage says: record in use"))
+    );
+    store::restart(&pool, id, "ops").await.unwrap();
+    let row = store::get(&pool, id).await.unwrap();
+    assert_eq!(
+        (row.status.as_str(), row.state.as_str(), row.attempt),
+        ("ready", "first", 0)
+    );
+
+    // Cancel while running fences the running step out.
+    let s = store::claim(&pool, "w", &leases(), 1)
+        .await
+        .unwrap()
+        .remove(0);
+    store::cancel(&pool, id, "ops", "order deleted in Sage")
+        .await
+        .unwrap();
+    assert!(
+        store::complete(&pool, "w", &[success(&s, "second", Status::Ready)])
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(common::status_of(&pool, id).await, "cancelled");
+    assert!(matches!(
+        store::cancel(&pool, id, "ops", "again").await,
+        Err(StoreError::InvalidState { .. })
+    ));
+
+    // Signal wakes only waiting workflows.
+    let (w, _) = store::create(&mut conn, &new("SO-3"), "test")
+        .await
+        .unwrap();
+    assert!(!store::signal(&mut conn, w, "webhook", None).await.unwrap());
+    let s = store::claim(&pool, "w", &leases(), 1)
+        .await
+        .unwrap()
+        .remove(0);
+    let mut waiting = success(&s, "second", Status::Waiting);
+    waiting.delay_ms = None; // waits for a signal: no run_at
+    store::complete(&pool, "w", &[waiting]).await.unwrap();
+    assert!(
+        store::claim(&pool, "w", &leases(), 1)
+            .await
+            .unwrap()
+            .is_empty(),
+        "not due"
+    );
+    assert!(
+        store::signal(&mut conn, w, "webhook", Some(&json!({"shipment": 1})))
+            .await
+            .unwrap()
+    );
+    let s = store::claim(&pool, "w", &leases(), 1)
+        .await
+        .unwrap()
+        .remove(0);
+    assert_eq!((s.id, s.state.as_str()), (w, "second"));
+}
