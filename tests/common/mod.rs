@@ -63,9 +63,9 @@ pub async fn event_names(pool: &PgPool, id: i64) -> Vec<String> {
         .unwrap()
 }
 
-/// A temp file path unique to this test run.
+/// A scratch path unique to this test run, under Cargo's target/tmp (kept for post-mortems, never in /tmp).
 pub fn temp_path(label: &str) -> PathBuf {
-    std::env::temp_dir().join(format!(
+    PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!(
         "mlc-test-{label}-{}-{:08x}",
         std::process::id(),
         rand::random::<u32>()
