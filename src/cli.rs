@@ -62,6 +62,9 @@ pub enum Command {
     Migrate,
     /// Run the connector end to end on embedded PostgreSQL with simulated work, then summarize.
     Demo(DemoArgs),
+    /// Run a simulator of an external system on loopback (for trials and outside tests).
+    #[command(subcommand)]
+    Sim(SimCommand),
     /// Run the embedded PostgreSQL in the foreground and print its DATABASE_URL (benchmarks, debugging).
     Postgres,
     /// Benchmarks (results belong in docs/benchmarks.md with the command that produced them).
@@ -128,4 +131,37 @@ pub struct BenchEngineArgs {
     /// Print one JSON object.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SimCommand {
+    /// ShipStation V1 + V2 simulator (control API under /__control, JWKS at /jwks).
+    Shipstation(SimShipStationArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SimShipStationArgs {
+    /// Port to listen on (127.0.0.1); 0 picks a free one (printed at start).
+    #[arg(long, default_value_t = 8090)]
+    pub port: u16,
+    /// Address to bind.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub bind: String,
+    #[arg(long, default_value = "sim-key")]
+    pub v1_key: String,
+    #[arg(long, default_value = "sim-secret")]
+    pub v1_secret: String,
+    #[arg(long, default_value = "sim-v2-key")]
+    pub v2_key: String,
+    /// V1 requests per window and key pair.
+    #[arg(long, default_value_t = 40)]
+    pub v1_limit: u32,
+    #[arg(long, default_value_t = 60.0)]
+    pub v1_window_secs: f64,
+    /// V2 requests per minute.
+    #[arg(long, default_value_t = 200)]
+    pub v2_limit: u32,
+    /// Webhook resource URLs use ssapiN.<domain>:<port>; map those names to this simulator.
+    #[arg(long, default_value = "shipstation.test")]
+    pub host_domain: String,
 }

@@ -9,5 +9,8 @@ pub mod demo;
 pub mod engine;
 pub mod flows;
 pub mod pg;
+pub mod secret;
 pub mod service;
+pub mod shipstation;
+pub mod sim;
 pub mod telemetry;

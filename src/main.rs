@@ -1,6 +1,6 @@
 use clap::Parser;
 
-use ml_connector::cli::{BenchCommand, Cli, Command};
+use ml_connector::cli::{BenchCommand, Cli, Command, SimCommand};
 use ml_connector::{bench, demo, service, telemetry};
 
 fn main() -> std::process::ExitCode {
@@ -26,6 +26,7 @@ fn main() -> std::process::ExitCode {
             Command::Worker(args) => service::worker(&cli.global, args).await,
             Command::Migrate => service::migrate(&cli.global).await,
             Command::Postgres => service::postgres(&cli.global).await,
+            Command::Sim(SimCommand::Shipstation(args)) => service::sim_shipstation(args).await,
             Command::Demo(args) => demo::run(&cli.global, args).await,
             Command::Bench(BenchCommand::Engine(args)) => {
                 bench::engine::run(&cli.global, args).await

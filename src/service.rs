@@ -142,3 +142,28 @@ pub async fn postgres(global: &GlobalArgs) -> anyhow::Result<()> {
     db.close().await;
     Ok(())
 }
+
+/// `sim shipstation`: run the simulator until Ctrl-C/SIGTERM.
+pub async fn sim_shipstation(args: &crate::cli::SimShipStationArgs) -> anyhow::Result<()> {
+    use crate::sim::shipstation::{ShipStationSim, SimConfig};
+    let cfg = SimConfig {
+        v1_keys: vec![(args.v1_key.clone(), args.v1_secret.clone())],
+        v2_key: args.v2_key.clone(),
+        v1_limit: args.v1_limit,
+        v1_window: Duration::from_secs_f64(args.v1_window_secs.max(0.001)),
+        v2_limit: args.v2_limit,
+        host_domain: args.host_domain.clone(),
+        ..SimConfig::default()
+    };
+    let addr: std::net::SocketAddr = format!("{}:{}", args.bind, args.port)
+        .parse()
+        .with_context(|| format!("invalid --bind/--port {}:{}", args.bind, args.port))?;
+    let sim = ShipStationSim::start(cfg, addr)
+        .await
+        .context("starting the ShipStation simulator")?;
+    println!("ShipStation simulator listening on {}", sim.base_url());
+    let shutdown = Shutdown::new();
+    shutdown.trigger_on_signals();
+    shutdown.wait().await;
+    Ok(())
+}

@@ -2,6 +2,9 @@
 //! PostgreSQL, engines over the fixture workflows, the real binary, polling with a deadline.
 #![allow(dead_code)]
 
+pub mod openapi;
+pub mod shipstation;
+
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 

@@ -1,0 +1,248 @@
+//! A rate governor per API key whose state lives in PostgreSQL, so every worker of every replica
+//! shares one budget.
+//!
+//! V1 sends `X-Rate-Limit-Limit/Remaining/Reset` (reset = seconds to the window's end) on every
+//! response. Each response bounds the window's end from above (`received + reset`, reset being
+//! rounded up), so the tightest bound seen is kept; a request is sent only while the budget lasts,
+//! and after the window's end plus a safety margin (the margin covers a server that rounds the
+//! reset down). A 429 blocks the key until its Reset / Retry-After has passed. V2 sends no budget
+//! headers: its window is estimated locally and 429 + Retry-After corrects it.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use sqlx::{PgPool, Row};
+
+/// Budget headers of one response.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateHeaders {
+    pub limit: u32,
+    pub remaining: u32,
+    pub reset_secs: u64,
+}
+
+impl RateHeaders {
+    pub fn from_headers(h: &reqwest::header::HeaderMap) -> Option<Self> {
+        let get = |name: &str| h.get(name)?.to_str().ok()?.trim().parse::<u64>().ok();
+        Some(Self {
+            limit: get("x-rate-limit-limit")? as u32,
+            remaining: get("x-rate-limit-remaining")? as u32,
+            reset_secs: get("x-rate-limit-reset")?,
+        })
+    }
+}
+
+/// A key's budget as stored (for ops views).
+#[derive(Debug, Clone)]
+pub struct Budget {
+    pub key_id: String,
+    pub limit: i32,
+    pub remaining: i32,
+    pub window_ends_at: DateTime<Utc>,
+    pub blocked_until: Option<DateTime<Utc>>,
+    pub throttled: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct Governor {
+    pool: PgPool,
+    key_id: String,
+    limit: u32,
+    window: Duration,
+    /// Extra wait after a window's estimated end.
+    pub margin: Duration,
+    /// The server sends no budget headers (V2): trust the local window estimate.
+    headerless: bool,
+}
+
+impl Governor {
+    pub fn new(
+        pool: PgPool,
+        key_id: String,
+        limit: u32,
+        window: Duration,
+        headerless: bool,
+    ) -> Self {
+        Self {
+            pool,
+            key_id,
+            limit: limit.max(1),
+            window,
+            margin: Duration::from_millis(1000),
+            headerless,
+        }
+    }
+
+    pub fn key_id(&self) -> &str {
+        &self.key_id
+    }
+
+    /// Wait until a request may be sent, and reserve it.
+    pub async fn acquire(&self) -> Result<(), sqlx::Error> {
+        loop {
+            match self.try_acquire().await? {
+                None => return Ok(()),
+                Some(wait) => {
+                    let jitter = Duration::from_millis(rand::random::<u64>() % 15);
+                    tokio::time::sleep(wait.min(Duration::from_millis(250)) + jitter).await;
+                }
+            }
+        }
+    }
+
+    /// Reserve a request now, or say how long to wait.
+    async fn try_acquire(&self) -> Result<Option<Duration>, sqlx::Error> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "INSERT INTO rate_limits (key_id, window_limit, window_secs, remaining, window_ends_at)
+             VALUES ($1, $2, $3, $2, clock_timestamp()) ON CONFLICT (key_id) DO NOTHING",
+        )
+        .bind(&self.key_id)
+        .bind(self.limit as i32)
+        .bind(self.window.as_secs_f64())
+        .execute(&mut *tx)
+        .await?;
+        let row = sqlx::query(
+            "SELECT window_limit, remaining, window_ends_at, end_confirmed, in_flight, blocked_until,
+                    clock_timestamp(), updated_at < clock_timestamp() - interval '5 minutes'
+               FROM rate_limits WHERE key_id = $1 FOR UPDATE",
+        )
+        .bind(&self.key_id)
+        .fetch_one(&mut *tx)
+        .await?;
+        let limit: i32 = row.get(0);
+        let remaining: i32 = row.get(1);
+        let ends: DateTime<Utc> = row.get(2);
+        let confirmed: bool = row.get(3);
+        let mut in_flight: i32 = row.get(4);
+        let blocked: Option<DateTime<Utc>> = row.get(5);
+        let now: DateTime<Utc> = row.get(6);
+        if row.get::<bool, _>(7) {
+            in_flight = 0; // a crashed process never finished its requests
+        }
+        let until = |t: DateTime<Utc>| (t - now).to_std().unwrap_or_default();
+        if let Some(b) = blocked.filter(|b| *b > now) {
+            tx.commit().await?;
+            return Ok(Some(until(b)));
+        }
+        let margin = chrono::Duration::from_std(self.margin).unwrap_or_default();
+        let window = chrono::Duration::from_std(self.window).unwrap_or_default();
+        let (new_remaining, new_ends, new_confirmed) = if now >= ends + margin {
+            // The window we knew has ended: a new one starts with (at the latest) this request.
+            (limit - 1, now + window, self.headerless)
+        } else if remaining > 0 {
+            (remaining - 1, ends, confirmed)
+        } else {
+            tx.commit().await?;
+            // Unconfirmed end: the server's window may have started later than our estimate.
+            let wait_until = if confirmed {
+                ends + margin
+            } else {
+                ends + window.min(chrono::Duration::seconds(5))
+            };
+            return Ok(Some(until(wait_until).max(Duration::from_millis(5))));
+        };
+        sqlx::query(
+            "UPDATE rate_limits SET remaining = $2, window_ends_at = $3, end_confirmed = $4,
+                    in_flight = $5, updated_at = clock_timestamp() WHERE key_id = $1",
+        )
+        .bind(&self.key_id)
+        .bind(new_remaining)
+        .bind(new_ends)
+        .bind(new_confirmed)
+        .bind(in_flight + 1)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(None)
+    }
+
+    /// Report a finished request: its budget headers, and the wait a 429 demanded.
+    pub async fn finish(
+        &self,
+        headers: Option<RateHeaders>,
+        throttled_for: Option<Duration>,
+    ) -> Result<(), sqlx::Error> {
+        let mut tx = self.pool.begin().await?;
+        let row = sqlx::query(
+            "SELECT remaining, window_ends_at, end_confirmed, in_flight, clock_timestamp()
+               FROM rate_limits WHERE key_id = $1 FOR UPDATE",
+        )
+        .bind(&self.key_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(row) = row else {
+            return Ok(());
+        };
+        let mut remaining: i32 = row.get(0);
+        let mut ends: DateTime<Utc> = row.get(1);
+        let mut confirmed: bool = row.get(2);
+        let in_flight: i32 = (row.get::<i32, _>(3) - 1).max(0);
+        let now: DateTime<Utc> = row.get(4);
+        let mut limit = self.limit as i32;
+        if let Some(h) = headers {
+            limit = h.limit as i32;
+            let half = chrono::Duration::from_std(self.window / 2).unwrap_or_default();
+            let bound = now + chrono::Duration::seconds(h.reset_secs as i64);
+            let server_left = (h.remaining as i32 - in_flight).max(0);
+            if confirmed && bound < ends - half {
+                // A late answer from an earlier window: nothing to learn.
+            } else if bound > ends + half {
+                // The server is in a newer window than we thought.
+                ends = bound;
+                confirmed = true;
+                remaining = server_left;
+            } else {
+                ends = if confirmed { ends.min(bound) } else { bound };
+                confirmed = true;
+                remaining = remaining.min(server_left);
+            }
+        }
+        let blocked = throttled_for.map(|d| {
+            now + chrono::Duration::from_std(d.max(Duration::from_secs(1))).unwrap_or_default()
+        });
+        if let Some(b) = blocked {
+            // The server says when its window ends: nothing before, a fresh budget after.
+            remaining = 0;
+            ends = b;
+            confirmed = true;
+        }
+        sqlx::query(
+            "UPDATE rate_limits SET remaining = $2, window_ends_at = $3, end_confirmed = $4, in_flight = $5,
+                    window_limit = $6, blocked_until = COALESCE($7, blocked_until),
+                    throttled = throttled + ($7 IS NOT NULL)::int, updated_at = clock_timestamp()
+              WHERE key_id = $1",
+        )
+        .bind(&self.key_id)
+        .bind(remaining)
+        .bind(ends)
+        .bind(confirmed)
+        .bind(in_flight)
+        .bind(limit)
+        .bind(blocked)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Every key's budget (for stats and alerts).
+    pub async fn budgets(pool: &PgPool) -> Result<Vec<Budget>, sqlx::Error> {
+        let rows = sqlx::query(
+            "SELECT key_id, window_limit, remaining, window_ends_at, blocked_until, throttled FROM rate_limits ORDER BY key_id",
+        )
+        .fetch_all(pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| Budget {
+                key_id: r.get(0),
+                limit: r.get(1),
+                remaining: r.get(2),
+                window_ends_at: r.get(3),
+                blocked_until: r.get(4),
+                throttled: r.get(5),
+            })
+            .collect())
+    }
+}

@@ -1,0 +1,17 @@
+//! ShipStation clients: V1 (orders, shipments, fulfillments, webhooks) and V2 (inventory,
+//! tracking), a shared PostgreSQL rate governor, Pacific time, key rotation, webhook security.
+
+pub mod error;
+pub mod governor;
+pub mod keys;
+pub mod pacific;
+pub mod transport;
+pub mod types;
+pub mod v1;
+pub mod v2;
+pub mod webhook;
+
+pub use error::ShipStationError;
+pub use keys::{KeyPair, KeyRing};
+pub use v1::{V1Client, V1Config};
+pub use v2::{V2Client, V2Config};

@@ -1,0 +1,293 @@
+//! The V2 client: `API-Key` header (replaceable without a restart), inventory warehouses,
+//! locations and levels, label tracking.
+
+use std::sync::{Arc, RwLock};
+
+use reqwest::Method;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use sqlx::PgPool;
+
+use super::error::ShipStationError;
+use super::governor::Governor;
+use super::transport::{self, RetryPolicy};
+use crate::secret::Secret;
+
+#[derive(Debug, Clone)]
+pub struct V2Config {
+    pub base_url: String,
+    pub limit: u32,
+    pub window: std::time::Duration,
+    pub retry: RetryPolicy,
+}
+
+impl V2Config {
+    pub fn production() -> Self {
+        Self {
+            base_url: "https://api.shipstation.com".into(),
+            limit: 200,
+            window: std::time::Duration::from_secs(60),
+            retry: RetryPolicy::default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct InventoryWarehouse {
+    pub inventory_warehouse_id: String,
+    pub name: String,
+    pub created_at: Option<String>,
+    pub updated_at: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct InventoryLocation {
+    pub inventory_location_id: String,
+    pub name: String,
+    pub inventory_warehouse_id: String,
+    pub created_at: Option<String>,
+    pub updated_at: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct InventoryLevel {
+    pub sku: String,
+    pub on_hand: i64,
+    pub allocated: i64,
+    pub available: i64,
+    pub inventory_warehouse_id: Option<String>,
+    pub inventory_location_id: Option<String>,
+}
+
+/// `POST /v2/inventory`: `increment`, `decrement`, `adjust` (sets on hand) or `modify`.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct InventoryTransaction {
+    pub transaction_type: String,
+    pub sku: String,
+    pub quantity: i64,
+    pub inventory_location_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub notes: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+pub struct TrackingInfo {
+    pub tracking_number: Option<String>,
+    pub status_code: Option<String>,
+    pub carrier_code: Option<String>,
+    pub estimated_delivery_date: Option<String>,
+    pub ship_date: Option<String>,
+    pub actual_delivery_date: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+struct InventoryPage {
+    inventory: Vec<InventoryLevel>,
+    page: u64,
+    pages: u64,
+}
+
+#[derive(Clone)]
+pub struct V2Client {
+    http: reqwest::Client,
+    cfg: Arc<V2Config>,
+    key: Arc<RwLock<Secret>>,
+    pool: PgPool,
+}
+
+impl V2Client {
+    pub fn new(cfg: V2Config, key: Secret, pool: PgPool) -> Result<Self, ShipStationError> {
+        let http = reqwest::Client::builder()
+            .timeout(cfg.retry.timeout)
+            .redirect(reqwest::redirect::Policy::none())
+            .no_proxy()
+            .build()
+            .map_err(|e| ShipStationError::Unreachable {
+                attempts: 0,
+                message: e.to_string(),
+            })?;
+        Ok(Self {
+            http,
+            cfg: Arc::new(cfg),
+            key: Arc::new(RwLock::new(key)),
+            pool,
+        })
+    }
+
+    /// Swap the API key without a restart (V2 allows one key at a time).
+    pub fn set_key(&self, key: Secret) {
+        *self.key.write().unwrap() = key;
+    }
+
+    fn governor(&self, key: &Secret) -> Governor {
+        Governor::new(
+            self.pool.clone(),
+            format!("shipstation-v2:{}", key.fingerprint()),
+            self.cfg.limit,
+            self.cfg.window,
+            true,
+        )
+    }
+
+    async fn call<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(&str, String)],
+        body: Option<String>,
+    ) -> Result<Option<T>, ShipStationError> {
+        let key = self.key.read().unwrap().clone();
+        let url = format!("{}{path}", self.cfg.base_url.trim_end_matches('/'));
+        let build = || {
+            let mut r = self
+                .http
+                .request(method.clone(), &url)
+                .header("API-Key", key.expose())
+                .query(query);
+            if let Some(b) = &body {
+                r = r.header("content-type", "application/json").body(b.clone());
+            }
+            r
+        };
+        let reply = transport::send(&self.governor(&key), &self.cfg.retry, build).await?;
+        if reply.status.as_u16() == 401 {
+            return Err(ShipStationError::Unauthorized { pairs_tried: 1 });
+        }
+        if !reply.status.is_success() {
+            let code = serde_json::from_str::<serde_json::Value>(&reply.body)
+                .ok()
+                .and_then(|v| v["errors"][0]["error_code"].as_str().map(str::to_string));
+            return Err(ShipStationError::Api {
+                status: reply.status.as_u16(),
+                code,
+                message: transport::summarize(&reply.body),
+            });
+        }
+        if reply.body.trim().is_empty() {
+            return Ok(None);
+        }
+        serde_json::from_str(&reply.body)
+            .map(Some)
+            .map_err(|e| ShipStationError::Malformed {
+                what: path.to_string(),
+                message: e.to_string(),
+            })
+    }
+
+    async fn get<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        query: &[(&str, String)],
+    ) -> Result<T, ShipStationError> {
+        self.call(Method::GET, path, query, None)
+            .await?
+            .ok_or_else(|| ShipStationError::Malformed {
+                what: path.into(),
+                message: "empty body".into(),
+            })
+    }
+
+    async fn post<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: String,
+    ) -> Result<T, ShipStationError> {
+        self.call(Method::POST, path, &[], Some(body))
+            .await?
+            .ok_or_else(|| ShipStationError::Malformed {
+                what: path.into(),
+                message: "empty body".into(),
+            })
+    }
+
+    pub async fn list_inventory_warehouses(
+        &self,
+    ) -> Result<Vec<InventoryWarehouse>, ShipStationError> {
+        let v: serde_json::Value = self.get("/v2/inventory_warehouses", &[]).await?;
+        serde_json::from_value(v["inventory_warehouses"].clone()).map_err(|e| {
+            ShipStationError::Malformed {
+                what: "inventory_warehouses".into(),
+                message: e.to_string(),
+            }
+        })
+    }
+
+    pub async fn create_inventory_warehouse(
+        &self,
+        name: &str,
+    ) -> Result<InventoryWarehouse, ShipStationError> {
+        self.post(
+            "/v2/inventory_warehouses",
+            serde_json::json!({"name": name}).to_string(),
+        )
+        .await
+    }
+
+    pub async fn list_inventory_locations(
+        &self,
+        warehouse_id: Option<&str>,
+    ) -> Result<Vec<InventoryLocation>, ShipStationError> {
+        let q: Vec<(&str, String)> = warehouse_id
+            .map(|w| ("inventory_warehouse_id", w.to_string()))
+            .into_iter()
+            .collect();
+        let v: serde_json::Value = self.get("/v2/inventory_locations", &q).await?;
+        serde_json::from_value(v["inventory_locations"].clone()).map_err(|e| {
+            ShipStationError::Malformed {
+                what: "inventory_locations".into(),
+                message: e.to_string(),
+            }
+        })
+    }
+
+    pub async fn create_inventory_location(
+        &self,
+        warehouse_id: &str,
+        name: &str,
+    ) -> Result<InventoryLocation, ShipStationError> {
+        self.post(
+            "/v2/inventory_locations",
+            serde_json::json!({"name": name, "inventory_warehouse_id": warehouse_id}).to_string(),
+        )
+        .await
+    }
+
+    /// Every level (all pages) matching the filters.
+    pub async fn list_inventory(
+        &self,
+        filters: &[(&str, String)],
+    ) -> Result<Vec<InventoryLevel>, ShipStationError> {
+        let mut all = Vec::new();
+        let mut page = 1u64;
+        loop {
+            let mut q: Vec<(&str, String)> = filters.to_vec();
+            q.push(("page", page.to_string()));
+            q.push(("limit", "500".into()));
+            let p: InventoryPage = self.get("/v2/inventory", &q).await?;
+            all.extend(p.inventory);
+            if p.page >= p.pages {
+                return Ok(all);
+            }
+            page += 1;
+        }
+    }
+
+    pub async fn update_inventory(
+        &self,
+        tx: &InventoryTransaction,
+    ) -> Result<(), ShipStationError> {
+        let body = serde_json::to_string(tx).map_err(|e| ShipStationError::Malformed {
+            what: "request".into(),
+            message: e.to_string(),
+        })?;
+        self.call::<serde_json::Value>(Method::POST, "/v2/inventory", &[], Some(body))
+            .await
+            .map(|_| ())
+    }
+
+    pub async fn track_label(&self, label_id: &str) -> Result<TrackingInfo, ShipStationError> {
+        self.get(&format!("/v2/labels/{label_id}/track"), &[]).await
+    }
+}

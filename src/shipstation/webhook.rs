@@ -1,0 +1,304 @@
+//! Webhook security.
+//!
+//! V1 webhooks are unsigned: the target URL carries a secret token (compared in constant time),
+//! and the payload's `resource_url` is fetched only from `ssapi\d*.shipstation.com` over HTTPS
+//! (or, in tests, the configured domain mapped to the simulator). V2 webhooks are verified with
+//! RSA-SHA256 over `timestamp + "." + raw body` against the JWKS key named by the key-id header
+//! (keys cached, refetched for an unknown id); timestamps more than 5 minutes away are refused.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::RwLock;
+use std::time::Duration;
+
+use base64::Engine as _;
+use chrono::{DateTime, Utc};
+use rsa::pkcs1v15::{Signature, VerifyingKey};
+use rsa::sha2::Sha256;
+use rsa::signature::Verifier;
+use rsa::{BigUint, RsaPublicKey};
+
+use super::error::ShipStationError;
+use crate::secret::{constant_time_eq, Secret};
+
+/// Which `resource_url`s may be fetched (with our credentials).
+#[derive(Debug, Clone)]
+pub struct ResourcePolicy {
+    /// Hosts must be `ssapi` + optional digits + `.` + this domain.
+    pub domain: String,
+    pub require_https: bool,
+    /// Tests: resolve `ssapi[N].<domain>` (N up to `numbered_hosts`) to this address.
+    pub map_to: Option<SocketAddr>,
+    pub numbered_hosts: u32,
+}
+
+impl ResourcePolicy {
+    pub fn production() -> Self {
+        Self {
+            domain: "shipstation.com".into(),
+            require_https: true,
+            map_to: None,
+            numbered_hosts: 0,
+        }
+    }
+
+    /// For the simulator: `http://ssapiN.<domain>:<port>` resolved to `addr`.
+    pub fn simulated(domain: &str, addr: SocketAddr, numbered_hosts: u32) -> Self {
+        Self {
+            domain: domain.into(),
+            require_https: false,
+            map_to: Some(addr),
+            numbered_hosts,
+        }
+    }
+
+    /// Whether a host is an allowed ShipStation API host.
+    pub fn host_allowed(&self, host: &str) -> bool {
+        let host = host.to_ascii_lowercase();
+        let Some(label) = host.strip_suffix(&format!(".{}", self.domain.to_ascii_lowercase()))
+        else {
+            return false;
+        };
+        label
+            .strip_prefix("ssapi")
+            .is_some_and(|n| n.chars().all(|c| c.is_ascii_digit()))
+    }
+
+    /// Parse and check a resource_url; an error means no request may be sent to it.
+    pub fn check(&self, raw: &str) -> Result<url::Url, ShipStationError> {
+        let refuse = |reason: &str| ShipStationError::ForbiddenResource {
+            url: raw.chars().take(200).collect(),
+            reason: reason.into(),
+        };
+        if raw.len() > 2048 {
+            return Err(refuse("longer than any ShipStation resource_url"));
+        }
+        let url = url::Url::parse(raw).map_err(|e| refuse(&format!("not a URL ({e})")))?;
+        let scheme_ok = url.scheme() == "https" || (!self.require_https && url.scheme() == "http");
+        if !scheme_ok {
+            return Err(refuse("scheme not allowed"));
+        }
+        if !url.username().is_empty() || url.password().is_some() {
+            return Err(refuse("credentials in the URL"));
+        }
+        match url.host() {
+            Some(url::Host::Domain(h)) if self.host_allowed(h) => {}
+            _ => {
+                return Err(refuse(&format!(
+                    "host is not an allow-listed ShipStation API host (ssapi*.{})",
+                    self.domain
+                )))
+            }
+        }
+        if self.map_to.is_none() && url.port().is_some_and(|p| p != 443) {
+            return Err(refuse("unexpected port"));
+        }
+        Ok(url)
+    }
+
+    /// An HTTP client that maps the numbered simulator hosts to the simulator (tests only) and
+    /// never follows redirects (a redirect could lead off the allow-list with our credentials).
+    pub fn http_client(&self, timeout: Duration) -> Result<reqwest::Client, ShipStationError> {
+        let mut b = reqwest::Client::builder()
+            .timeout(timeout)
+            .redirect(reqwest::redirect::Policy::none())
+            .no_proxy();
+        if let Some(addr) = self.map_to {
+            b = b.resolve(&format!("ssapi.{}", self.domain), addr);
+            for n in 0..=self.numbered_hosts {
+                b = b.resolve(&format!("ssapi{n}.{}", self.domain), addr);
+            }
+        }
+        b.build().map_err(|e| ShipStationError::Unreachable {
+            attempts: 0,
+            message: e.to_string(),
+        })
+    }
+}
+
+/// The secret token in a V1 webhook target URL.
+pub fn v1_token_matches(expected: &Secret, presented: Option<&str>) -> bool {
+    presented.is_some_and(|p| constant_time_eq(expected.expose().as_bytes(), p.as_bytes()))
+}
+
+/// Why a V2 delivery was refused, with the HTTP status the docs prescribe.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum V2Rejection {
+    #[error("signature headers missing")]
+    MissingHeaders,
+    #[error("timestamp {0} is more than 5 minutes away from now")]
+    Stale(String),
+    #[error("unknown signing key {0}")]
+    UnknownKey(String),
+    #[error("signature does not verify")]
+    BadSignature,
+    #[error("signing keys unavailable: {0}")]
+    KeysUnavailable(String),
+}
+
+impl V2Rejection {
+    /// 404 hides the endpoint from unsigned probes; 400 for stale; 401 for a bad signature.
+    pub fn http_status(&self) -> u16 {
+        match self {
+            Self::MissingHeaders => 404,
+            Self::Stale(_) => 400,
+            Self::KeysUnavailable(_) => 503,
+            _ => 401,
+        }
+    }
+}
+
+/// The three V2 signature headers.
+#[derive(Debug, Clone, Default)]
+pub struct V2Signature<'a> {
+    pub key_id: Option<&'a str>,
+    pub signature: Option<&'a str>,
+    pub timestamp: Option<&'a str>,
+}
+
+impl<'a> V2Signature<'a> {
+    pub fn from_headers(h: &'a axum::http::HeaderMap) -> Self {
+        let get = |n: &str| h.get(n).and_then(|v| v.to_str().ok());
+        Self {
+            key_id: get("x-shipengine-rsa-sha256-key-id"),
+            signature: get("x-shipengine-rsa-sha256-signature"),
+            timestamp: get("x-shipengine-timestamp"),
+        }
+    }
+}
+
+pub struct V2Verifier {
+    jwks_url: String,
+    http: reqwest::Client,
+    keys: RwLock<HashMap<String, RsaPublicKey>>,
+    pub max_skew: chrono::Duration,
+}
+
+impl V2Verifier {
+    pub fn new(jwks_url: impl Into<String>) -> Self {
+        Self {
+            jwks_url: jwks_url.into(),
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(10))
+                .no_proxy()
+                .build()
+                .expect("http client"),
+            keys: RwLock::new(HashMap::new()),
+            max_skew: chrono::Duration::minutes(5),
+        }
+    }
+
+    /// Verify a delivery against its raw body.
+    pub async fn verify(
+        &self,
+        sig: &V2Signature<'_>,
+        raw_body: &[u8],
+        now: DateTime<Utc>,
+    ) -> Result<(), V2Rejection> {
+        let (Some(kid), Some(signature), Some(ts)) = (sig.key_id, sig.signature, sig.timestamp)
+        else {
+            return Err(V2Rejection::MissingHeaders);
+        };
+        let when =
+            DateTime::parse_from_rfc3339(ts).map_err(|_| V2Rejection::Stale(ts.to_string()))?;
+        if (now - when.with_timezone(&Utc)).abs() > self.max_skew {
+            return Err(V2Rejection::Stale(ts.to_string()));
+        }
+        let key = match self.cached(kid) {
+            Some(k) => k,
+            None => {
+                self.refresh().await?;
+                self.cached(kid)
+                    .ok_or_else(|| V2Rejection::UnknownKey(kid.to_string()))?
+            }
+        };
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(signature.trim())
+            .map_err(|_| V2Rejection::BadSignature)?;
+        let signature =
+            Signature::try_from(bytes.as_slice()).map_err(|_| V2Rejection::BadSignature)?;
+        let mut message = Vec::with_capacity(ts.len() + 1 + raw_body.len());
+        message.extend_from_slice(ts.as_bytes());
+        message.push(b'.');
+        message.extend_from_slice(raw_body);
+        VerifyingKey::<Sha256>::new(key)
+            .verify(&message, &signature)
+            .map_err(|_| V2Rejection::BadSignature)
+    }
+
+    fn cached(&self, kid: &str) -> Option<RsaPublicKey> {
+        self.keys.read().unwrap().get(kid).cloned()
+    }
+
+    async fn refresh(&self) -> Result<(), V2Rejection> {
+        let unavailable = |e: String| V2Rejection::KeysUnavailable(e);
+        let jwks: serde_json::Value = self
+            .http
+            .get(&self.jwks_url)
+            .send()
+            .await
+            .map_err(|e| unavailable(e.without_url().to_string()))?
+            .json()
+            .await
+            .map_err(|e| unavailable(e.without_url().to_string()))?;
+        let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let mut keys = HashMap::new();
+        for k in jwks["keys"].as_array().into_iter().flatten() {
+            let (Some(kid), Some(n), Some(e)) =
+                (k["kid"].as_str(), k["n"].as_str(), k["e"].as_str())
+            else {
+                continue;
+            };
+            let (Ok(n), Ok(e)) = (
+                b64.decode(n.trim_end_matches('=')),
+                b64.decode(e.trim_end_matches('=')),
+            ) else {
+                continue;
+            };
+            if let Ok(key) =
+                RsaPublicKey::new(BigUint::from_bytes_be(&n), BigUint::from_bytes_be(&e))
+            {
+                keys.insert(kid.to_string(), key);
+            }
+        }
+        *self.keys.write().unwrap() = keys;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn allow_list_accepts_only_ssapi_hosts() {
+        let p = ResourcePolicy::production();
+        assert!(p
+            .check("https://ssapi.shipstation.com/shipments?batchId=1")
+            .is_ok());
+        assert!(p
+            .check("https://ssapi13.shipstation.com/orders?importBatch=abc")
+            .is_ok());
+        for bad in [
+            "http://ssapi6.shipstation.com/shipments",
+            "https://ssapi6.shipstation.com.evil.example/shipments",
+            "https://evil.example/?x=ssapi6.shipstation.com",
+            "https://ssapix.shipstation.com/shipments",
+            "https://api.shipstation.com/v2/labels",
+            "https://user:pw@ssapi.shipstation.com/",
+            "https://ssapi.shipstation.com:8443/",
+            "https://127.0.0.1/shipments",
+            "not a url",
+        ] {
+            assert!(p.check(bad).is_err(), "{bad} must be refused");
+        }
+    }
+
+    #[test]
+    fn token_compare() {
+        let s = Secret::new("tok-123");
+        assert!(v1_token_matches(&s, Some("tok-123")));
+        assert!(!v1_token_matches(&s, Some("tok-124")));
+        assert!(!v1_token_matches(&s, None));
+    }
+}

@@ -1,0 +1,290 @@
+//! Test control API under `/__control`: warehouse staff actions (labels, mark shipped, void),
+//! key management, fault injection, webhook delivery modes, and what the simulator received.
+
+use std::time::{Duration, Instant};
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use chrono::Utc;
+use serde_json::{json, Value};
+
+use super::state::{DeliveryMode, Faults, KeyPair};
+use super::{clock, webhooks, Sim};
+
+fn bad(msg: impl Into<String>) -> Response {
+    (StatusCode::BAD_REQUEST, Json(json!({"error": msg.into()}))).into_response()
+}
+
+fn tracking_number(carrier: &str) -> String {
+    let digits = format!("{:016}", rand::random::<u64>() % 10_000_000_000_000_000);
+    match carrier {
+        "ups" => format!("1Z{}", &digits[..16]),
+        "fedex" => digits[..12].to_string(),
+        _ => format!("9400{}", &digits[..16]),
+    }
+}
+
+/// Labels for an order: one shipment per package, one batch, SHIP_NOTIFY to subscribers.
+/// Body: `{orderId, packages?, carrierCode?, serviceCode?, isReturnLabel?, transitDays?}`.
+pub async fn create_labels(State(sim): State<Sim>, Json(body): Json<Value>) -> Response {
+    let Some(order_id) = body["orderId"].as_i64() else {
+        return bad("orderId is required");
+    };
+    let now = Utc::now();
+    let (batch, store_id, shipments) = {
+        let mut state = sim.state.lock().unwrap();
+        let Some(order) = state.orders.get(&order_id).cloned() else {
+            return bad(format!("no order {order_id}"));
+        };
+        let carrier = body["carrierCode"].as_str().unwrap_or("ups").to_string();
+        let service = body["serviceCode"]
+            .as_str()
+            .unwrap_or("ups_ground")
+            .to_string();
+        let is_return = body["isReturnLabel"].as_bool().unwrap_or(false);
+        let packages = body["packages"].as_u64().unwrap_or(1).max(1);
+        let transit = body["transitDays"].as_i64().unwrap_or(3);
+        let batch = state.next_id();
+        let mut created = Vec::new();
+        for _ in 0..packages {
+            let id = state.next_id();
+            let tracking = tracking_number(&carrier);
+            let items: Vec<Value> = order["items"].as_array().cloned().unwrap_or_default().iter().map(|i| json!({
+                "orderItemId": i["orderItemId"], "lineItemKey": i["lineItemKey"], "sku": i["sku"], "name": i["name"],
+                "imageUrl": null, "weight": i["weight"], "quantity": i["quantity"], "unitPrice": i["unitPrice"],
+                "taxAmount": null, "shippingAmount": null, "warehouseLocation": i["warehouseLocation"],
+                "options": i["options"], "productId": null, "fulfillmentSku": null, "adjustment": false, "upc": null,
+                "createDate": i["createDate"], "modifyDate": i["modifyDate"]})).collect();
+            let shipment = json!({
+                "shipmentId": id, "orderId": order_id, "orderKey": order["orderKey"], "userId": "sim-user",
+                "customerEmail": order["customerEmail"], "orderNumber": order["orderNumber"],
+                "createDate": clock::v1_format(now), "shipDate": clock::v1_date(now), "shipmentCost": 9.87,
+                "insuranceCost": 0.0, "trackingNumber": tracking, "isReturnLabel": is_return, "batchNumber": batch.to_string(),
+                "carrierCode": carrier, "serviceCode": service, "packageCode": "package", "confirmation": "none",
+                "warehouseId": order["advancedOptions"]["warehouseId"], "voided": false, "voidDate": null,
+                "marketplaceNotified": false, "notifyErrorMessage": null, "shipTo": order["shipTo"],
+                "weight": order["weight"], "dimensions": null, "insuranceOptions": null,
+                "advancedOptions": order["advancedOptions"], "shipmentItems": items, "labelData": null, "formData": null
+            });
+            let label_id = format!("se-{id}");
+            let eta = now + chrono::Duration::days(transit);
+            state.labels.insert(label_id.clone(), json!({
+                "label_id": label_id, "tracking_number": tracking, "carrier_code": carrier,
+                "estimated_delivery_date": clock::v2_format(eta), "ship_date": clock::v2_format(now)}));
+            state.shipments.insert(id, shipment.clone());
+            created
+                .push(json!({"shipmentId": id, "trackingNumber": tracking, "labelId": label_id}));
+        }
+        state.batches.insert(
+            batch,
+            created
+                .iter()
+                .filter_map(|c| c["shipmentId"].as_i64())
+                .collect(),
+        );
+        if !is_return {
+            if let Some(o) = state.orders.get_mut(&order_id) {
+                o["orderStatus"] = json!("shipped");
+                o["shipDate"] = json!(clock::v1_date(now));
+                o["modifyDate"] = json!(clock::v1_format(now));
+            }
+        }
+        (batch, order["advancedOptions"]["storeId"].as_i64(), created)
+    };
+    webhooks::deliver_v1(
+        &sim,
+        "SHIP_NOTIFY",
+        store_id,
+        &format!("/shipments?batchId={batch}&includeShipmentItems=False"),
+    );
+    Json(json!({"batchId": batch, "shipments": shipments})).into_response()
+}
+
+/// Mark an order shipped without a label: a fulfillment (never listed in /shipments).
+pub fn fulfill(sim: &Sim, order_id: i64, body: &Value) -> Result<Value, String> {
+    let now = Utc::now();
+    let (fulfillment, store_id) = {
+        let mut state = sim.state.lock().unwrap();
+        let Some(order) = state.orders.get(&order_id).cloned() else {
+            return Err(format!("Order not found: {order_id}"));
+        };
+        let id = state.next_id();
+        let carrier = body["carrierCode"].as_str().unwrap_or("fedex").to_string();
+        let tracking = body["trackingNumber"]
+            .as_str()
+            .map(str::to_string)
+            .unwrap_or_else(|| tracking_number(&carrier));
+        let ship_date = body["shipDate"]
+            .as_str()
+            .and_then(clock::v1_parse)
+            .unwrap_or(now);
+        let f = json!({
+            "fulfillmentId": id, "orderId": order_id, "orderNumber": order["orderNumber"], "userId": "sim-user",
+            "customerEmail": order["customerEmail"], "trackingNumber": tracking, "createDate": clock::v1_format(now),
+            "shipDate": clock::v1_format(ship_date), "voidDate": null, "deliveryDate": null, "carrierCode": carrier,
+            "sellerFillProviderId": null, "sellerFillProviderName": null, "fulfillmentServiceCode": null,
+            "fulfillmentProviderCode": null, "fulfillmentFee": 0.0, "voidRequested": false, "voided": false,
+            "marketplaceNotified": body["notifySalesChannel"].as_bool().unwrap_or(false), "notifyErrorMessage": null,
+            "shipTo": order["shipTo"]
+        });
+        state.fulfillments.insert(id, f.clone());
+        if let Some(o) = state.orders.get_mut(&order_id) {
+            o["orderStatus"] = json!("shipped");
+            o["shipDate"] = json!(clock::v1_date(ship_date));
+            o["modifyDate"] = json!(clock::v1_format(now));
+        }
+        (f, order["advancedOptions"]["storeId"].as_i64())
+    };
+    webhooks::deliver_v1(
+        sim,
+        "FULFILLMENT_SHIPPED",
+        store_id,
+        &format!("/fulfillments?orderId={order_id}"),
+    );
+    Ok(fulfillment)
+}
+
+pub async fn mark_shipped(State(sim): State<Sim>, Json(body): Json<Value>) -> Response {
+    let Some(order_id) = body["orderId"].as_i64() else {
+        return bad("orderId is required");
+    };
+    match fulfill(&sim, order_id, &body) {
+        Ok(f) => Json(f).into_response(),
+        Err(e) => bad(e),
+    }
+}
+
+/// Void a label: kept with `voided: true`; the order returns to awaiting_shipment when no live label remains.
+pub async fn void(State(sim): State<Sim>, Json(body): Json<Value>) -> Response {
+    let Some(id) = body["shipmentId"].as_i64() else {
+        return bad("shipmentId is required");
+    };
+    let now = Utc::now();
+    let mut state = sim.state.lock().unwrap();
+    let Some(s) = state.shipments.get_mut(&id) else {
+        return bad(format!("no shipment {id}"));
+    };
+    s["voided"] = json!(true);
+    s["voidDate"] = json!(clock::v1_format(now));
+    let order_id = s["orderId"].as_i64().unwrap_or(0);
+    let live = state.shipments.values().any(|s| {
+        s["orderId"].as_i64() == Some(order_id)
+            && s["voided"] == json!(false)
+            && s["isReturnLabel"] == json!(false)
+    });
+    if !live {
+        if let Some(o) = state.orders.get_mut(&order_id) {
+            o["orderStatus"] = json!("awaiting_shipment");
+            o["shipDate"] = Value::Null;
+            o["modifyDate"] = json!(clock::v1_format(now));
+        }
+    }
+    Json(json!({"approved": true, "message": "Label voided successfully"})).into_response()
+}
+
+/// `{faults}`: replace the fault settings (see `Faults`).
+pub async fn set_faults(State(sim): State<Sim>, Json(faults): Json<Faults>) -> Response {
+    let mut state = sim.state.lock().unwrap();
+    state.storm_until = (faults.storm_429_ms > 0)
+        .then(|| Instant::now() + Duration::from_millis(faults.storm_429_ms));
+    state.faults = faults;
+    StatusCode::NO_CONTENT.into_response()
+}
+
+/// `{mode: normal|drop|duplicate|delay, delay_ms?}` for outgoing webhooks.
+pub async fn set_delivery(State(sim): State<Sim>, Json(body): Json<Value>) -> Response {
+    let Ok(mode) = serde_json::from_value::<DeliveryMode>(body["mode"].clone()) else {
+        return bad("mode must be normal, drop, duplicate or delay");
+    };
+    let mut state = sim.state.lock().unwrap();
+    state.delivery = mode;
+    state.delivery_delay_ms = body["delay_ms"].as_u64().unwrap_or(0);
+    StatusCode::NO_CONTENT.into_response()
+}
+
+/// `{action: add|revoke|expire, key, secret?}` for V1 pairs (at most two usable), or `{v2_key}`.
+pub async fn keys(State(sim): State<Sim>, Json(body): Json<Value>) -> Response {
+    let mut state = sim.state.lock().unwrap();
+    if let Some(k) = body["v2_key"].as_str() {
+        state.v2_key = k.to_string();
+        return StatusCode::NO_CONTENT.into_response();
+    }
+    let key = body["key"].as_str().unwrap_or_default().to_string();
+    let now = Utc::now();
+    match body["action"].as_str() {
+        Some("add") => {
+            if state.key_pairs.iter().filter(|p| p.usable(now)).count() >= 2 {
+                return bad("an account has at most two active V1 key pairs; delete one first");
+            }
+            let secret = body["secret"].as_str().unwrap_or_default().to_string();
+            state.key_pairs.push(KeyPair {
+                key,
+                secret,
+                revoked: false,
+                expires_at: None,
+            });
+        }
+        Some(action @ ("revoke" | "expire")) => {
+            let Some(p) = state.key_pairs.iter_mut().find(|p| p.key == key) else {
+                return bad("unknown key");
+            };
+            if action == "revoke" {
+                p.revoked = true;
+            } else {
+                p.expires_at = Some(now);
+            }
+        }
+        _ => return bad("action must be add, revoke or expire"),
+    }
+    StatusCode::NO_CONTENT.into_response()
+}
+
+/// Counters: requests per V1 rate window, 429s, what was received and delivered.
+pub async fn stats(State(sim): State<Sim>) -> Response {
+    let state = sim.state.lock().unwrap();
+    Json(json!({
+        "v1_windows": state.window_stats,
+        "v1_rejected": state.window_stats.iter().map(|w| w.rejected).sum::<u32>(),
+        "v2_rejected": state.v2_rejected,
+        "orders": state.orders.len(),
+        "deliveries": state.deliveries,
+    }))
+    .into_response()
+}
+
+pub async fn received(State(sim): State<Sim>) -> Response {
+    Json(json!(sim.state.lock().unwrap().received)).into_response()
+}
+
+/// Deliver a V2 webhook: `{url, body, forge?, skew_secs?, unsigned?}`.
+pub async fn send_v2(State(sim): State<Sim>, Json(req): Json<Value>) -> Response {
+    let Some(url) = req["url"].as_str() else {
+        return bad("url is required");
+    };
+    let body = req["body"].to_string();
+    let headers = if req["unsigned"].as_bool().unwrap_or(false) {
+        vec![]
+    } else {
+        webhooks::sign_v2(
+            &body,
+            req["forge"].as_bool().unwrap_or(false),
+            req["skew_secs"].as_i64().unwrap_or(0),
+        )
+    };
+    let resp = sim
+        .http
+        .post(url)
+        .header("content-type", "application/json");
+    let resp = headers
+        .iter()
+        .fold(resp, |r, (k, v)| r.header(k, v))
+        .body(body)
+        .send()
+        .await;
+    match resp {
+        Ok(r) => Json(json!({"status": r.status().as_u16()})).into_response(),
+        Err(e) => bad(e.to_string()),
+    }
+}

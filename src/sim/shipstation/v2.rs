@@ -1,0 +1,319 @@
+//! V2 endpoints: inventory warehouses, locations and levels; label tracking; webhook management.
+//! Errors use the `{request_id, errors[{error_source, error_type, error_code, message}]}` envelope.
+
+use std::collections::HashMap;
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use chrono::Utc;
+use serde_json::{json, Value};
+
+use super::{clock, Sim};
+
+pub fn error(status: StatusCode, error_type: &str, code: &str, message: &str) -> Response {
+    let request_id = format!(
+        "{:08x}-{:04x}-4{:03x}-a{:03x}-{:012x}",
+        rand::random::<u32>(),
+        rand::random::<u16>(),
+        rand::random::<u16>() & 0xfff,
+        rand::random::<u16>() & 0xfff,
+        rand::random::<u64>() & 0xffff_ffff_ffff
+    );
+    (
+        status,
+        Json(json!({"request_id": request_id, "errors": [{
+            "error_source": "ShipStation", "error_type": error_type, "error_code": code, "message": message}]})),
+    )
+        .into_response()
+}
+
+fn not_found(what: &str, id: &str) -> Response {
+    error(
+        StatusCode::NOT_FOUND,
+        "validation",
+        "invalid_identifier",
+        &format!("{what} '{id}' was not found."),
+    )
+}
+
+fn field_required(field: &str) -> Response {
+    error(
+        StatusCode::BAD_REQUEST,
+        "validation",
+        "field_value_required",
+        &format!("{field} is required."),
+    )
+}
+
+fn new_id(sim: &Sim) -> String {
+    format!("se-{}", sim.state.lock().unwrap().next_id())
+}
+
+pub async fn list_warehouses(State(sim): State<Sim>) -> Response {
+    let list: Vec<Value> = sim
+        .state
+        .lock()
+        .unwrap()
+        .inv_warehouses
+        .values()
+        .cloned()
+        .collect();
+    Json(json!({"inventory_warehouses": list, "total": list.len(), "page": 1, "pages": 1,
+        "links": {"first": {"href": "/v2/inventory_warehouses?page=1"}, "last": {"href": "/v2/inventory_warehouses?page=1"}}}))
+        .into_response()
+}
+
+pub async fn create_warehouse(State(sim): State<Sim>, Json(body): Json<Value>) -> Response {
+    let Some(name) = body["name"].as_str().filter(|n| !n.is_empty()) else {
+        return field_required("name");
+    };
+    let id = new_id(&sim);
+    let now = clock::v2_format(Utc::now());
+    let w =
+        json!({"inventory_warehouse_id": id, "name": name, "created_at": now, "updated_at": now});
+    sim.state
+        .lock()
+        .unwrap()
+        .inv_warehouses
+        .insert(id, w.clone());
+    Json(w).into_response()
+}
+
+pub async fn get_warehouse(State(sim): State<Sim>, Path(id): Path<String>) -> Response {
+    match sim.state.lock().unwrap().inv_warehouses.get(&id) {
+        Some(w) => Json(w.clone()).into_response(),
+        None => not_found("inventory warehouse", &id),
+    }
+}
+
+pub async fn list_locations(
+    State(sim): State<Sim>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let list: Vec<Value> = sim
+        .state
+        .lock()
+        .unwrap()
+        .inv_locations
+        .values()
+        .filter(|l| {
+            q.get("inventory_warehouse_id")
+                .is_none_or(|w| l["inventory_warehouse_id"] == json!(w))
+        })
+        .cloned()
+        .collect();
+    Json(json!({"inventory_locations": list, "total": list.len(), "page": 1, "pages": 1,
+        "links": {"first": {"href": "/v2/inventory_locations?page=1"}, "last": {"href": "/v2/inventory_locations?page=1"}}}))
+        .into_response()
+}
+
+pub async fn create_location(State(sim): State<Sim>, Json(body): Json<Value>) -> Response {
+    let (Some(name), Some(wid)) = (
+        body["name"].as_str(),
+        body["inventory_warehouse_id"].as_str(),
+    ) else {
+        return field_required("name and inventory_warehouse_id");
+    };
+    if !sim.state.lock().unwrap().inv_warehouses.contains_key(wid) {
+        return not_found("inventory warehouse", wid);
+    }
+    let id = new_id(&sim);
+    let now = clock::v2_format(Utc::now());
+    let l = json!({"inventory_location_id": id, "name": name, "inventory_warehouse_id": wid, "created_at": now, "updated_at": now});
+    sim.state
+        .lock()
+        .unwrap()
+        .inv_locations
+        .insert(id, l.clone());
+    Json(l).into_response()
+}
+
+/// GET /v2/inventory: levels per SKU and location, filtered; paged with `page`/`limit`.
+pub async fn list_inventory(
+    State(sim): State<Sim>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let state = sim.state.lock().unwrap();
+    let rows: Vec<Value> = state
+        .inventory
+        .iter()
+        .filter(|((sku, _), _)| q.get("sku").is_none_or(|s| s == sku))
+        .filter(|((_, loc), _)| q.get("inventory_location_id").is_none_or(|l| l == loc))
+        .filter_map(|((sku, loc), on_hand)| {
+            let wid = state.inv_locations.get(loc)?["inventory_warehouse_id"]
+                .as_str()?
+                .to_string();
+            q.get("inventory_warehouse_id")
+                .is_none_or(|w| *w == wid)
+                .then(|| {
+                    json!({
+                "sku": sku, "on_hand": on_hand, "allocated": 0, "available": on_hand,
+                "average_cost": {"amount": 0.0, "currency": "USD"},
+                "inventory_warehouse_id": wid, "inventory_location_id": loc})
+                })
+        })
+        .collect();
+    drop(state);
+    let limit: usize = q
+        .get("limit")
+        .and_then(|l| l.parse().ok())
+        .unwrap_or(100)
+        .clamp(1, 500);
+    let page: usize = q
+        .get("page")
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(1)
+        .max(1);
+    let total = rows.len();
+    let pages = total.div_ceil(limit).max(1);
+    let slice: Vec<Value> = rows
+        .into_iter()
+        .skip((page - 1) * limit)
+        .take(limit)
+        .collect();
+    let href = |p: usize| json!({"href": format!("/v2/inventory?page={p}&limit={limit}")});
+    let mut links = json!({"first": href(1), "last": href(pages)});
+    if page > 1 {
+        links["prev"] = href(page - 1);
+    }
+    if page < pages {
+        links["next"] = href(page + 1);
+    }
+    Json(json!({"inventory": slice, "total": total, "page": page, "pages": pages, "links": links}))
+        .into_response()
+}
+
+/// POST /v2/inventory: increment / decrement (all-or-nothing) / adjust (sets on hand) / modify.
+pub async fn update_inventory(State(sim): State<Sim>, Json(body): Json<Value>) -> Response {
+    let (Some(kind), Some(sku), Some(qty), Some(loc)) = (
+        body["transaction_type"].as_str(),
+        body["sku"].as_str(),
+        body["quantity"].as_i64(),
+        body["inventory_location_id"].as_str(),
+    ) else {
+        return field_required("transaction_type, sku, quantity and inventory_location_id");
+    };
+    let mut state = sim.state.lock().unwrap();
+    if !state.inv_locations.contains_key(loc) {
+        drop(state);
+        return not_found("inventory location", loc);
+    }
+    if qty < 0 {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "validation",
+            "invalid_field_value",
+            "quantity must not be negative.",
+        );
+    }
+    let key = (sku.to_string(), loc.to_string());
+    let current = state.inventory.get(&key).copied().unwrap_or(0);
+    match kind {
+        "increment" => {
+            state.inventory.insert(key, current + qty);
+        }
+        "decrement" => {
+            if qty > current {
+                return error(StatusCode::BAD_REQUEST, "business_rules", "invalid_field_value",
+                    &format!("Cannot decrement {qty} of {sku}: only {current} on hand at {loc}; nothing was removed."));
+            }
+            state.inventory.insert(key, current - qty);
+        }
+        "adjust" => {
+            state.inventory.insert(key, qty);
+        }
+        "modify" => {
+            if let Some(new_loc) = body["new_inventory_location_id"].as_str() {
+                if !state.inv_locations.contains_key(new_loc) {
+                    drop(state);
+                    return not_found("inventory location", new_loc);
+                }
+                if qty > current {
+                    return error(
+                        StatusCode::BAD_REQUEST,
+                        "business_rules",
+                        "invalid_field_value",
+                        &format!("Cannot move {qty} of {sku}: only {current} on hand at {loc}."),
+                    );
+                }
+                state.inventory.insert(key, current - qty);
+                *state
+                    .inventory
+                    .entry((sku.to_string(), new_loc.to_string()))
+                    .or_insert(0) += qty;
+            }
+        }
+        other => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "validation",
+                "invalid_field_value",
+                &format!("'{other}' is not a valid transaction_type."),
+            )
+        }
+    }
+    StatusCode::NO_CONTENT.into_response()
+}
+
+/// GET /v2/labels/{label_id}/track.
+pub async fn track(State(sim): State<Sim>, Path(label_id): Path<String>) -> Response {
+    let label = sim.state.lock().unwrap().labels.get(&label_id).cloned();
+    let Some(l) = label else {
+        return not_found("label", &label_id);
+    };
+    let ship = l["ship_date"].clone();
+    Json(json!({
+        "tracking_number": l["tracking_number"],
+        "tracking_url": format!("https://track.example/{}", l["tracking_number"].as_str().unwrap_or("")),
+        "status_code": "DESPATCHED",
+        "carrier_code": l["carrier_code"],
+        "carrier_status_code": "IT",
+        "carrier_detail_code": "OR",
+        "carrier_status_description": "Origin scan",
+        "ship_date": ship,
+        "estimated_delivery_date": l["estimated_delivery_date"],
+        "events": [{
+            "occurred_at": ship, "city_locality": "Reno", "state_province": "NV", "postal_code": "89502",
+            "country_code": "US", "carrier_detail_code": "OR", "status_code": "DESPATCHED",
+            "status_description": "In Transit", "carrier_status_code": "OR", "carrier_status_description": "Origin scan"
+        }]
+    }))
+    .into_response()
+}
+
+pub async fn create_webhook(State(sim): State<Sim>, Json(body): Json<Value>) -> Response {
+    let (Some(url), Some(event)) = (body["url"].as_str(), body["event"].as_str()) else {
+        return field_required("url and event");
+    };
+    let mut state = sim.state.lock().unwrap();
+    if state.v2_webhooks.iter().any(|w| w["event"] == json!(event)) {
+        return error(
+            StatusCode::CONFLICT,
+            "validation",
+            "webhook_event_type_conflict",
+            &format!("A webhook for event '{event}' already exists."),
+        );
+    }
+    let id = format!("se-{}", state.next_id());
+    let w = json!({"webhook_id": id, "url": url, "event": event, "headers": body["headers"].as_array().cloned().unwrap_or_default(),
+        "name": body["name"], "store_id": body["store_id"]});
+    state.v2_webhooks.push(w.clone());
+    (StatusCode::CREATED, Json(w)).into_response()
+}
+
+pub async fn list_webhooks(State(sim): State<Sim>) -> Response {
+    Json(Value::Array(sim.state.lock().unwrap().v2_webhooks.clone())).into_response()
+}
+
+pub async fn delete_webhook(State(sim): State<Sim>, Path(id): Path<String>) -> Response {
+    let mut state = sim.state.lock().unwrap();
+    let before = state.v2_webhooks.len();
+    state.v2_webhooks.retain(|w| w["webhook_id"] != json!(id));
+    if state.v2_webhooks.len() == before {
+        drop(state);
+        return not_found("webhook", &id);
+    }
+    StatusCode::NO_CONTENT.into_response()
+}
