@@ -102,8 +102,8 @@ mod tests {
     fn promotes_and_warns_before_expiry() {
         let d = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
         let ring = KeyRing::new(
-            KeyPair::new("a", "sa").expiring(d("2026-12-05")),
-            Some(KeyPair::new("b", "sb").expiring(d("2027-06-01"))),
+            KeyPair::new("AKEY-111", "ASECRET-111").expiring(d("2026-12-05")),
+            Some(KeyPair::new("BKEY-222", "BSECRET-222").expiring(d("2027-06-01"))),
         );
         let w = ring.expiry_warnings(d("2026-11-26"), 14);
         assert_eq!(w.len(), 1);
