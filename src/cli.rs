@@ -62,6 +62,8 @@ pub enum Command {
     Migrate,
     /// Run the connector end to end on embedded PostgreSQL with simulated work, then summarize.
     Demo(DemoArgs),
+    /// The local agent that runs beside Sage 100: an HTTPS API over the Business Object Interface.
+    Agent(AgentArgs),
     /// Run a simulator of an external system on loopback (for trials and outside tests).
     #[command(subcommand)]
     Sim(SimCommand),
@@ -137,6 +139,72 @@ pub struct BenchEngineArgs {
 pub enum SimCommand {
     /// ShipStation V1 + V2 simulator (control API under /__control, JWKS at /jwks).
     Shipstation(SimShipStationArgs),
+    /// Sage 100 simulator: eBusiness Web Services (SOAP, WSDL at ?wsdl) and control API.
+    Sage100(SimSage100Args),
+}
+
+#[derive(Debug, Args)]
+pub struct SimSage100Args {
+    #[arg(long, default_value_t = 8091)]
+    pub port: u16,
+    #[arg(long, default_value = "127.0.0.1")]
+    pub bind: String,
+    /// The Sage user every SOAP call must log on as.
+    #[arg(long, default_value = "integration")]
+    pub username: String,
+    #[arg(long, default_value = "sage-password")]
+    pub password: String,
+    /// Company codes (repeatable).
+    #[arg(long = "company", default_value = "ABC")]
+    pub companies: Vec<String>,
+    /// Seed a small wholesale distributor (customers, items, two warehouses, stock).
+    #[arg(long)]
+    pub seed_demo: bool,
+    /// The site's time zone for DateUpdated/TimeUpdated.
+    #[arg(long, default_value = "America/Chicago")]
+    pub zone: String,
+    /// Also serve the local agent over the same data (plain HTTP on loopback) on this port.
+    #[arg(long)]
+    pub agent_port: Option<u16>,
+    /// API key the agent started with --agent-port requires.
+    #[arg(long, default_value = "sim-agent-key")]
+    pub agent_api_key: String,
+}
+
+#[derive(Debug, Args)]
+pub struct AgentArgs {
+    /// Address to listen on.
+    #[arg(long, env = "ML_AGENT_LISTEN", default_value = "127.0.0.1:8443")]
+    pub listen: String,
+    /// BOI backend: `sim` (simulated Sage 100, seeded) or `com` (Windows only).
+    #[arg(long, env = "ML_AGENT_BACKEND", default_value = "sim")]
+    pub backend: String,
+    /// Company codes served (repeatable).
+    #[arg(
+        long = "company",
+        env = "ML_AGENT_COMPANIES",
+        value_delimiter = ',',
+        default_value = "ABC"
+    )]
+    pub companies: Vec<String>,
+    /// Sage user for BOI sessions; the password comes from ML_AGENT_SAGE_PASSWORD.
+    #[arg(long, env = "ML_AGENT_SAGE_USER", default_value = "integration")]
+    pub sage_user: String,
+    /// Server certificate (PEM).
+    #[arg(long, env = "ML_AGENT_TLS_CERT")]
+    pub tls_cert: Option<PathBuf>,
+    /// Server private key (PEM).
+    #[arg(long, env = "ML_AGENT_TLS_KEY")]
+    pub tls_key: Option<PathBuf>,
+    /// Require client certificates signed by this CA (PEM): mTLS.
+    #[arg(long, env = "ML_AGENT_CLIENT_CA")]
+    pub client_ca: Option<PathBuf>,
+    /// Serve plain HTTP (loopback addresses only).
+    #[arg(long)]
+    pub plain_http: bool,
+    /// Concurrent BOI sessions.
+    #[arg(long, env = "ML_AGENT_MAX_SESSIONS", default_value_t = 4)]
+    pub max_sessions: usize,
 }
 
 #[derive(Debug, Args)]

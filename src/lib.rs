@@ -1,6 +1,7 @@
 //! ml-connector: keeps Sage 100 and ShipStation in step, on a durable PostgreSQL workflow engine.
 //! See ARCHITECTURE.md for the map.
 
+pub mod agent;
 pub mod api;
 pub mod bench;
 pub mod cli;
@@ -9,8 +10,10 @@ pub mod demo;
 pub mod engine;
 pub mod flows;
 pub mod pg;
+pub mod sage100;
 pub mod secret;
 pub mod service;
 pub mod shipstation;
 pub mod sim;
 pub mod telemetry;
+pub mod xml;

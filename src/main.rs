@@ -27,6 +27,10 @@ fn main() -> std::process::ExitCode {
             Command::Migrate => service::migrate(&cli.global).await,
             Command::Postgres => service::postgres(&cli.global).await,
             Command::Sim(SimCommand::Shipstation(args)) => service::sim_shipstation(args).await,
+            Command::Sim(SimCommand::Sage100(args)) => {
+                ml_connector::agent::run::sim_sage100(args).await
+            }
+            Command::Agent(args) => ml_connector::agent::run::agent(args).await,
             Command::Demo(args) => demo::run(&cli.global, args).await,
             Command::Bench(BenchCommand::Engine(args)) => {
                 bench::engine::run(&cli.global, args).await

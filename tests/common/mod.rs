@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod openapi;
+pub mod sage100;
 pub mod shipstation;
 
 use std::path::PathBuf;

@@ -1,0 +1,127 @@
+//! Serving the agent API: HTTPS with rustls (optionally requiring a client certificate signed by
+//! a given CA: mTLS), or plain HTTP on loopback only (demos, tests of the API itself).
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::Context;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto::Builder;
+use hyper_util::service::TowerToHyperService;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::server::WebPkiClientVerifier;
+use rustls::RootCertStore;
+
+use crate::engine::Shutdown;
+
+#[derive(Debug, Clone)]
+pub enum Transport {
+    /// Loopback-only plain HTTP.
+    PlainLoopback,
+    Tls {
+        cert: PathBuf,
+        key: PathBuf,
+        client_ca: Option<PathBuf>,
+    },
+}
+
+fn provider() -> Arc<rustls::crypto::CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+pub fn tls_config(
+    cert: &Path,
+    key: &Path,
+    client_ca: Option<&Path>,
+) -> anyhow::Result<rustls::ServerConfig> {
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
+        .with_context(|| format!("reading certificate {}", cert.display()))?
+        .collect::<Result<_, _>>()
+        .with_context(|| format!("parsing certificate {}", cert.display()))?;
+    let key = PrivateKeyDer::from_pem_file(key)
+        .with_context(|| format!("reading private key {}", key.display()))?;
+    let builder = rustls::ServerConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()?;
+    let builder = match client_ca {
+        Some(ca) => {
+            let mut roots = RootCertStore::empty();
+            for c in CertificateDer::pem_file_iter(ca)
+                .with_context(|| format!("reading client CA {}", ca.display()))?
+            {
+                roots
+                    .add(c.context("parsing client CA")?)
+                    .context("adding client CA")?;
+            }
+            let verifier =
+                WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider()).build()?;
+            builder.with_client_cert_verifier(verifier)
+        }
+        None => builder.with_no_client_auth(),
+    };
+    Ok(builder.with_single_cert(certs, key)?)
+}
+
+/// Serve until shutdown; returns the bound address through `bound`.
+pub async fn serve(
+    app: axum::Router,
+    addr: SocketAddr,
+    transport: Transport,
+    shutdown: Shutdown,
+    bound: tokio::sync::oneshot::Sender<SocketAddr>,
+) -> anyhow::Result<()> {
+    if matches!(transport, Transport::PlainLoopback) && !addr.ip().is_loopback() {
+        anyhow::bail!(
+            "plain HTTP is allowed on loopback only; give --tls-cert/--tls-key to listen on {addr}"
+        );
+    }
+    let acceptor = match &transport {
+        Transport::Tls {
+            cert,
+            key,
+            client_ca,
+        } => Some(tokio_rustls::TlsAcceptor::from(Arc::new(tls_config(
+            cert,
+            key,
+            client_ca.as_deref(),
+        )?))),
+        Transport::PlainLoopback => None,
+    };
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("binding the agent to {addr}"))?;
+    let _ = bound.send(listener.local_addr()?);
+    loop {
+        let (tcp, peer) = tokio::select! {
+            r = listener.accept() => r?,
+            _ = shutdown.wait() => return Ok(()),
+        };
+        let app = app.clone();
+        let acceptor = acceptor.clone();
+        tokio::spawn(async move {
+            let service = TowerToHyperService::new(app);
+            let result = match acceptor {
+                Some(acceptor) => match acceptor.accept(tcp).await {
+                    Ok(tls) => {
+                        Builder::new(TokioExecutor::new())
+                            .serve_connection(TokioIo::new(tls), service)
+                            .await
+                    }
+                    Err(e) => {
+                        tracing::warn!(%peer, error = %e, "TLS handshake refused");
+                        return;
+                    }
+                },
+                None => {
+                    Builder::new(TokioExecutor::new())
+                        .serve_connection(TokioIo::new(tcp), service)
+                        .await
+                }
+            };
+            if let Err(e) = result {
+                tracing::debug!(%peer, error = %e, "agent connection ended");
+            }
+        });
+    }
+}

@@ -1,0 +1,33 @@
+//! Sage 100 client errors. Messages carry Sage's own text; never credentials.
+
+#[derive(Debug, thiserror::Error)]
+pub enum SageError {
+    #[error("Sage 100 fault {code}: {message}")]
+    Fault { code: String, message: String },
+    #[error("Sage 100 record in use after {attempts} attempts: {message}")]
+    RecordLocked { attempts: u32, message: String },
+    #[error("not found in Sage 100: {0}")]
+    NotFound(String),
+    #[error("Sage 100 invoice already posted to A/R history: {0}")]
+    Posted(String),
+    #[error("Sage 100 session could not be opened: {0}")]
+    Session(String),
+    #[error("the agent refused our credentials (API key or client certificate)")]
+    Unauthorized,
+    #[error("Sage 100 sent a response we cannot read: {0}")]
+    Malformed(String),
+    #[error("cannot reach Sage 100: {0}")]
+    Transport(String),
+    #[error("Sage 100 rejected the request: {0}")]
+    Rejected(String),
+}
+
+impl SageError {
+    /// Worth retrying later (as opposed to data that must be fixed first).
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            Self::RecordLocked { .. } | Self::Session(_) | Self::Transport(_) | Self::Malformed(_)
+        )
+    }
+}

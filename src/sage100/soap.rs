@@ -1,0 +1,306 @@
+//! eBusiness Web Services client (SOAP 1.1, document/literal wrapped) on quick-xml: `logon` and
+//! `companyCode` on every call, faults parsed into `SageError::Fault` {ErrorCode, ErrorMessage}.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use super::error::SageError;
+use crate::secret::Secret;
+use crate::xml::{self, escape, Element};
+
+/// Fields of a SalesOrder as Sage names them (PascalCase), lines, and UDFs (`OtherFields`).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SalesOrder {
+    pub fields: BTreeMap<String, String>,
+    pub lines: Vec<BTreeMap<String, String>>,
+    pub udfs: BTreeMap<String, String>,
+}
+
+impl SalesOrder {
+    pub fn get(&self, field: &str) -> &str {
+        self.fields
+            .get(field)
+            .map(String::as_str)
+            .unwrap_or_default()
+    }
+}
+
+/// Fields Sage computes: sending them back is a fault ("Creation Date is read only").
+const READ_ONLY: &[&str] = &[
+    "DateTimeCreated",
+    "DateTimeUpdated",
+    "UserCreatedKey",
+    "UserUpdatedKey",
+    "TaxableAmt",
+    "LineWeight",
+    "ExtensionAmt",
+];
+
+#[derive(Debug, Clone)]
+pub struct SoapConfig {
+    pub endpoint: String,
+    /// The service namespace (from the customer's `?wsdl`).
+    pub namespace: String,
+    pub username: String,
+    pub password: Secret,
+    pub company: String,
+    pub timeout: Duration,
+}
+
+#[derive(Clone)]
+pub struct SoapClient {
+    http: reqwest::Client,
+    cfg: SoapConfig,
+}
+
+impl SoapClient {
+    pub fn new(cfg: SoapConfig) -> Result<Self, SageError> {
+        let http = reqwest::Client::builder()
+            .timeout(cfg.timeout)
+            .no_proxy()
+            .build()
+            .map_err(|e| SageError::Transport(e.to_string()))?;
+        Ok(Self { http, cfg })
+    }
+
+    fn logon(&self) -> String {
+        format!(
+            "<logon><Username>{}</Username><Password>{}</Password></logon><companyCode>{}</companyCode>",
+            escape(&self.cfg.username),
+            escape(self.cfg.password.expose()),
+            escape(&self.cfg.company)
+        )
+    }
+
+    /// One call: returns the `<Op>Result` element (if any).
+    async fn call(&self, op: &str, params: &str) -> Result<Option<Element>, SageError> {
+        let ns = &self.cfg.namespace;
+        let body = format!(
+            r#"<?xml version="1.0" encoding="utf-8"?><s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body><{op} xmlns="{ns}">{params}</{op}></s:Body></s:Envelope>"#
+        );
+        let resp = self
+            .http
+            .post(&self.cfg.endpoint)
+            .header("Content-Type", "text/xml; charset=utf-8")
+            .header("SOAPAction", format!("\"{ns}/IWebService/{op}\""))
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| SageError::Transport(e.without_url().to_string()))?;
+        let status = resp.status();
+        let text = resp
+            .text()
+            .await
+            .map_err(|e| SageError::Transport(e.without_url().to_string()))?;
+        let doc = xml::parse(&text).map_err(|e| SageError::Malformed(format!("{op}: {e}")))?;
+        let body = doc
+            .child("Body")
+            .ok_or_else(|| SageError::Malformed(format!("{op}: no SOAP body (HTTP {status})")))?;
+        if let Some(fault) = body.child("Fault") {
+            let detail = fault.path(&["detail", "MasFault"]);
+            let code = detail
+                .and_then(|d| d.text_of("ErrorCode"))
+                .map(str::to_string)
+                .or_else(|| {
+                    fault
+                        .text_of("faultcode")
+                        .map(|c| c.rsplit(':').next().unwrap_or(c).to_string())
+                })
+                .unwrap_or_default();
+            let message = detail
+                .and_then(|d| d.text_of("ErrorMessage"))
+                .or_else(|| fault.text_of("faultstring"))
+                .unwrap_or_default()
+                .to_string();
+            return Err(SageError::Fault { code, message });
+        }
+        if !status.is_success() {
+            return Err(SageError::Malformed(format!(
+                "{op}: HTTP {status} without a SOAP fault"
+            )));
+        }
+        let response = body
+            .child(&format!("{op}Response"))
+            .ok_or_else(|| SageError::Malformed(format!("{op}: no {op}Response element")))?;
+        Ok(response.child(&format!("{op}Result")).cloned())
+    }
+
+    /// `GetContractInformation`: (ContractVersion, AssemblyVersion) — a cheap connectivity check.
+    pub async fn contract_information(&self) -> Result<(String, String), SageError> {
+        let r = self
+            .call("GetContractInformation", "")
+            .await?
+            .ok_or_else(|| SageError::Malformed("no contract information".into()))?;
+        Ok((
+            r.text_of("ContractVersion").unwrap_or_default().into(),
+            r.text_of("AssemblyVersion").unwrap_or_default().into(),
+        ))
+    }
+
+    pub async fn get_sales_order(&self, sales_order_no: &str) -> Result<SalesOrder, SageError> {
+        let params = format!(
+            "{}<salesOrderNo>{}</salesOrderNo>",
+            self.logon(),
+            escape(sales_order_no)
+        );
+        let r = self
+            .call("GetSalesOrder", &params)
+            .await?
+            .ok_or_else(|| SageError::Malformed("empty GetSalesOrderResult".into()))?;
+        Ok(parse_sales_order(&r))
+    }
+
+    /// Moves Sage's counter forward: call it only right before a create.
+    pub async fn get_next_sales_order_no(&self) -> Result<String, SageError> {
+        let r = self.call("GetNextSalesOrderNo", &self.logon()).await?;
+        Ok(r.map(|e| e.text.trim().to_string()).unwrap_or_default())
+    }
+
+    pub async fn create_sales_order(&self, order: &SalesOrder) -> Result<(), SageError> {
+        let params = format!(
+            "{}<salesOrder>{}</salesOrder>",
+            self.logon(),
+            sales_order_xml(order)
+        );
+        self.call("CreateSalesOrder", &params).await.map(|_| ())
+    }
+
+    /// Send a whole order back (GetSalesOrder, change, UpdateSalesOrder — as Sage documents).
+    pub async fn update_sales_order(&self, order: &SalesOrder) -> Result<(), SageError> {
+        let params = format!(
+            "{}<salesOrder>{}</salesOrder>",
+            self.logon(),
+            sales_order_xml(order)
+        );
+        self.call("UpdateSalesOrder", &params).await.map(|_| ())
+    }
+
+    /// Read, set the given header fields and UDFs, write back.
+    pub async fn update_sales_order_fields(
+        &self,
+        sales_order_no: &str,
+        fields: &BTreeMap<String, String>,
+        udfs: &BTreeMap<String, String>,
+    ) -> Result<(), SageError> {
+        let mut order = self.get_sales_order(sales_order_no).await?;
+        order.fields.extend(fields.clone());
+        order.udfs.extend(udfs.clone());
+        self.update_sales_order(&order).await
+    }
+
+    pub async fn delete_sales_order(&self, sales_order_no: &str) -> Result<(), SageError> {
+        let params = format!(
+            "{}<salesOrderNo>{}</salesOrderNo>",
+            self.logon(),
+            escape(sales_order_no)
+        );
+        self.call("DeleteSalesOrder", &params).await.map(|_| ())
+    }
+
+    pub async fn get_customer(
+        &self,
+        ar_division_no: &str,
+        customer_no: &str,
+    ) -> Result<BTreeMap<String, String>, SageError> {
+        let params = format!(
+            "{}<arDivisionNo>{}</arDivisionNo><customerNo>{}</customerNo>",
+            self.logon(),
+            escape(ar_division_no),
+            escape(customer_no)
+        );
+        let r = self
+            .call("GetCustomer", &params)
+            .await?
+            .ok_or_else(|| SageError::Malformed("empty GetCustomerResult".into()))?;
+        Ok(r.children
+            .iter()
+            .map(|c| (c.name.clone(), c.text.trim().to_string()))
+            .collect())
+    }
+
+    pub async fn create_customer(
+        &self,
+        fields: &BTreeMap<String, String>,
+    ) -> Result<(), SageError> {
+        let inner: String = fields
+            .iter()
+            .map(|(k, v)| format!("<{k}>{}</{k}>", escape(v)))
+            .collect();
+        self.call(
+            "CreateCustomer",
+            &format!("{}<customer>{inner}</customer>", self.logon()),
+        )
+        .await
+        .map(|_| ())
+    }
+}
+
+fn parse_sales_order(r: &Element) -> SalesOrder {
+    let mut order = SalesOrder::default();
+    for c in &r.children {
+        match c.name.as_str() {
+            "Lines" => {
+                for line in c.children_named("SalesOrderLine") {
+                    order.lines.push(
+                        line.children
+                            .iter()
+                            .map(|f| (f.name.clone(), f.text.trim().to_string()))
+                            .collect(),
+                    );
+                }
+            }
+            "OtherFields" => {
+                for f in c.children_named("Field") {
+                    order.udfs.insert(
+                        f.text_of("MasFieldName").unwrap_or_default().into(),
+                        f.text_of("Value").unwrap_or_default().into(),
+                    );
+                }
+            }
+            "Payments" => {}
+            name => {
+                order
+                    .fields
+                    .insert(name.to_string(), c.text.trim().to_string());
+            }
+        }
+    }
+    order
+}
+
+fn sales_order_xml(order: &SalesOrder) -> String {
+    let mut out = String::new();
+    for (k, v) in order
+        .fields
+        .iter()
+        .filter(|(k, _)| !READ_ONLY.contains(&k.as_str()))
+    {
+        out.push_str(&format!("<{k}>{}</{k}>", escape(v)));
+    }
+    if !order.lines.is_empty() {
+        out.push_str("<Lines>");
+        for line in &order.lines {
+            out.push_str("<SalesOrderLine>");
+            for (k, v) in line
+                .iter()
+                .filter(|(k, _)| !READ_ONLY.contains(&k.as_str()))
+            {
+                out.push_str(&format!("<{k}>{}</{k}>", escape(v)));
+            }
+            out.push_str("</SalesOrderLine>");
+        }
+        out.push_str("</Lines>");
+    }
+    if !order.udfs.is_empty() {
+        out.push_str("<OtherFields>");
+        for (k, v) in &order.udfs {
+            out.push_str(&format!(
+                "<Field><MasFieldName>{}</MasFieldName><Value>{}</Value></Field>",
+                escape(k),
+                escape(v)
+            ));
+        }
+        out.push_str("</OtherFields>");
+    }
+    out
+}

@@ -1,0 +1,165 @@
+//! A small XML element tree on quick-xml, namespace-agnostic (local names), for SOAP envelopes.
+//! Generic: it knows nothing of any system's wire format.
+
+use quick_xml::events::Event;
+use quick_xml::Reader;
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Element {
+    /// Local name (prefix stripped).
+    pub name: String,
+    pub attrs: Vec<(String, String)>,
+    pub children: Vec<Element>,
+    pub text: String,
+}
+
+impl Element {
+    pub fn child(&self, name: &str) -> Option<&Element> {
+        self.children.iter().find(|c| c.name == name)
+    }
+
+    pub fn children_named<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a Element> + 'a {
+        self.children.iter().filter(move |c| c.name == name)
+    }
+
+    /// Text of a direct child (trimmed), if present.
+    pub fn text_of(&self, name: &str) -> Option<&str> {
+        self.child(name).map(|c| c.text.trim())
+    }
+
+    /// Follow a path of local names.
+    pub fn path(&self, names: &[&str]) -> Option<&Element> {
+        names.iter().try_fold(self, |e, n| e.child(n))
+    }
+
+    pub fn is_nil(&self) -> bool {
+        self.attrs.iter().any(|(k, v)| k == "nil" && v == "true")
+    }
+}
+
+fn local(name: &[u8]) -> String {
+    let s = String::from_utf8_lossy(name);
+    s.rsplit(':').next().unwrap_or_default().to_string()
+}
+
+/// Parse a document into its root element. Errors name the position.
+pub fn parse(text: &str) -> Result<Element, String> {
+    let mut reader = Reader::from_str(text);
+    reader.config_mut().trim_text(false);
+    let mut stack: Vec<Element> = Vec::new();
+    let mut root: Option<Element> = None;
+    loop {
+        let event = reader
+            .read_event()
+            .map_err(|e| format!("malformed XML at byte {}: {e}", reader.buffer_position()))?;
+        match event {
+            Event::Start(s) | Event::Empty(s) if root.is_none() => {
+                let mut el = Element {
+                    name: local(s.name().as_ref()),
+                    ..Default::default()
+                };
+                for a in s.attributes().flatten() {
+                    let v = a
+                        .unescape_value()
+                        .map(|v| v.into_owned())
+                        .unwrap_or_default();
+                    el.attrs.push((local(a.key.as_ref()), v));
+                }
+                stack.push(el);
+                if is_empty_event(&reader, text) {
+                    close(&mut stack, &mut root);
+                }
+            }
+            Event::End(_) => close(&mut stack, &mut root),
+            Event::Text(t) => {
+                if let Some(top) = stack.last_mut() {
+                    let s = t.decode().map_err(|e| format!("bad text: {e}"))?;
+                    top.text.push_str(&s);
+                }
+            }
+            Event::GeneralRef(r) => {
+                if let Some(top) = stack.last_mut() {
+                    let resolved = match r
+                        .resolve_char_ref()
+                        .map_err(|e| format!("bad character reference: {e}"))?
+                    {
+                        Some(ch) => ch.to_string(),
+                        None => {
+                            let name = r.decode().map_err(|e| format!("bad entity: {e}"))?;
+                            quick_xml::escape::resolve_predefined_entity(&name)
+                                .ok_or_else(|| format!("unknown entity &{name};"))?
+                                .to_string()
+                        }
+                    };
+                    top.text.push_str(&resolved);
+                }
+            }
+            Event::CData(c) => {
+                if let Some(top) = stack.last_mut() {
+                    top.text.push_str(&String::from_utf8_lossy(&c));
+                }
+            }
+            Event::Eof => break,
+            _ => {}
+        }
+    }
+    if !stack.is_empty() {
+        return Err(format!(
+            "malformed XML: <{}> is never closed",
+            stack.last().map(|e| e.name.as_str()).unwrap_or("?")
+        ));
+    }
+    root.ok_or_else(|| "malformed XML: no root element".to_string())
+}
+
+/// Whether the element just read was self-closing (`<a/>`).
+fn is_empty_event(reader: &Reader<&[u8]>, text: &str) -> bool {
+    let end = reader.buffer_position() as usize;
+    text.as_bytes()
+        .get(..end)
+        .is_some_and(|b| b.ends_with(b"/>"))
+}
+
+fn close(stack: &mut Vec<Element>, root: &mut Option<Element>) {
+    if let Some(done) = stack.pop() {
+        match stack.last_mut() {
+            Some(parent) => parent.children.push(done),
+            None => *root = Some(done),
+        }
+    }
+}
+
+/// Escape text for element content and attribute values.
+pub fn escape(s: &str) -> String {
+    quick_xml::escape::escape(s).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_namespaced_soap() {
+        let doc = r#"<?xml version="1.0"?><s:Envelope xmlns:s="x"><s:Body><GetSalesOrder xmlns="y"><logon><Username>u &amp; v</Username><Password/></logon><salesOrderNo>0001</salesOrderNo></GetSalesOrder></s:Body></s:Envelope>"#;
+        let e = parse(doc).unwrap();
+        assert_eq!(e.name, "Envelope");
+        let op = &e.child("Body").unwrap().children[0];
+        assert_eq!(op.name, "GetSalesOrder");
+        assert_eq!(op.path(&["logon", "Username"]).unwrap().text, "u & v");
+        assert_eq!(op.path(&["logon", "Password"]).unwrap().text, "");
+        assert_eq!(op.text_of("salesOrderNo"), Some("0001"));
+    }
+
+    #[test]
+    fn malformed_xml_is_an_error_not_a_panic() {
+        for bad in [
+            "",
+            "<a><b></a>",
+            "<a>",
+            "not xml at all <",
+            "<a attr=\"x></a>",
+        ] {
+            assert!(parse(bad).is_err(), "{bad:?}");
+        }
+    }
+}

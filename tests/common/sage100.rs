@@ -1,0 +1,120 @@
+//! Sage 100 simulator + agent + clients wiring for tests.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use ml_connector::agent::api::AgentState;
+use ml_connector::agent::pool::SessionPool;
+use ml_connector::agent::run::serve_agent;
+use ml_connector::agent::server::Transport;
+use ml_connector::engine::Shutdown;
+use ml_connector::sage100::agent::LockRetry;
+use ml_connector::sage100::{AgentClient, AgentConfig, SoapClient, SoapConfig};
+use ml_connector::secret::Secret;
+use ml_connector::sim::sage100::boi::SimBoi;
+use ml_connector::sim::sage100::{SageConfig, SageSim, SERVICE_NS, SOAP_PATH};
+
+pub struct SageRig {
+    pub sim: SageSim,
+    pub base: String,
+    pub agent_url: String,
+    pub shutdown: Shutdown,
+}
+
+impl Drop for SageRig {
+    fn drop(&mut self) {
+        self.shutdown.trigger();
+    }
+}
+
+pub const AGENT_KEY: &str = "agent-key-123";
+
+pub async fn start_rig() -> SageRig {
+    let sim = SageSim::new(SageConfig {
+        seed_demo: true,
+        ..SageConfig::default()
+    });
+    let (addr, _) = sim.serve("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let shutdown = Shutdown::new();
+    let (agent_addr, _) = serve_agent(
+        agent_state(&sim, Some(AGENT_KEY)),
+        "127.0.0.1:0".parse().unwrap(),
+        Transport::PlainLoopback,
+        shutdown.clone(),
+    )
+    .await
+    .unwrap();
+    SageRig {
+        sim,
+        base: format!("http://{addr}"),
+        agent_url: format!("http://{agent_addr}"),
+        shutdown,
+    }
+}
+
+pub fn agent_state(sim: &SageSim, api_key: Option<&str>) -> AgentState {
+    AgentState {
+        pool: SessionPool::new(
+            Arc::new(SimBoi::new(sim.clone())),
+            sim.cfg.username.clone(),
+            Secret::new(sim.cfg.password.clone()),
+            4,
+        ),
+        api_key: api_key.map(Secret::new),
+        companies: sim.cfg.companies.clone(),
+    }
+}
+
+pub fn soap(rig: &SageRig, company: &str, password: &str) -> SoapClient {
+    SoapClient::new(SoapConfig {
+        endpoint: format!("{}{SOAP_PATH}", rig.base),
+        namespace: SERVICE_NS.into(),
+        username: "integration".into(),
+        password: Secret::new(password),
+        company: company.into(),
+        timeout: Duration::from_secs(10),
+    })
+    .unwrap()
+}
+
+pub fn agent(rig: &SageRig, company: &str) -> AgentClient {
+    let mut cfg = AgentConfig::new(rig.agent_url.clone(), company);
+    cfg.api_key = Some(Secret::new(AGENT_KEY));
+    cfg.lock_retry = LockRetry {
+        max_attempts: 8,
+        base_delay: Duration::from_millis(50),
+        max_delay: Duration::from_millis(400),
+    };
+    AgentClient::new(cfg).unwrap()
+}
+
+pub async fn control(
+    rig: &SageRig,
+    method: reqwest::Method,
+    path: &str,
+    body: serde_json::Value,
+) -> serde_json::Value {
+    let resp = reqwest::Client::new()
+        .request(method, format!("{}/__control/{path}", rig.base))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        resp.status().is_success(),
+        "control {path}: {} {}",
+        resp.status(),
+        resp.text().await.unwrap_or_default()
+    );
+    resp.json().await.unwrap_or(serde_json::Value::Null)
+}
+
+pub async fn rows(rig: &SageRig, table: &str) -> Vec<serde_json::Value> {
+    let v: serde_json::Value = reqwest::get(format!("{}/__control/ABC/tables/{table}", rig.base))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    v["rows"].as_array().cloned().unwrap_or_default()
+}
