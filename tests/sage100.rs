@@ -725,3 +725,37 @@ async fn agent_over_tls_requires_a_client_certificate_with_mtls() {
         Err(SageError::Transport(_))
     ));
 }
+
+#[test]
+fn the_agent_openapi_document_lists_every_route() {
+    let text = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/agent-openapi.yaml"),
+    )
+    .unwrap();
+    let doc: serde_yaml::Value = serde_yaml::from_str(&text).unwrap();
+    let paths: Vec<String> = doc["paths"]
+        .as_mapping()
+        .unwrap()
+        .keys()
+        .map(|k| k.as_str().unwrap().to_string())
+        .collect();
+    let source = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/agent/api.rs"),
+    )
+    .unwrap();
+    // Every `.route("…"` in the router, wherever rustfmt wrapped it.
+    let routes: Vec<String> = source
+        .split(".route(")
+        .skip(1)
+        .filter_map(|rest| rest.split('"').nth(1).map(str::to_string))
+        .collect();
+    assert!(routes.len() >= 8, "{routes:?}");
+    let mut a = paths.clone();
+    let mut b = routes.clone();
+    a.sort();
+    b.sort();
+    assert_eq!(
+        a, b,
+        "docs/agent-openapi.yaml and src/agent/api.rs disagree"
+    );
+}
