@@ -62,6 +62,12 @@ pub enum Command {
     Migrate,
     /// Run the connector end to end on embedded PostgreSQL with simulated work, then summarize.
     Demo(DemoArgs),
+    /// Manage connections (one Sage company × one ShipStation account).
+    #[command(subcommand)]
+    Connection(ConnectionCommand),
+    /// Master keys for credential encryption.
+    #[command(subcommand)]
+    Keys(KeysCommand),
     /// The local agent that runs beside Sage 100: an HTTPS API over the Business Object Interface.
     Agent(AgentArgs),
     /// Run a simulator of an external system on loopback (for trials and outside tests).
@@ -232,4 +238,79 @@ pub struct SimShipStationArgs {
     /// Webhook resource URLs use ssapiN.<domain>:<port>; map those names to this simulator.
     #[arg(long, default_value = "shipstation.test")]
     pub host_domain: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConnectionCommand {
+    /// Add a connection. Secrets come from ML_SECRET_<NAME> variables or, with --secrets-stdin, from
+    /// `name=value` lines on stdin (never from arguments). Names: sage_password, agent_api_key,
+    /// agent_client_identity, v1_key, v1_secret, v1_next_key, v1_next_secret, v2_key.
+    Add(ConnectionEdit),
+    /// Change settings and/or secrets of a connection (same options as add).
+    Set(ConnectionEdit),
+    /// List connections (secrets: only whether each is set, its key id and expiry).
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one connection.
+    Show {
+        name: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check every endpoint of a connection: Sage SOAP, the agent, ShipStation V1 and V2.
+    Test {
+        name: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct ConnectionEdit {
+    pub name: String,
+    /// Settings as JSON (merged over the current ones), e.g. mappings and poll intervals.
+    #[arg(long)]
+    pub settings_json: Option<String>,
+    /// Settings from a JSON file (merged like --settings-json).
+    #[arg(long)]
+    pub settings_file: Option<PathBuf>,
+    #[arg(long)]
+    pub sage_soap_url: Option<String>,
+    #[arg(long)]
+    pub sage_user: Option<String>,
+    /// 3-character Sage company code.
+    #[arg(long)]
+    pub company: Option<String>,
+    #[arg(long)]
+    pub agent_url: Option<String>,
+    /// The Sage site's time zone (IANA).
+    #[arg(long)]
+    pub zone: Option<String>,
+    #[arg(long)]
+    pub v1_base_url: Option<String>,
+    #[arg(long)]
+    pub v2_base_url: Option<String>,
+    /// Expiry date (YYYY-MM-DD) of the active V1 key pair.
+    #[arg(long)]
+    pub v1_expires: Option<chrono::NaiveDate>,
+    /// Expiry date of the next V1 key pair.
+    #[arg(long)]
+    pub v1_next_expires: Option<chrono::NaiveDate>,
+    /// Read `name=value` secret lines from stdin.
+    #[arg(long)]
+    pub secrets_stdin: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Print a new random master key (`<id>:<base64>`) for ML_CONNECTOR_MASTER_KEY.
+    Generate {
+        #[arg(long, default_value_t = format!("k{}", chrono::Utc::now().format("%Y%m%d")))]
+        id: String,
+    },
+    /// Re-wrap every stored credential under the primary (first) master key. Load the old key as a
+    /// second key meanwhile (`ML_CONNECTOR_MASTER_KEY=new:…,old:…`); drop it afterwards.
+    Rotate,
 }

@@ -30,6 +30,8 @@ fn main() -> std::process::ExitCode {
             Command::Sim(SimCommand::Sage100(args)) => {
                 ml_connector::agent::run::sim_sage100(args).await
             }
+            Command::Connection(cmd) => ml_connector::connections::cli::run(&cli.global, cmd).await,
+            Command::Keys(cmd) => ml_connector::connections::cli::keys(&cli.global, cmd).await,
             Command::Agent(args) => ml_connector::agent::run::agent(args).await,
             Command::Demo(args) => demo::run(&cli.global, args).await,
             Command::Bench(BenchCommand::Engine(args)) => {

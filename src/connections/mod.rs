@@ -1,0 +1,397 @@
+//! Connections: one Sage 100 company × one ShipStation account, their settings, and their
+//! secrets (encrypted with the vault, decrypted only for the call that needs them).
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use sqlx::{PgPool, Row};
+
+use crate::secret::Secret;
+use crate::vault::{Envelope, Vault, VaultError};
+
+/// Names of the secrets a connection may hold.
+pub const SECRET_NAMES: &[&str] = &[
+    "sage_password",
+    "agent_api_key",
+    "agent_client_identity",
+    "v1_key",
+    "v1_secret",
+    "v1_next_key",
+    "v1_next_secret",
+    "v2_key",
+];
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct SageSettings {
+    /// eBusiness Web Services endpoint (…/…svc).
+    pub soap_url: String,
+    /// Service namespace from the customer's WSDL.
+    pub soap_namespace: String,
+    pub username: String,
+    pub company: String,
+    /// Our local agent on the Sage server.
+    pub agent_url: String,
+    /// The site's time zone (IANA), for DateUpdated/TimeUpdated.
+    pub site_zone: String,
+}
+
+impl Default for SageSettings {
+    fn default() -> Self {
+        Self {
+            soap_url: String::new(),
+            soap_namespace: crate::sim::sage100::SERVICE_NS.into(),
+            username: String::new(),
+            company: String::new(),
+            agent_url: String::new(),
+            site_zone: "America/Chicago".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct ShipStationSettings {
+    pub v1_base_url: String,
+    pub v2_base_url: String,
+    /// Domain of webhook resource URLs (`ssapiN.<domain>`); `shipstation.com` in production.
+    pub resource_domain: String,
+}
+
+impl Default for ShipStationSettings {
+    fn default() -> Self {
+        Self {
+            v1_base_url: "https://ssapi.shipstation.com".into(),
+            v2_base_url: "https://api.shipstation.com".into(),
+            resource_domain: "shipstation.com".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct WarehouseMapping {
+    /// ShipStation V1 Ship-From warehouse.
+    pub warehouse_id: Option<i64>,
+    /// ShipStation V2 inventory warehouse and location.
+    pub inventory_warehouse_id: Option<String>,
+    pub inventory_location_id: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct ShipViaMapping {
+    pub carrier_code: Option<String>,
+    pub service_code: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Mappings {
+    /// Sage WarehouseCode → ShipStation warehouses.
+    pub warehouses: BTreeMap<String, WarehouseMapping>,
+    /// Sage ShipVia → carrier / service.
+    pub ship_via: BTreeMap<String, ShipViaMapping>,
+    pub store_id: Option<i64>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Polls {
+    pub orders_secs: u64,
+    pub shipments_secs: u64,
+    pub inventory_secs: u64,
+}
+
+impl Default for Polls {
+    fn default() -> Self {
+        Self {
+            orders_secs: 900,
+            shipments_secs: 300,
+            inventory_secs: 3600,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct WriteBackUdfs {
+    pub tracking_number: String,
+    pub carrier: String,
+    pub estimated_delivery: String,
+}
+
+impl Default for WriteBackUdfs {
+    fn default() -> Self {
+        Self {
+            tracking_number: "UDF_TRACKING_NO".into(),
+            carrier: "UDF_CARRIER".into(),
+            estimated_delivery: "UDF_EST_DELIVERY".into(),
+        }
+    }
+}
+
+/// Everything about a connection that is not secret.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    pub sage: SageSettings,
+    pub shipstation: ShipStationSettings,
+    pub mappings: Mappings,
+    pub polls: Polls,
+    pub udfs: WriteBackUdfs,
+    /// Post orders only once they are this old (absorbs early cancellations).
+    pub min_order_age_secs: u64,
+}
+
+impl Settings {
+    /// Problems a person must fix, in words they understand.
+    pub fn problems(&self) -> Vec<String> {
+        let mut p = Vec::new();
+        if self.sage.company.len() != 3 {
+            p.push(format!(
+                "sage.company must be the 3-character Sage company code (got {:?})",
+                self.sage.company
+            ));
+        }
+        if self.sage.site_zone.parse::<chrono_tz::Tz>().is_err() {
+            p.push(format!(
+                "sage.site_zone {:?} is not an IANA time zone (e.g. America/Chicago)",
+                self.sage.site_zone
+            ));
+        }
+        for (name, url) in [
+            ("sage.soap_url", &self.sage.soap_url),
+            ("sage.agent_url", &self.sage.agent_url),
+            ("shipstation.v1_base_url", &self.shipstation.v1_base_url),
+            ("shipstation.v2_base_url", &self.shipstation.v2_base_url),
+        ] {
+            if url::Url::parse(url).is_err() {
+                p.push(format!("{name} {url:?} is not a URL"));
+            }
+        }
+        for (name, secs) in [
+            ("polls.orders_secs", self.polls.orders_secs),
+            ("polls.shipments_secs", self.polls.shipments_secs),
+            ("polls.inventory_secs", self.polls.inventory_secs),
+        ] {
+            if secs < 10 {
+                p.push(format!("{name} must be at least 10 seconds"));
+            }
+        }
+        p
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectionError {
+    #[error("connection {0:?} not found")]
+    NotFound(String),
+    #[error("connection {0:?} already exists")]
+    Exists(String),
+    #[error("invalid connection settings: {0}")]
+    Invalid(String),
+    #[error("unknown secret name {0:?} (known: {1})")]
+    UnknownSecret(String, String),
+    #[error(transparent)]
+    Vault(#[from] VaultError),
+    #[error(transparent)]
+    Db(#[from] sqlx::Error),
+}
+
+/// A connection as stored (secrets only described, never shown).
+#[derive(Debug, Clone, Serialize)]
+pub struct Connection {
+    pub id: i64,
+    pub name: String,
+    pub enabled: bool,
+    pub settings: Settings,
+    pub secrets: Vec<SecretInfo>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SecretInfo {
+    pub name: String,
+    pub key_id: String,
+    pub version: i32,
+    pub expires_on: Option<NaiveDate>,
+    pub updated_at: DateTime<Utc>,
+}
+
+fn context(id: i64, name: &str) -> String {
+    format!("connection:{id}:{name}")
+}
+
+pub async fn add(pool: &PgPool, name: &str, settings: &Settings) -> Result<i64, ConnectionError> {
+    let problems = settings.problems();
+    if !problems.is_empty() {
+        return Err(ConnectionError::Invalid(problems.join("; ")));
+    }
+    let json = serde_json::to_value(settings).expect("settings serialize");
+    let id: Option<i64> = sqlx::query_scalar("INSERT INTO connections (name, settings) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING RETURNING id")
+        .bind(name)
+        .bind(json)
+        .fetch_optional(pool)
+        .await?;
+    id.ok_or_else(|| ConnectionError::Exists(name.to_string()))
+}
+
+pub async fn update_settings(
+    pool: &PgPool,
+    name: &str,
+    settings: &Settings,
+) -> Result<(), ConnectionError> {
+    let problems = settings.problems();
+    if !problems.is_empty() {
+        return Err(ConnectionError::Invalid(problems.join("; ")));
+    }
+    let n = sqlx::query("UPDATE connections SET settings = $2, updated_at = now() WHERE name = $1")
+        .bind(name)
+        .bind(serde_json::to_value(settings).expect("settings serialize"))
+        .execute(pool)
+        .await?
+        .rows_affected();
+    if n == 0 {
+        return Err(ConnectionError::NotFound(name.into()));
+    }
+    Ok(())
+}
+
+/// Store (or replace) one secret, encrypted.
+pub async fn set_secret(
+    pool: &PgPool,
+    vault: &Vault,
+    connection_id: i64,
+    name: &str,
+    value: &Secret,
+    expires_on: Option<NaiveDate>,
+) -> Result<(), ConnectionError> {
+    if !SECRET_NAMES.contains(&name) {
+        return Err(ConnectionError::UnknownSecret(
+            name.into(),
+            SECRET_NAMES.join(", "),
+        ));
+    }
+    let env = vault.seal(value, &context(connection_id, name));
+    sqlx::query(
+        "INSERT INTO credentials (connection_id, name, key_id, envelope, expires_on) VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (connection_id, name) DO UPDATE
+            SET key_id = EXCLUDED.key_id, envelope = EXCLUDED.envelope, expires_on = EXCLUDED.expires_on,
+                version = credentials.version + 1, updated_at = now()",
+    )
+    .bind(connection_id)
+    .bind(name)
+    .bind(&env.kid)
+    .bind(serde_json::to_value(&env).expect("envelope serializes"))
+    .bind(expires_on)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// Decrypt one secret for the call that needs it.
+pub async fn secret(
+    pool: &PgPool,
+    vault: &Vault,
+    connection_id: i64,
+    name: &str,
+) -> Result<Option<Secret>, ConnectionError> {
+    let env: Option<serde_json::Value> = sqlx::query_scalar(
+        "SELECT envelope FROM credentials WHERE connection_id = $1 AND name = $2",
+    )
+    .bind(connection_id)
+    .bind(name)
+    .fetch_optional(pool)
+    .await?;
+    let Some(env) = env else { return Ok(None) };
+    let env: Envelope = serde_json::from_value(env).map_err(|_| VaultError::Damaged)?;
+    Ok(Some(vault.open(&env, &context(connection_id, name))?))
+}
+
+fn row_to_connection(
+    r: &sqlx::postgres::PgRow,
+    secrets: Vec<SecretInfo>,
+) -> Result<Connection, ConnectionError> {
+    let settings: serde_json::Value = r.get("settings");
+    Ok(Connection {
+        id: r.get("id"),
+        name: r.get("name"),
+        enabled: r.get("enabled"),
+        settings: serde_json::from_value(settings)
+            .map_err(|e| ConnectionError::Invalid(e.to_string()))?,
+        secrets,
+        updated_at: r.get("updated_at"),
+    })
+}
+
+async fn secret_infos(pool: &PgPool, id: i64) -> Result<Vec<SecretInfo>, ConnectionError> {
+    let rows = sqlx::query("SELECT name, key_id, version, expires_on, updated_at FROM credentials WHERE connection_id = $1 ORDER BY name")
+        .bind(id)
+        .fetch_all(pool)
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|r| SecretInfo {
+            name: r.get(0),
+            key_id: r.get(1),
+            version: r.get(2),
+            expires_on: r.get(3),
+            updated_at: r.get(4),
+        })
+        .collect())
+}
+
+pub async fn get(pool: &PgPool, name: &str) -> Result<Connection, ConnectionError> {
+    let r = sqlx::query(
+        "SELECT id, name, enabled, settings, updated_at FROM connections WHERE name = $1",
+    )
+    .bind(name)
+    .fetch_optional(pool)
+    .await?
+    .ok_or_else(|| ConnectionError::NotFound(name.into()))?;
+    let infos = secret_infos(pool, r.get("id")).await?;
+    row_to_connection(&r, infos)
+}
+
+pub async fn list(pool: &PgPool) -> Result<Vec<Connection>, ConnectionError> {
+    let rows = sqlx::query(
+        "SELECT id, name, enabled, settings, updated_at FROM connections ORDER BY name",
+    )
+    .fetch_all(pool)
+    .await?;
+    let mut out = Vec::new();
+    for r in &rows {
+        let infos = secret_infos(pool, r.get("id")).await?;
+        out.push(row_to_connection(r, infos)?);
+    }
+    Ok(out)
+}
+
+/// Re-wrap every credential under the vault's primary key; returns how many changed.
+/// Safe while the service runs: each row is rewritten in place and both keys decrypt meanwhile.
+pub async fn rotate_master_key(pool: &PgPool, vault: &Vault) -> Result<u64, ConnectionError> {
+    let rows =
+        sqlx::query("SELECT connection_id, name, envelope FROM credentials WHERE key_id <> $1")
+            .bind(vault.primary_id())
+            .fetch_all(pool)
+            .await?;
+    let mut n = 0;
+    for r in rows {
+        let env: Envelope = serde_json::from_value(r.get::<serde_json::Value, _>(2))
+            .map_err(|_| VaultError::Damaged)?;
+        let new = vault.rewrap(&env)?;
+        n += sqlx::query("UPDATE credentials SET key_id = $3, envelope = $4, updated_at = now() WHERE connection_id = $1 AND name = $2 AND key_id = $5")
+            .bind(r.get::<i64, _>(0))
+            .bind(r.get::<String, _>(1))
+            .bind(&new.kid)
+            .bind(serde_json::to_value(&new).expect("envelope serializes"))
+            .bind(&env.kid)
+            .execute(pool)
+            .await?
+            .rows_affected();
+    }
+    Ok(n)
+}
+pub mod cli;
