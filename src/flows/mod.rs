@@ -1,6 +1,7 @@
 //! Business step handlers, one file per workflow kind; the mapping between Sage 100 and
 //! ShipStation lives here and nowhere else.
 
+pub mod order_mapping;
 pub mod sample;
 
 use std::path::Path;
