@@ -1,13 +1,12 @@
 //! `serve`, `worker` and `migrate`: the long-running processes.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
 
 use crate::cli::{GlobalArgs, ServeArgs, WorkerArgs};
 use crate::db::{Database, DbTarget};
-use crate::engine::scheduler::{ScheduleSpec, Scheduler};
+use crate::engine::scheduler::Scheduler;
 use crate::engine::worker::{PoolConfig, WorkerPool};
 use crate::engine::{worker_identity, Definitions, Engine, Shutdown};
 
@@ -30,8 +29,27 @@ pub struct Workflows {
 }
 
 impl Workflows {
+    /// With the vault from the environment (none set: connections cannot be used, said once).
     pub fn load(global: &GlobalArgs) -> anyhow::Result<Self> {
-        let handlers = crate::flows::handlers();
+        let vault = match crate::vault::Vault::from_env() {
+            Ok(v) => Some(v),
+            Err(crate::vault::VaultError::Missing) => {
+                tracing::warn!("no master key (ML_CONNECTOR_MASTER_KEY): connection secrets cannot be read; order flows will fail until one is set");
+                None
+            }
+            Err(e) => return Err(e).context("master key"),
+        };
+        Self::load_with(
+            global,
+            crate::flows::deps::FlowDeps::new(vault, crate::flows::deps::FlowTuning::default()),
+        )
+    }
+
+    pub fn load_with(
+        global: &GlobalArgs,
+        deps: crate::flows::deps::FlowDeps,
+    ) -> anyhow::Result<Self> {
+        let handlers = crate::flows::handlers(&deps);
         let definitions = crate::flows::definitions(global.workflows_dir.as_deref(), &handlers)
             .context("invalid workflow definition")?;
         Ok(Self {
@@ -109,11 +127,9 @@ pub async fn serve(global: &GlobalArgs, args: &ServeArgs) -> anyhow::Result<()> 
     });
 
     let owner = worker_identity("serve");
-    // The flows contribute their schedules (polls) as they are built; none exist yet.
-    let schedules: Arc<Vec<ScheduleSpec>> = Arc::new(Vec::new());
     let scheduler = Scheduler::new(
         engine.clone(),
-        schedules,
+        crate::flows::orders_poll::schedules(db.pool.clone()),
         Duration::from_secs(1),
         owner.clone(),
     );

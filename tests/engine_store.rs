@@ -235,11 +235,14 @@ async fn restart_cancel_and_signal_follow_the_rules() {
         Err(StoreError::InvalidState { .. })
     ));
 
-    // Signal wakes only waiting workflows.
+    // A signal registers on unfinished workflows only; it wakes a waiting one.
+    assert!(
+        !store::signal(&mut conn, id, "webhook", None).await.unwrap(),
+        "cancelled: nothing to signal"
+    );
     let (w, _) = store::create(&mut conn, &new("SO-3"), "test")
         .await
         .unwrap();
-    assert!(!store::signal(&mut conn, w, "webhook", None).await.unwrap());
     let s = store::claim(&pool, "w", &leases(), 1)
         .await
         .unwrap()
@@ -264,4 +267,27 @@ async fn restart_cancel_and_signal_follow_the_rules() {
         .unwrap()
         .remove(0);
     assert_eq!((s.id, s.state.as_str()), (w, "second"));
+}
+
+#[tokio::test]
+async fn a_signal_during_a_running_step_is_not_lost() {
+    let (pool, _) = common::fresh_db().await;
+    let mut conn = pool.acquire().await.unwrap();
+    let (id, _) = store::create(&mut conn, &new("SO-4"), "test")
+        .await
+        .unwrap();
+    let s = store::claim(&pool, "w", &leases(), 1)
+        .await
+        .unwrap()
+        .remove(0);
+    let mut waiting = success(&s, "second", Status::Waiting);
+    waiting.delay_ms = None;
+    waiting.started_at = chrono::Utc::now();
+    // The order changes in Sage while the step runs…
+    assert!(store::signal(&mut conn, id, "poll", None).await.unwrap());
+    // …and the step then ends in "wait for a signal": it must wake at once, not sleep forever.
+    store::complete(&pool, "w", &[waiting]).await.unwrap();
+    let again = store::claim(&pool, "w", &leases(), 1).await.unwrap();
+    assert_eq!(again.len(), 1, "woken by the signal that arrived mid-step");
+    assert_eq!(again[0].state, "second");
 }

@@ -90,6 +90,7 @@ pub fn router(state: AgentState) -> Router {
             "/v1/companies/{co}/sales-orders/changed",
             get(changed_orders),
         )
+        .route("/v1/companies/{co}/sales-orders/exists", post(orders_exist))
         .route("/v1/companies/{co}/sales-orders/{no}", get(one_order))
         .route(
             "/v1/companies/{co}/sales-orders/{no}/invoices",
@@ -326,6 +327,43 @@ async fn one_order(
     .await;
     match result {
         Ok(h) => ok(Map::from_iter([("SalesOrder".into(), Value::Object(h))])),
+        Err(f) => f.into_response(),
+    }
+}
+
+/// Which of these sales orders are still in SO_SalesOrderHeader (deleted orders never show up in a
+/// change feed; invoiced-and-posted ones leave it too).
+async fn orders_exist(
+    State(state): State<AgentState>,
+    Path(co): Path<String>,
+    Json(body): Json<Value>,
+) -> Response {
+    let numbers: Vec<String> = body["SalesOrderNos"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|c| c.as_str().map(str::to_string))
+        .collect();
+    let result = with_session(&state, &co, move |s| {
+        let o = object(s, "SO_SalesOrder_svc")?;
+        let (mut existing, mut missing) = (Vec::new(), Vec::new());
+        for no in numbers {
+            s.set_key_value(o, "SalesOrderNo$", &no);
+            if s.find(o) == 1 {
+                existing.push(json!(no));
+            } else {
+                missing.push(json!(no));
+            }
+        }
+        s.drop_object(o);
+        Ok((existing, missing))
+    })
+    .await;
+    match result {
+        Ok((existing, missing)) => ok(Map::from_iter([
+            ("Existing".into(), json!(existing)),
+            ("Missing".into(), json!(missing)),
+        ])),
         Err(f) => f.into_response(),
     }
 }

@@ -48,7 +48,7 @@ pub async fn run(global: &GlobalArgs, args: &BenchEngineArgs) -> anyhow::Result<
         },
     };
     let db = Database::open(&target, 16).await?;
-    let handlers = crate::flows::handlers();
+    let handlers = crate::flows::handlers_without_vault();
     let text = definition_toml(args.steps);
     let defs =
         Definitions::from_sources([("bench.toml", text.as_str())], &|h| handlers.contains(h))?;

@@ -176,8 +176,8 @@ impl Settings {
             ("polls.shipments_secs", self.polls.shipments_secs),
             ("polls.inventory_secs", self.polls.inventory_secs),
         ] {
-            if secs < 10 {
-                p.push(format!("{name} must be at least 10 seconds"));
+            if secs < 1 {
+                p.push(format!("{name} must be at least 1 second"));
             }
         }
         p

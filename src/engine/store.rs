@@ -288,6 +288,9 @@ pub async fn complete(
                SET state = i.to_state, status = i.status, attempt = i.next_attempt,
                    run_at = CASE WHEN i.delay_ms IS NOT NULL
                                  THEN now() + i.delay_ms * interval '1 millisecond'
+                                 -- signalled while the step ran: a wait ends at once
+                                 WHEN i.status = 'waiting' AND w.signalled_at >= i.started_at
+                                 THEN now()
                                  ELSE i.run_at END,
                    context = COALESCE(i.context, w.context), last_error = i.error,
                    lease_owner = NULL, lease_expires_at = NULL, updated_at = now()
@@ -481,7 +484,8 @@ pub async fn cancel(pool: &PgPool, id: i64, actor: &str, reason: &str) -> Result
     Ok(())
 }
 
-/// Wake a waiting workflow now (e.g. a webhook arrived for it).
+/// Signal a workflow (e.g. its Sage order changed, a webhook arrived): a waiting one wakes now;
+/// a running one wakes as soon as its step ends in a wait. Returns whether it was unfinished.
 pub async fn signal(
     conn: &mut PgConnection,
     id: i64,
@@ -491,12 +495,14 @@ pub async fn signal(
     let woke: Option<i64> = sqlx::query_scalar(
         r#"
         WITH s AS (
-            UPDATE workflows SET run_at = now(), updated_at = now()
-             WHERE id = $1 AND status = 'waiting'
-            RETURNING id, state
+            UPDATE workflows
+               SET signalled_at = now(), updated_at = now(),
+                   run_at = CASE WHEN status = 'waiting' THEN now() ELSE run_at END
+             WHERE id = $1 AND status IN ('ready', 'running', 'waiting')
+            RETURNING id, state, status
         )
         INSERT INTO workflow_events (workflow_id, actor, event, from_state, to_state, status, detail)
-        SELECT id, $2, 'signalled', state, state, 'waiting', $3 FROM s
+        SELECT id, $2, 'signalled', state, state, status, $3 FROM s
         RETURNING workflow_id
         "#,
     )
@@ -509,6 +515,49 @@ pub async fn signal(
         notify_work(conn).await?;
     }
     Ok(woke.is_some())
+}
+
+/// Signal the unfinished workflows of `kind` with these business keys; returns how many.
+pub async fn signal_keys(
+    pool: &PgPool,
+    kind: &str,
+    connection_id: i64,
+    keys: &[String],
+    actor: &str,
+    detail: &Value,
+) -> Result<u64, StoreError> {
+    if keys.is_empty() {
+        return Ok(0);
+    }
+    let mut tx = pool.begin().await?;
+    let n: i64 = sqlx::query_scalar(
+        r#"
+        WITH s AS (
+            UPDATE workflows
+               SET signalled_at = now(), updated_at = now(),
+                   run_at = CASE WHEN status = 'waiting' THEN now() ELSE run_at END
+             WHERE kind = $1 AND connection_id = $2 AND business_key = ANY($3)
+               AND status IN ('ready', 'running', 'waiting')
+            RETURNING id, state, status
+        ), ev AS (
+            INSERT INTO workflow_events (workflow_id, actor, event, from_state, to_state, status, detail)
+            SELECT id, $4, 'signalled', state, state, status, $5 FROM s
+        )
+        SELECT count(*) FROM s
+        "#,
+    )
+    .bind(kind)
+    .bind(connection_id)
+    .bind(keys)
+    .bind(actor)
+    .bind(detail)
+    .fetch_one(&mut *tx)
+    .await?;
+    if n > 0 {
+        notify_work(&mut tx).await?;
+    }
+    tx.commit().await?;
+    Ok(n as u64)
 }
 
 async fn explain(

@@ -1,7 +1,11 @@
 //! Business step handlers, one file per workflow kind; the mapping between Sage 100 and
 //! ShipStation lives here and nowhere else.
 
+pub mod batcher;
+pub mod deps;
+pub mod order;
 pub mod order_mapping;
+pub mod orders_poll;
 pub mod sample;
 
 use std::path::Path;
@@ -10,16 +14,33 @@ use crate::engine::definition::{DefinitionError, Definitions};
 use crate::engine::HandlerRegistry;
 
 /// The workflow definitions compiled into the binary (the repository's workflows/ folder).
-pub const BUILTIN_WORKFLOWS: &[(&str, &str)] = &[(
-    "workflows/sample.toml",
-    include_str!("../../workflows/sample.toml"),
-)];
+pub const BUILTIN_WORKFLOWS: &[(&str, &str)] = &[
+    (
+        "workflows/sample.toml",
+        include_str!("../../workflows/sample.toml"),
+    ),
+    (
+        "workflows/order.toml",
+        include_str!("../../workflows/order.toml"),
+    ),
+    (
+        "workflows/orders_poll.toml",
+        include_str!("../../workflows/orders_poll.toml"),
+    ),
+];
 
 /// Every step handler this binary has.
-pub fn handlers() -> HandlerRegistry {
+pub fn handlers(deps: &deps::FlowDeps) -> HandlerRegistry {
     let mut r = HandlerRegistry::new();
     sample::register(&mut r);
+    order::register(&mut r, deps);
+    orders_poll::register(&mut r, deps);
     r
+}
+
+/// Handlers without a vault (engine tests, benchmarks): business steps fail clearly if run.
+pub fn handlers_without_vault() -> HandlerRegistry {
+    handlers(&deps::FlowDeps::new(None, deps::FlowTuning::default()))
 }
 
 /// The built-in definitions, or those in `dir` when given; validated against the handlers.

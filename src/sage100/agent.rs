@@ -266,6 +266,29 @@ impl AgentClient {
         Ok(v["SalesOrder"].as_object().cloned().unwrap_or_default())
     }
 
+    /// Which orders still exist: (existing, missing).
+    pub async fn orders_exist(
+        &self,
+        numbers: &[String],
+    ) -> Result<(Vec<String>, Vec<String>), SageError> {
+        let v = self
+            .call(
+                reqwest::Method::POST,
+                &format!("{}/sales-orders/exists", self.co()),
+                &[],
+                Some(&json!({"SalesOrderNos": numbers})),
+            )
+            .await?;
+        let list = |k: &str| {
+            v[k].as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|m| m.as_str().map(str::to_string))
+                .collect()
+        };
+        Ok((list("Existing"), list("Missing")))
+    }
+
     /// Item master records by code: (found, missing codes).
     pub async fn items(
         &self,

@@ -2,6 +2,7 @@
 //! PostgreSQL, engines over the fixture workflows, the real binary, polling with a deadline.
 #![allow(dead_code)]
 
+pub mod connector;
 pub mod openapi;
 pub mod sage100;
 pub mod shipstation;
@@ -29,7 +30,7 @@ pub async fn fresh_db() -> (PgPool, String) {
 
 /// An engine over tests/fixtures/workflows with every built-in handler.
 pub fn fixture_engine(pool: PgPool) -> Engine {
-    let handlers = ml_connector::flows::handlers();
+    let handlers = ml_connector::flows::handlers_without_vault();
     let defs = Definitions::load_dir(&fixtures().join("workflows"), &|h| handlers.contains(h))
         .expect("fixture definitions");
     Engine::new(pool, defs, handlers)

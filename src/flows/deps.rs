@@ -1,0 +1,174 @@
+//! What the business handlers need besides the engine: the vault, and per-connection clients
+//! (built from the connection's settings and decrypted secrets, rebuilt when the connection
+//! changes), plus a `createorders` batcher per connection.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use sqlx::PgPool;
+
+use super::batcher::OrderBatcher;
+use crate::connections::{self, Connection};
+use crate::engine::StepError;
+use crate::sage100::{AgentClient, AgentConfig};
+use crate::shipstation::webhook::ResourcePolicy;
+use crate::shipstation::{KeyPair, KeyRing, V1Client, V1Config};
+use crate::vault::Vault;
+
+/// Clients of one connection.
+#[derive(Clone)]
+pub struct ConnectionClients {
+    pub connection: Connection,
+    pub agent: AgentClient,
+    pub v1: V1Client,
+    pub batcher: OrderBatcher,
+}
+
+/// Tuning shared by every connection (tests and the demo shorten the waits).
+#[derive(Debug, Clone)]
+pub struct FlowTuning {
+    /// The longest the first order of a `createorders` batch waits for companions (a batch also
+    /// closes at 100 orders, or when none arrived for a quarter of this).
+    pub batch_window: Duration,
+    /// ShipStation V1 rate-window margin (see the governor).
+    pub v1_margin: Duration,
+}
+
+impl Default for FlowTuning {
+    fn default() -> Self {
+        Self {
+            batch_window: Duration::from_secs(2),
+            v1_margin: Duration::from_secs(1),
+        }
+    }
+}
+
+/// Clients per connection id, with the connection version they were built from.
+type ClientCache = Arc<Mutex<HashMap<i64, (DateTime<Utc>, ConnectionClients)>>>;
+
+#[derive(Clone)]
+pub struct FlowDeps {
+    pub vault: Option<Arc<Vault>>,
+    pub tuning: FlowTuning,
+    cache: ClientCache,
+}
+
+impl FlowDeps {
+    pub fn new(vault: Option<Vault>, tuning: FlowTuning) -> Self {
+        Self {
+            vault: vault.map(Arc::new),
+            tuning,
+            cache: Arc::default(),
+        }
+    }
+
+    /// Clients of a connection (cached until the connection row changes).
+    pub async fn clients(
+        &self,
+        pool: &PgPool,
+        connection_id: i64,
+    ) -> Result<ConnectionClients, StepError> {
+        let row: Option<(String, DateTime<Utc>)> =
+            sqlx::query_as("SELECT name, updated_at FROM connections WHERE id = $1")
+                .bind(connection_id)
+                .fetch_optional(pool)
+                .await
+                .map_err(|e| {
+                    StepError::retry(format!("reading connection {connection_id}: {e}"))
+                })?;
+        let Some((name, updated_at)) = row else {
+            return Err(StepError::fatal(format!(
+                "connection {connection_id} no longer exists"
+            )));
+        };
+        let secrets_changed: Option<DateTime<Utc>> =
+            sqlx::query_scalar("SELECT max(updated_at) FROM credentials WHERE connection_id = $1")
+                .bind(connection_id)
+                .fetch_one(pool)
+                .await
+                .map_err(|e| StepError::retry(format!("reading credentials: {e}")))?;
+        let version = secrets_changed.map_or(updated_at, |s| s.max(updated_at));
+        if let Some((v, c)) = self.cache.lock().unwrap().get(&connection_id) {
+            if *v == version {
+                return Ok(c.clone());
+            }
+        }
+        let built = self.build(pool, &name).await?;
+        self.cache
+            .lock()
+            .unwrap()
+            .insert(connection_id, (version, built.clone()));
+        Ok(built)
+    }
+
+    async fn build(&self, pool: &PgPool, name: &str) -> Result<ConnectionClients, StepError> {
+        let vault = self.vault.as_deref().ok_or_else(|| StepError::fatal("no master key configured (ML_CONNECTOR_MASTER_KEY): connection secrets cannot be read"))?;
+        let c = connections::get(pool, name)
+            .await
+            .map_err(|e| StepError::retry(e.to_string()))?;
+        let (id, cname) = (c.id, c.name.clone());
+        let secret = |n: &'static str| {
+            let cname = cname.clone();
+            async move {
+                connections::secret(pool, vault, id, n)
+                    .await
+                    .map_err(|e| StepError::fatal(format!("connection {cname}: secret {n}: {e}")))
+            }
+        };
+        let s = &c.settings;
+        let mut agent_cfg = AgentConfig::new(s.sage.agent_url.clone(), s.sage.company.clone());
+        agent_cfg.api_key = secret("agent_api_key").await?;
+        agent_cfg.identity_pem = secret("agent_client_identity")
+            .await?
+            .map(|x| x.expose().to_string());
+        let agent = AgentClient::new(agent_cfg).map_err(|e| StepError::fatal(e.to_string()))?;
+        let (Some(key), Some(sec)) = (secret("v1_key").await?, secret("v1_secret").await?) else {
+            return Err(StepError::fatal(format!(
+                "connection {}: ShipStation V1 key and secret are not set",
+                c.name
+            )));
+        };
+        let next = match (
+            secret("v1_next_key").await?,
+            secret("v1_next_secret").await?,
+        ) {
+            (Some(k), Some(s)) => Some(KeyPair::new(k.expose(), s.expose())),
+            _ => None,
+        };
+        let expiry = c
+            .secrets
+            .iter()
+            .find(|x| x.name == "v1_key")
+            .and_then(|x| x.expires_on);
+        let mut active = KeyPair::new(key.expose(), sec.expose());
+        if let Some(d) = expiry {
+            active = active.expiring(d);
+        }
+        let mut v1_cfg = V1Config::production();
+        v1_cfg.base_url = s.shipstation.v1_base_url.clone();
+        v1_cfg.margin = self.tuning.v1_margin;
+        v1_cfg.resources = if s.shipstation.resource_domain == "shipstation.com" {
+            ResourcePolicy::production()
+        } else {
+            let addr = url::Url::parse(&s.shipstation.v1_base_url)
+                .ok()
+                .and_then(|u| u.socket_addrs(|| None).ok())
+                .and_then(|a| a.into_iter().next());
+            match addr {
+                Some(a) => ResourcePolicy::simulated(&s.shipstation.resource_domain, a, 20),
+                None => ResourcePolicy::production(),
+            }
+        };
+        let v1 = V1Client::new(v1_cfg, Arc::new(KeyRing::new(active, next)), pool.clone())
+            .map_err(|e| StepError::fatal(e.to_string()))?;
+        let batcher = OrderBatcher::start(v1.clone(), self.tuning.batch_window);
+        Ok(ConnectionClients {
+            connection: c,
+            agent,
+            v1,
+            batcher,
+        })
+    }
+}

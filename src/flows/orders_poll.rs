@@ -1,0 +1,196 @@
+//! The orders poll (workflows/orders_poll.toml): Sage orders changed since the watermark start
+//! (or signal) one order workflow each; open orders that vanished from Sage are signalled too.
+//! The watermark is saved only after the run's work is in the database, so a crashed run repeats
+//! harmlessly (creation is idempotent by SalesOrderNo, signals are idempotent).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{json, Map, Value};
+use sqlx::PgPool;
+
+use super::deps::FlowDeps;
+use crate::engine::scheduler::{ScheduleSource, ScheduleSpec, SpecFuture};
+use crate::engine::store::{self, NewWorkflow};
+use crate::engine::{HandlerRegistry, StepError, StepInput, StepResult, Transition};
+use crate::sage100::feed::ChangeTracker;
+use crate::sage100::Watermark;
+
+pub const FEED: &str = "sage_orders";
+/// The first poll of a connection looks this far back (open orders of the last 30 days).
+pub const BACKFILL_DAYS: i64 = 30;
+
+pub fn register(r: &mut HandlerRegistry, deps: &FlowDeps) {
+    let d = deps.clone();
+    r.register("orders_poll.run", move |i| run(d.clone(), i));
+}
+
+async fn load_tracker(
+    pool: &PgPool,
+    connection_id: i64,
+    zone: &str,
+) -> Result<ChangeTracker, StepError> {
+    let v: Option<Value> =
+        sqlx::query_scalar("SELECT value FROM cursors WHERE connection_id = $1 AND feed = $2")
+            .bind(connection_id)
+            .bind(FEED)
+            .fetch_optional(pool)
+            .await
+            .map_err(|e| StepError::retry(e.to_string()))?;
+    if let Some(v) = v {
+        return serde_json::from_value(v)
+            .map_err(|e| StepError::fatal(format!("cursor unreadable: {e}")));
+    }
+    let zone: chrono_tz::Tz = zone.parse().unwrap_or(chrono_tz::America::Chicago);
+    let start = (chrono::Utc::now() - chrono::Duration::days(BACKFILL_DAYS)).with_timezone(&zone);
+    Ok(ChangeTracker {
+        watermark: Watermark {
+            date: start.format("%Y%m%d").to_string(),
+            time: 0.0,
+        },
+        ..Default::default()
+    })
+}
+
+async fn run(deps: FlowDeps, input: StepInput) -> StepResult {
+    let pool = &input.db;
+    let c = input.connection_id;
+    let clients = deps.clients(pool, c).await?;
+    let mut tracker = load_tracker(pool, c, &clients.connection.settings.sage.site_zone).await?;
+    let since = tracker.watermark.clone();
+    let run_id: i64 = sqlx::query_scalar(
+        "INSERT INTO sync_runs (connection_id, feed, workflow_id) VALUES ($1, $2, $3) RETURNING id",
+    )
+    .bind(c)
+    .bind(FEED)
+    .bind(input.workflow_id)
+    .fetch_one(pool)
+    .await
+    .map_err(|e| StepError::retry(e.to_string()))?;
+    let key = |r: &Map<String, Value>| {
+        r.get("SalesOrderNo$")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string()
+    };
+    let (mut found, mut created, mut signalled) = (0u64, 0u64, 0u64);
+    let mut cursor = None;
+    loop {
+        let page = clients
+            .agent
+            .changed_orders(&since, 200, cursor.as_ref())
+            .await
+            .map_err(|e| StepError::retry(e.to_string()))?;
+        let fresh = tracker.accept(page.rows, key);
+        found += fresh.len() as u64;
+        let keys: Vec<String> = fresh.iter().map(key).filter(|k| !k.is_empty()).collect();
+        let news: Vec<NewWorkflow> = keys
+            .iter()
+            .map(|k| NewWorkflow {
+                kind: "order".into(),
+                connection_id: c,
+                business_key: k.clone(),
+                initial_state: "fetch".into(),
+                context: json!({"SalesOrderNo": k}),
+                run_at: None,
+            })
+            .collect();
+        created += store::create_many(pool, &news, "orders_poll")
+            .await
+            .map_err(|e| StepError::retry(e.to_string()))?;
+        signalled += store::signal_keys(
+            pool,
+            "order",
+            c,
+            &keys,
+            "orders_poll",
+            &json!({"changed_in_sage": true}),
+        )
+        .await
+        .map_err(|e| StepError::retry(e.to_string()))?;
+        match page.next {
+            Some(n) => cursor = Some(n),
+            None => break,
+        }
+    }
+    // Deleted orders never appear in the feed: ask which posted orders still exist.
+    let open: Vec<String> = sqlx::query_scalar("SELECT business_key FROM workflows WHERE kind = 'order' AND connection_id = $1 AND status = 'waiting' AND state = 'check'")
+        .bind(c)
+        .fetch_all(pool)
+        .await
+        .map_err(|e| StepError::retry(e.to_string()))?;
+    let mut vanished = Vec::new();
+    for chunk in open.chunks(500) {
+        let (_, missing) = clients
+            .agent
+            .orders_exist(chunk)
+            .await
+            .map_err(|e| StepError::retry(e.to_string()))?;
+        vanished.extend(missing);
+    }
+    signalled += store::signal_keys(
+        pool,
+        "order",
+        c,
+        &vanished,
+        "orders_poll",
+        &json!({"gone_from_sage": true}),
+    )
+    .await
+    .map_err(|e| StepError::retry(e.to_string()))?;
+    let mut tx = pool
+        .begin()
+        .await
+        .map_err(|e| StepError::retry(e.to_string()))?;
+    sqlx::query("INSERT INTO cursors (connection_id, feed, value) VALUES ($1, $2, $3) ON CONFLICT (connection_id, feed) DO UPDATE SET value = EXCLUDED.value, updated_at = now()")
+        .bind(c)
+        .bind(FEED)
+        .bind(serde_json::to_value(&tracker).expect("tracker serializes"))
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| StepError::retry(e.to_string()))?;
+    sqlx::query("UPDATE sync_runs SET finished_at = now(), found = $2, created = $3, signalled = $4, watermark = $5 WHERE id = $1")
+        .bind(run_id)
+        .bind(found as i32)
+        .bind(created as i32)
+        .bind(signalled as i32)
+        .bind(serde_json::to_value(&tracker.watermark).expect("watermark serializes"))
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| StepError::retry(e.to_string()))?;
+    tx.commit()
+        .await
+        .map_err(|e| StepError::retry(e.to_string()))?;
+    Ok(Transition::to("done").with_detail(json!({"found": found, "created": created, "signalled": signalled, "vanished": vanished.len(), "watermark": tracker.watermark})))
+}
+
+/// Every enabled connection's orders poll, at its configured interval.
+pub struct ConnectionSchedules {
+    pub pool: PgPool,
+}
+
+impl ScheduleSource for ConnectionSchedules {
+    fn schedules(&self) -> SpecFuture {
+        let pool = self.pool.clone();
+        Box::pin(async move {
+            let rows: Vec<(i64, Option<i64>)> = sqlx::query_as("SELECT id, (settings->'polls'->>'orders_secs')::bigint FROM connections WHERE enabled ORDER BY id")
+                .fetch_all(&pool)
+                .await?;
+            Ok(rows
+                .into_iter()
+                .map(|(id, secs)| ScheduleSpec {
+                    name: format!("orders-poll:{id}"),
+                    period: Duration::from_secs(secs.unwrap_or(900).max(1) as u64),
+                    kind: "orders_poll".into(),
+                    connection_id: id,
+                    context: json!({}),
+                })
+                .collect())
+        })
+    }
+}
+
+/// Boxed for the scheduler.
+pub fn schedules(pool: PgPool) -> Arc<dyn ScheduleSource> {
+    Arc::new(ConnectionSchedules { pool })
+}

@@ -1,0 +1,155 @@
+//! A whole connector on simulators: Sage (SOAP + agent), ShipStation, a connection with
+//! encrypted secrets, and the engine with the real business handlers.
+
+use std::time::Duration;
+
+use ml_connector::connections::{self, Settings};
+use ml_connector::engine::Engine;
+use ml_connector::flows::deps::{FlowDeps, FlowTuning};
+use ml_connector::secret::Secret;
+use ml_connector::sim::shipstation::{ShipStationSim, SimConfig};
+use ml_connector::vault::Vault;
+use sqlx::PgPool;
+
+use super::sage100::{start_rig, SageRig, AGENT_KEY};
+
+pub struct Connector {
+    pub pool: PgPool,
+    pub url: String,
+    pub sage: SageRig,
+    pub ss: ShipStationSim,
+    pub engine: Engine,
+    pub connection_id: i64,
+    pub master_key: String,
+}
+
+pub async fn start(ss_cfg: SimConfig) -> Connector {
+    let (pool, url) = super::fresh_db().await;
+    let sage = start_rig().await;
+    let ss = ShipStationSim::start(ss_cfg, "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let master_key = Vault::generate_spec("k1");
+    let vault = Vault::from_spec(&master_key).unwrap();
+    let mut settings = Settings::default();
+    settings.sage.soap_url = format!("{}{}", sage.base, ml_connector::sim::sage100::SOAP_PATH);
+    settings.sage.username = "integration".into();
+    settings.sage.company = "ABC".into();
+    settings.sage.agent_url = sage.agent_url.clone();
+    settings.shipstation.v1_base_url = ss.base_url();
+    settings.shipstation.v2_base_url = ss.base_url();
+    settings.shipstation.resource_domain = ss.cfg.host_domain.clone();
+    settings.polls.orders_secs = 3600;
+    let id = connections::add(&pool, "acme", &settings).await.unwrap();
+    for (name, value) in [
+        ("sage_password", "sage-password"),
+        ("agent_api_key", AGENT_KEY),
+        ("v1_key", "sim-key"),
+        ("v1_secret", "sim-secret"),
+        ("v2_key", "sim-v2-key"),
+    ] {
+        connections::set_secret(&pool, &vault, id, name, &Secret::new(value), None)
+            .await
+            .unwrap();
+    }
+    let deps = FlowDeps::new(
+        Some(vault),
+        FlowTuning {
+            batch_window: Duration::from_millis(1500),
+            v1_margin: Duration::ZERO,
+        },
+    );
+    let handlers = ml_connector::flows::handlers(&deps);
+    let defs = ml_connector::flows::definitions(None, &handlers).unwrap();
+    let engine = Engine::new(pool.clone(), defs, handlers);
+    Connector {
+        pool,
+        url,
+        sage,
+        ss,
+        engine,
+        connection_id: id,
+        master_key,
+    }
+}
+
+impl Connector {
+    /// Run one orders poll now (as the scheduler would) and return its workflow id.
+    pub async fn poll(&self, label: &str) -> i64 {
+        self.engine
+            .start_workflow(
+                "orders_poll",
+                self.connection_id,
+                &format!("test-{label}"),
+                serde_json::json!({}),
+                "test",
+            )
+            .await
+            .unwrap()
+            .0
+    }
+
+    pub async fn count(&self, sql: &str) -> i64 {
+        sqlx::query_scalar(sql).fetch_one(&self.pool).await.unwrap()
+    }
+
+    /// Wait until no order workflow is ready/running (all posted and waiting, or finished).
+    pub async fn settle(&self, poll_id: i64) {
+        super::eventually("poll finished", Duration::from_secs(120), || async {
+            (super::status_of(&self.pool, poll_id).await == "completed").then_some(())
+        })
+        .await;
+        super::eventually("orders settled", Duration::from_secs(180), || async {
+            let busy = self.count("SELECT count(*) FROM workflows WHERE kind = 'order' AND (status IN ('ready', 'running') OR (status = 'waiting' AND run_at IS NOT NULL))").await;
+            (busy == 0).then_some(())
+        })
+        .await;
+    }
+
+    pub async fn ss_orders(&self) -> Vec<serde_json::Value> {
+        let mut all = Vec::new();
+        let http = reqwest::Client::new();
+        for page in 1.. {
+            let v: serde_json::Value = http
+                .get(format!(
+                    "{}/orders?pageSize=500&page={page}",
+                    self.ss.base_url()
+                ))
+                .basic_auth("sim-key", Some("sim-secret"))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            all.extend(v["orders"].as_array().cloned().unwrap_or_default());
+            if page >= v["pages"].as_u64().unwrap_or(0) {
+                break;
+            }
+        }
+        all
+    }
+
+    /// Bodies of every createorders call the simulator received.
+    pub async fn createorders_calls(&self) -> Vec<usize> {
+        let v: serde_json::Value =
+            reqwest::get(format!("{}/__control/received", self.ss.base_url()))
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+        v.as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["path"] == "/orders/createorders")
+            .map(|r| {
+                serde_json::from_str::<serde_json::Value>(r["body"].as_str().unwrap())
+                    .unwrap()
+                    .as_array()
+                    .unwrap()
+                    .len()
+            })
+            .collect()
+    }
+}

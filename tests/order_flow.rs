@@ -1,0 +1,189 @@
+//! Sage 100 sales orders → ShipStation, end to end through both simulators.
+
+mod common;
+
+use std::collections::HashSet;
+
+use common::sage100::control;
+use ml_connector::engine::worker::{PoolConfig, WorkerPool};
+use ml_connector::engine::Shutdown;
+use ml_connector::sim::shipstation::SimConfig;
+use reqwest::Method;
+use serde_json::json;
+
+fn pool_config() -> PoolConfig {
+    let mut cfg = PoolConfig::new("order-test".into(), 256);
+    cfg.claim_batch = 256;
+    cfg.poll_interval = std::time::Duration::from_millis(200);
+    cfg
+}
+
+async fn seed_orders(c: &common::connector::Connector, n: usize) -> Vec<String> {
+    let customers = ["ABF", "BLUEJAY", "CITYMKT", "NORTHPT", "SUNRISE"];
+    let mut numbers = Vec::new();
+    for i in 0..n {
+        let r = control(&c.sage, Method::POST, "ABC/orders", json!({"CustomerNo": customers[i % 5], "ShipVia": "UPS GROUND",
+            "Lines": [{"ItemCode": "WID-100", "QuantityOrdered": 1 + i % 4}, {"ItemCode": "BRK-410", "QuantityOrdered": 10}, {"ItemType": "4", "CommentText": "dock 3"}]})).await;
+        numbers.push(r["SalesOrderNo"].as_str().unwrap().to_string());
+    }
+    numbers
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn five_hundred_orders_reach_shipstation_exactly_once_then_follow_changes() {
+    let c = common::connector::start(SimConfig::default()).await;
+    let numbers = seed_orders(&c, 500).await;
+    // A quote is never shipped.
+    control(&c.sage, Method::POST, "ABC/orders", json!({"CustomerNo": "ABF", "OrderType": "Q", "Lines": [{"ItemCode": "WID-100", "QuantityOrdered": 1}]})).await;
+    let shutdown = Shutdown::new();
+    let workers = WorkerPool::spawn(c.engine.clone(), pool_config(), shutdown.clone());
+
+    let poll = c.poll("backfill").await;
+    c.settle(poll).await;
+    let orders = c.ss_orders().await;
+    let keys: HashSet<String> = orders
+        .iter()
+        .map(|o| o["orderKey"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(orders.len(), 500, "each order exists once in ShipStation");
+    assert_eq!(keys.len(), 500);
+    assert!(numbers
+        .iter()
+        .all(|n| keys.contains(&format!("sage100:ABC:{n}"))));
+    assert_eq!(
+        c.count("SELECT count(*) FROM workflows WHERE kind = 'order' AND state = 'skipped'")
+            .await,
+        1,
+        "the quote"
+    );
+    assert_eq!(
+        c.count("SELECT count(*) FROM workflows WHERE kind = 'order' AND status = 'failed'")
+            .await,
+        0
+    );
+    let calls = c.createorders_calls().await;
+    let avg = calls.iter().sum::<usize>() as f64 / calls.len() as f64;
+    assert!(
+        avg >= 95.0,
+        "bulk calls carried {avg:.1} orders on average: {calls:?}"
+    );
+    let o = orders
+        .iter()
+        .find(|o| o["orderNumber"] == numbers[0].as_str())
+        .unwrap();
+    assert_eq!(o["items"].as_array().unwrap().len(), 2);
+    assert_eq!(o["internalNotes"], "dock 3");
+    assert_eq!(o["advancedOptions"]["customField1"], numbers[0].as_str());
+
+    // A change in Sage is re-posted once; hold and delete propagate.
+    let before = c.createorders_calls().await.iter().sum::<usize>();
+    control(
+        &c.sage,
+        Method::POST,
+        &format!("ABC/orders/{}", numbers[1]),
+        json!({"ShipVia": "FEDEX 2DAY", "CustomerPONo": "PO-CHANGED"}),
+    )
+    .await;
+    control(
+        &c.sage,
+        Method::POST,
+        &format!("ABC/orders/{}", numbers[2]),
+        json!({"OrderStatus": "H"}),
+    )
+    .await;
+    reqwest::Client::new()
+        .delete(format!(
+            "{}/__control/ABC/orders/{}",
+            c.sage.base, numbers[3]
+        ))
+        .send()
+        .await
+        .unwrap();
+    let poll = c.poll("changes").await;
+    c.settle(poll).await;
+    let after = c.createorders_calls().await.iter().sum::<usize>();
+    assert_eq!(
+        after - before,
+        3,
+        "changed, held and deleted: one upsert each, nothing else re-posted"
+    );
+    let orders = c.ss_orders().await;
+    let by_no = |n: &str| {
+        orders
+            .iter()
+            .find(|o| o["orderNumber"] == n)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(
+        by_no(&numbers[1])["advancedOptions"]["customField2"],
+        "PO-CHANGED"
+    );
+    assert_eq!(by_no(&numbers[1])["requestedShippingService"], "FEDEX 2DAY");
+    assert_eq!(by_no(&numbers[2])["orderStatus"], "on_hold");
+    assert_eq!(by_no(&numbers[3])["orderStatus"], "cancelled");
+    assert_eq!(orders.len(), 500, "still no duplicates");
+    let cancelled = c.count(&format!("SELECT count(*) FROM workflows WHERE kind = 'order' AND business_key = '{}' AND state = 'cancelled'", numbers[3])).await;
+    assert_eq!(cancelled, 1);
+    // A poll with nothing new posts nothing.
+    let poll = c.poll("quiet").await;
+    c.settle(poll).await;
+    assert_eq!(c.createorders_calls().await.iter().sum::<usize>(), after);
+    shutdown.trigger();
+    workers.join().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invalid_orders_fail_with_a_plain_message_and_restart_once_fixed() {
+    let c = common::connector::start(SimConfig::default()).await;
+    let r = control(&c.sage, Method::POST, "ABC/orders", json!({"CustomerNo": "ABF", "ShipToAddress1": "", "Lines": [{"ItemCode": "WID-100", "QuantityOrdered": 1}]})).await;
+    let no = r["SalesOrderNo"].as_str().unwrap().to_string();
+    // The customer default filled the address; blank it as a user would.
+    control(
+        &c.sage,
+        Method::POST,
+        &format!("ABC/orders/{no}"),
+        json!({"ShipToAddress1": ""}),
+    )
+    .await;
+    let shutdown = Shutdown::new();
+    let workers = WorkerPool::spawn(c.engine.clone(), pool_config(), shutdown.clone());
+    let poll = c.poll("p1").await;
+    c.settle(poll).await;
+    let row = ml_connector::engine::store::find(&c.pool, "order", c.connection_id, &no)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(row.status, "failed");
+    assert_eq!(
+        row.last_error.as_deref(),
+        Some(
+            format!("sales order {no} has no ship-to street: complete the ship-to address in Sage")
+                .as_str()
+        )
+    );
+    control(
+        &c.sage,
+        Method::POST,
+        &format!("ABC/orders/{no}"),
+        json!({"ShipToAddress1": "1 Fixed St"}),
+    )
+    .await;
+    ml_connector::engine::store::restart(&c.pool, row.id, "operator")
+        .await
+        .unwrap();
+    common::eventually(
+        "posted after restart",
+        std::time::Duration::from_secs(30),
+        || async {
+            let s = ml_connector::engine::store::get(&c.pool, row.id)
+                .await
+                .unwrap();
+            (s.state == "check" && s.status == "waiting").then_some(())
+        },
+    )
+    .await;
+    assert_eq!(c.ss_orders().await.len(), 1);
+    shutdown.trigger();
+    workers.join().await;
+}
