@@ -274,9 +274,9 @@ fn invalid_workflow_files_stop_start_up_with_the_file_and_the_problem() {
         (
             good.replace(
                 "handler = \"sample.sleep\"\nnext = [\"second\"]",
-                "handler = \"order.fetch\"\nnext = [\"second\"]",
+                "handler = \"shipping.teleport\"\nnext = [\"second\"]",
             ),
-            "state \"first\": unknown handler \"order.fetch\"",
+            "state \"first\": unknown handler \"shipping.teleport\"",
         ),
         ("kind = \"probe\"\ninitial = [".to_string(), "invalid TOML"),
     ];
