@@ -60,7 +60,7 @@ pub enum Command {
     Worker(WorkerArgs),
     /// Apply database migrations and exit.
     Migrate,
-    /// Run the connector end to end on embedded PostgreSQL with simulated work, then summarize.
+    /// Run the connector end to end on embedded PostgreSQL and the Sage 100 / ShipStation simulators.
     Demo(DemoArgs),
     /// Manage connections (one Sage company × one ShipStation account).
     #[command(subcommand)]
@@ -98,8 +98,8 @@ pub struct ServeArgs {
 
 #[derive(Debug, Args)]
 pub struct DemoArgs {
-    /// Sample orders to push through the engine.
-    #[arg(long, default_value_t = 200)]
+    /// Sales orders the simulated distributor enters in Sage.
+    #[arg(long, default_value_t = 300)]
     pub orders: usize,
     /// End after the summary once every order is completed or failed (the default for now).
     #[arg(long)]
@@ -107,8 +107,8 @@ pub struct DemoArgs {
     /// Print one final JSON object instead of the human summary.
     #[arg(long)]
     pub json: bool,
-    /// Step handlers running at once.
-    #[arg(long, default_value_t = 32)]
+    /// Step handlers running at once (posts wait for their createorders batch, so use many).
+    #[arg(long, default_value_t = 256)]
     pub workers: usize,
 }
 

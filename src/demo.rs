@@ -1,52 +1,74 @@
-//! `ml-connector demo`: embedded PostgreSQL + the engine + simulated orders, with live progress
-//! and a summary. Until the Sage 100 → ShipStation order flow lands it runs the `sample` workflow
-//! (fetch with simulated record locks → post → timer wait for shipment → done).
+//! `ml-connector demo`: the real connector end to end on loopback — embedded PostgreSQL, the Sage 100
+//! simulator (SOAP + our agent over the simulated BOI, a seeded wholesale distributor), the
+//! ShipStation simulator, a connection with encrypted secrets, the scheduled orders poll and the
+//! worker pool. Orders arrive in Sage over a few seconds; the summary says where each one is.
 
 use std::io::Write;
-use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use anyhow::Context;
 use serde_json::json;
 
+use crate::agent::api::AgentState;
+use crate::agent::pool::SessionPool;
+use crate::agent::run::serve_agent;
+use crate::agent::server::Transport;
 use crate::cli::{DemoArgs, GlobalArgs};
+use crate::connections::{self, Settings, ShipViaMapping, WarehouseMapping};
 use crate::db::{Database, DbTarget};
-use crate::engine::store::{self, NewWorkflow};
+use crate::engine::scheduler::Scheduler;
 use crate::engine::worker::{PoolStats, WorkerPool};
 use crate::engine::{worker_identity, Shutdown};
+use crate::flows::deps::{FlowDeps, FlowTuning};
 use crate::pg::StartOptions;
+use crate::secret::Secret;
+use crate::sim::sage100::boi::SimBoi;
+use crate::sim::sage100::{orders as sage_orders, SageConfig, SageSim, SOAP_PATH};
+use crate::sim::shipstation::{ShipStationSim, SimConfig};
+use crate::vault::Vault;
 
-#[derive(Debug, Default, serde::Serialize)]
-struct Counts {
-    ready: i64,
-    running: i64,
-    waiting: i64,
-    failed: i64,
-    completed: i64,
-    cancelled: i64,
+const AGENT_KEY: &str = "demo-agent-key";
+
+async fn count(pool: &sqlx::PgPool, sql: &str) -> anyhow::Result<i64> {
+    Ok(sqlx::query_scalar(sql).fetch_one(pool).await?)
 }
 
-async fn counts(pool: &sqlx::PgPool) -> anyhow::Result<Counts> {
-    let rows: Vec<(String, i64)> = sqlx::query_as(
-        "SELECT status, count(*) FROM workflows WHERE kind = 'sample' GROUP BY status",
-    )
-    .fetch_all(pool)
-    .await?;
-    let mut c = Counts::default();
-    for (status, n) in rows {
-        match status.as_str() {
-            "ready" => c.ready = n,
-            "running" => c.running = n,
-            "waiting" => c.waiting = n,
-            "failed" => c.failed = n,
-            "completed" => c.completed = n,
-            "cancelled" => c.cancelled = n,
-            _ => {}
+/// Orders in the ShipStation simulator: (total, distinct orderKeys).
+async fn shipstation_orders(base: &str) -> anyhow::Result<(usize, usize)> {
+    let http = reqwest::Client::new();
+    let mut keys = Vec::new();
+    for page in 1.. {
+        let v: serde_json::Value = http
+            .get(format!("{base}/orders?pageSize=500&page={page}"))
+            .basic_auth("sim-key", Some("sim-secret"))
+            .send()
+            .await?
+            .json()
+            .await?;
+        keys.extend(
+            v["orders"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|o| o["orderKey"].as_str().map(str::to_string)),
+        );
+        if page >= v["pages"].as_u64().unwrap_or(0) {
+            break;
         }
     }
-    Ok(c)
+    let total = keys.len();
+    keys.sort();
+    keys.dedup();
+    Ok((total, keys.len()))
 }
 
 pub async fn run(global: &GlobalArgs, args: &DemoArgs) -> anyhow::Result<()> {
+    let say = |line: String| {
+        if !args.json {
+            println!("{line}");
+        }
+    };
     let target = match &global.database_url {
         Some(url) => DbTarget::Url(url.clone()),
         None => DbTarget::Embedded {
@@ -54,129 +76,216 @@ pub async fn run(global: &GlobalArgs, args: &DemoArgs) -> anyhow::Result<()> {
             ephemeral: true,
         },
     };
-    let say = |line: String| {
-        if !args.json {
-            println!("{line}");
-        }
-    };
-    let workflows = crate::service::Workflows::load(global)?;
-    say("ml-connector demo: starting PostgreSQL…".into());
-    let db = Database::open(&target, 20).await?;
-    let engine = workflows.into_engine(db.pool.clone());
-    let run_id = format!("{:08x}", rand::random::<u32>());
+    say("ml-connector demo: starting PostgreSQL, the Sage 100 and ShipStation simulators…".into());
+    let db = Database::open(&target, 40).await?;
     let shutdown = Shutdown::new();
     shutdown.trigger_on_signals();
-    let stats = std::sync::Arc::new(PoolStats::default());
-    let cfg =
-        crate::service::pool_config(&engine.definitions, worker_identity("demo"), args.workers);
-    let pool = WorkerPool::spawn_with_stats(engine.clone(), cfg, shutdown.clone(), stats.clone());
-    say(format!(
-        "database: {}  workers: {}  orders: {} (arriving over ~2 s)",
-        if db.is_embedded() {
-            "embedded PostgreSQL"
-        } else {
-            "DATABASE_URL"
-        },
-        args.workers,
-        args.orders
-    ));
 
+    // The outside world, on loopback.
+    let sage = SageSim::new(SageConfig {
+        seed_demo: true,
+        ..SageConfig::default()
+    });
+    let (sage_addr, _) = sage
+        .serve("127.0.0.1:0".parse()?)
+        .await
+        .context("Sage simulator")?;
+    let agent_state = AgentState {
+        pool: SessionPool::new(
+            Arc::new(SimBoi::new(sage.clone())),
+            sage.cfg.username.clone(),
+            Secret::new(sage.cfg.password.clone()),
+            4,
+        ),
+        api_key: Some(Secret::new(AGENT_KEY)),
+        companies: sage.cfg.companies.clone(),
+    };
+    let (agent_addr, _) = serve_agent(
+        agent_state,
+        "127.0.0.1:0".parse()?,
+        Transport::PlainLoopback,
+        shutdown.clone(),
+    )
+    .await?;
+    let ss = ShipStationSim::start(SimConfig::default(), "127.0.0.1:0".parse()?)
+        .await
+        .context("ShipStation simulator")?;
+
+    // One connection, its secrets encrypted under a master key made for this demo.
+    let vault = Vault::from_spec(&Vault::generate_spec("demo"))?;
+    let mut settings = Settings::default();
+    settings.sage.soap_url = format!("http://{sage_addr}{SOAP_PATH}");
+    settings.sage.username = sage.cfg.username.clone();
+    settings.sage.company = "ABC".into();
+    settings.sage.agent_url = format!("http://{agent_addr}");
+    settings.shipstation.v1_base_url = ss.base_url();
+    settings.shipstation.v2_base_url = ss.base_url();
+    settings.shipstation.resource_domain = ss.cfg.host_domain.clone();
+    settings.polls.orders_secs = 2;
+    settings.mappings.warehouses.insert(
+        "000".into(),
+        WarehouseMapping {
+            warehouse_id: Some(11001),
+            ..Default::default()
+        },
+    );
+    settings.mappings.ship_via.insert(
+        "UPS GROUND".into(),
+        ShipViaMapping {
+            carrier_code: Some("ups".into()),
+            service_code: Some("ups_ground".into()),
+        },
+    );
+    settings.mappings.store_id = Some(21002);
+    let name = format!("demo-{:06x}", rand::random::<u32>() & 0xffffff);
+    let connection_id = connections::add(&db.pool, &name, &settings).await?;
+    for (secret, value) in [
+        ("sage_password", sage.cfg.password.as_str()),
+        ("agent_api_key", AGENT_KEY),
+        ("v1_key", "sim-key"),
+        ("v1_secret", "sim-secret"),
+        ("v2_key", "sim-v2-key"),
+    ] {
+        connections::set_secret(
+            &db.pool,
+            &vault,
+            connection_id,
+            secret,
+            &Secret::new(value),
+            None,
+        )
+        .await?;
+    }
+
+    // The connector itself.
+    let deps = FlowDeps::new(
+        Some(vault),
+        FlowTuning {
+            batch_window: Duration::from_millis(1500),
+            v1_margin: Duration::ZERO,
+        },
+    );
+    let workflows = crate::service::Workflows::load_with(global, deps)?;
+    let engine = workflows.into_engine(db.pool.clone());
+    let stats = Arc::new(PoolStats::default());
+    let mut cfg =
+        crate::service::pool_config(&engine.definitions, worker_identity("demo"), args.workers);
+    cfg.claim_batch = args.workers;
+    let workers =
+        WorkerPool::spawn_with_stats(engine.clone(), cfg, shutdown.clone(), stats.clone());
+    let scheduler = Scheduler::new(
+        engine.clone(),
+        crate::flows::orders_poll::schedules(db.pool.clone()),
+        Duration::from_millis(250),
+        worker_identity("demo-scheduler"),
+    );
+    let scheduler = tokio::spawn(scheduler.run(shutdown.clone()));
+    say(format!("Sage 100 SOAP http://{sage_addr}{SOAP_PATH} · agent http://{agent_addr} · ShipStation {} · {} workers", ss.base_url(), args.workers));
+
+    // Sage users enter orders over a few seconds.
     let started = Instant::now();
-    let def = engine
-        .definitions
-        .get("sample")
-        .ok_or_else(|| anyhow::anyhow!("the sample workflow is not defined"))?;
-    // Orders arrive in waves, as a poll of Sage would find them.
-    let waves = 10usize;
+    let customers = ["ABF", "BLUEJAY", "CITYMKT", "NORTHPT", "SUNRISE"];
+    let items = [
+        "WID-100", "WID-200", "GAD-300", "BRK-410", "CAB-520", "BOX-600", "TAPE-700", "LBL-800",
+    ];
+    let waves = 8usize;
     let per_wave = args.orders.div_ceil(waves).max(1);
-    let mut created = 0usize;
-    let mut last_print = Instant::now();
+    let mut entered = 0usize;
+    let mut last_print = Instant::now() - Duration::from_secs(1);
+    let deadline = Instant::now() + Duration::from_secs(300 + args.orders as u64 / 5);
+    let (mut posted, mut failed, mut skipped);
     loop {
-        if created < args.orders && !shutdown.is_triggered() {
-            let n = per_wave.min(args.orders - created);
-            let items: Vec<NewWorkflow> = (created..created + n)
-                .map(|i| NewWorkflow {
-                    kind: "sample".into(),
-                    connection_id: 0,
-                    business_key: format!("demo-{run_id}-SO{:07}", i + 1),
-                    initial_state: def.initial.clone(),
-                    context: json!({ "lock_rate": 0.1, "max_ship_delay_ms": 1500 }),
-                    run_at: None,
-                })
+        if entered < args.orders {
+            let mut data = sage.data.lock().unwrap();
+            for i in entered..(entered + per_wave).min(args.orders) {
+                let header = [
+                    ("CustomerNo", json!(customers[i % customers.len()])),
+                    ("ShipVia", json!("UPS GROUND")),
+                    ("CustomerPONo", json!(format!("PO-{:05}", i + 1))),
+                ]
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v))
                 .collect();
-            store::create_many(&db.pool, &items, "demo").await?;
-            created += n;
+                let lines: Vec<_> = (0..1 + i % 3)
+                    .map(|l| {
+                        [
+                            (
+                                "ItemCode".to_string(),
+                                json!(items[(i + l * 3) % items.len()]),
+                            ),
+                            ("QuantityOrdered".to_string(), json!(1 + (i + l) % 5)),
+                        ]
+                        .into_iter()
+                        .collect()
+                    })
+                    .collect();
+                sage_orders::save(&mut data, "ABC", &header, Some(&lines), false)
+                    .map_err(|(c, m)| anyhow::anyhow!("seeding Sage: {c} {m}"))?;
+            }
+            entered = (entered + per_wave).min(args.orders);
         }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-        let c = counts(&db.pool).await?;
-        let finished = (c.completed + c.failed + c.cancelled) as usize;
-        if last_print.elapsed() >= Duration::from_millis(800) || finished >= args.orders {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let c = &db.pool;
+        let discovered = count(c, &format!("SELECT count(*) FROM workflows WHERE kind = 'order' AND connection_id = {connection_id}")).await?;
+        posted = count(c, &format!("SELECT count(*) FROM workflows WHERE kind = 'order' AND connection_id = {connection_id} AND state = 'check'")).await?;
+        failed = count(c, &format!("SELECT count(*) FROM workflows WHERE kind = 'order' AND connection_id = {connection_id} AND status = 'failed'")).await?;
+        skipped = count(c, &format!("SELECT count(*) FROM workflows WHERE kind = 'order' AND connection_id = {connection_id} AND state = 'skipped'")).await?;
+        let done = (posted + failed + skipped) as usize;
+        if last_print.elapsed() >= Duration::from_secs(1)
+            || (entered >= args.orders && done >= args.orders)
+        {
+            let width = 30;
+            let filled = (done * width / args.orders.max(1)).min(width);
             say(format!(
-                "  {:>5.1}s  created {:>5}  ready {:>4}  running {:>3}  waiting {:>4}  completed {:>5}  failed {:>3}  retries {:>4}",
+                "  {:>5.1}s [{}{}] entered in Sage {:>4}  discovered {:>4}  in ShipStation {:>4}  failed {:>3}  retries {:>3}",
                 started.elapsed().as_secs_f64(),
-                created,
-                c.ready,
-                c.running,
-                c.waiting,
-                c.completed,
-                c.failed,
-                stats.steps_failed.load(Ordering::Relaxed),
+                "#".repeat(filled),
+                ".".repeat(width - filled),
+                entered,
+                discovered,
+                posted,
+                failed,
+                stats.steps_failed.load(std::sync::atomic::Ordering::Relaxed),
             ));
             last_print = Instant::now();
         }
-        if (created >= args.orders && finished >= args.orders) || shutdown.is_triggered() {
+        if (entered >= args.orders && done >= args.orders)
+            || shutdown.is_triggered()
+            || Instant::now() > deadline
+        {
             break;
         }
     }
-    shutdown.trigger();
-    pool.join().await;
-
-    let c = counts(&db.pool).await?;
-    let events: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM workflow_events e JOIN workflows w ON w.id = e.workflow_id WHERE w.kind = 'sample'",
-    )
-    .fetch_one(&db.pool)
-    .await?;
-    let distinct_keys: i64 = sqlx::query_scalar(
-        "SELECT count(DISTINCT business_key) FROM workflows WHERE kind = 'sample' AND business_key LIKE $1",
-    )
-    .bind(format!("demo-{run_id}-%"))
-    .fetch_one(&db.pool)
-    .await?;
-    let rows: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM workflows WHERE kind = 'sample' AND business_key LIKE $1",
-    )
-    .bind(format!("demo-{run_id}-%"))
-    .fetch_one(&db.pool)
-    .await?;
+    let (in_shipstation, distinct) = shipstation_orders(&ss.base_url()).await?;
+    let calls = crate::flows::batcher::BATCH_SIZES.lock().unwrap().clone();
     let summary = json!({
-        "workflow": "sample",
-        "orders_created": created,
-        "completed": c.completed,
-        "failed": c.failed,
-        "duplicates": rows - distinct_keys,
-        "steps_succeeded": stats.steps_succeeded.load(Ordering::Relaxed),
-        "retries": stats.steps_failed.load(Ordering::Relaxed),
-        "audit_events": events,
-        "seconds": (started.elapsed().as_secs_f64() * 100.0).round() / 100.0,
+        "orders_created_in_sage": entered,
+        "orders_in_shipstation": distinct,
+        "duplicates": in_shipstation - distinct,
+        "failed": failed,
+        "skipped": skipped,
+        "createorders_calls": calls.len(),
+        "orders_per_call": if calls.is_empty() { 0.0 } else { (calls.iter().sum::<usize>() as f64 / calls.len() as f64 * 10.0).round() / 10.0 },
+        "poll_runs": count(&db.pool, &format!("SELECT count(*) FROM sync_runs WHERE connection_id = {connection_id}")).await?,
+        "audit_events": count(&db.pool, "SELECT count(*) FROM workflow_events").await?,
+        "seconds": (started.elapsed().as_secs_f64() * 10.0).round() / 10.0,
     });
+    shutdown.trigger();
+    workers.join().await;
+    let _ = scheduler.await;
     if args.json {
         println!("{summary}");
     } else {
         println!("summary:");
-        println!(
-            "  orders created {created}, completed {}, failed {}, duplicates {}",
-            c.completed,
-            c.failed,
-            rows - distinct_keys
-        );
-        println!(
-            "  steps {}, retried after simulated record locks {}, audit events {}",
-            summary["steps_succeeded"], summary["retries"], events
-        );
-        println!("  took {:.1} s", started.elapsed().as_secs_f64());
+        println!("  orders entered in Sage {entered}; in ShipStation {distinct}; duplicates {}; failed {failed}; skipped {skipped}", in_shipstation - distinct);
+        println!("  {} createorders calls, {} orders per call on average; {} poll runs; {} audit events; {} s",
+            summary["createorders_calls"], summary["orders_per_call"], summary["poll_runs"], summary["audit_events"], summary["seconds"]);
     }
     let _ = std::io::stdout().flush();
     db.close().await;
+    anyhow::ensure!(
+        distinct == entered && failed == 0,
+        "not every order reached ShipStation"
+    );
     Ok(())
 }

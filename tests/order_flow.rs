@@ -187,3 +187,76 @@ async fn invalid_orders_fail_with_a_plain_message_and_restart_once_fixed() {
     shutdown.trigger();
     workers.join().await;
 }
+
+/// The real `worker` binary is killed while its createorders call is in flight (the simulator
+/// answers slowly); a second worker re-runs the step after the lease expires. ShipStation upserts
+/// by orderKey, so nothing is duplicated.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_killed_mid_post_leaves_no_duplicate() {
+    let c = common::connector::start(SimConfig::default()).await;
+    let numbers = seed_orders(&c, 30).await;
+    // The shipped definitions with a 3 s lease, so the rescue happens quickly.
+    let defs = common::temp_path("workflows");
+    std::fs::create_dir_all(&defs).unwrap();
+    for (path, text) in ml_connector::flows::BUILTIN_WORKFLOWS {
+        let name = std::path::Path::new(path).file_name().unwrap();
+        std::fs::write(
+            defs.join(name),
+            text.replace("lease_secs = 120", "lease_secs = 3"),
+        )
+        .unwrap();
+    }
+    let start_worker = |label: &str| {
+        let log = std::fs::File::create(common::temp_path(label)).unwrap();
+        std::process::Command::new(common::binary())
+            .args(["worker", "--workers", "64", "--workflows-dir"])
+            .arg(&defs)
+            .env("DATABASE_URL", &c.url)
+            .env("ML_CONNECTOR_MASTER_KEY", &c.master_key)
+            .env("ML_CONNECTOR_LOG_FORMAT", "json")
+            .stdout(std::process::Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap()
+    };
+    // Slow createorders: the first worker dies while the call is in flight.
+    reqwest::Client::new()
+        .post(format!("{}/__control/faults", c.ss.base_url()))
+        .json(&json!({"latency_ms": 2500}))
+        .send()
+        .await
+        .unwrap();
+    let poll = c.poll("kill").await;
+    let mut first = start_worker("killed-worker.log");
+    common::eventually("a post step running", std::time::Duration::from_secs(60), || async {
+        let running = c.count("SELECT count(*) FROM workflows WHERE kind = 'order' AND state = 'post' AND status = 'running'").await;
+        let received: serde_json::Value = reqwest::get(format!("{}/__control/received", c.ss.base_url())).await.unwrap().json().await.unwrap();
+        let sent = received.as_array().unwrap().iter().any(|r| r["path"] == "/orders/createorders");
+        (running > 0 && sent).then_some(())
+    })
+    .await;
+    first.kill().unwrap();
+    let _ = first.wait();
+    reqwest::Client::new()
+        .post(format!("{}/__control/faults", c.ss.base_url()))
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    let mut second = start_worker("second-worker.log");
+    c.settle(poll).await;
+    let _ = second.kill();
+    let _ = second.wait();
+    let orders = c.ss_orders().await;
+    let keys: HashSet<String> = orders
+        .iter()
+        .map(|o| o["orderKey"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(orders.len(), 30, "no duplicates after the crash");
+    assert_eq!(keys.len(), 30);
+    assert!(numbers
+        .iter()
+        .all(|n| keys.contains(&format!("sage100:ABC:{n}"))));
+    let rescued = c.count("SELECT count(*) FROM workflow_events e JOIN workflows w ON w.id = e.workflow_id WHERE w.kind = 'order' AND e.event = 'lease_expired'").await;
+    assert!(rescued > 0, "the killed worker's steps were rescued");
+}
