@@ -34,29 +34,18 @@ async fn count(pool: &sqlx::PgPool, sql: &str) -> anyhow::Result<i64> {
     Ok(sqlx::query_scalar(sql).fetch_one(pool).await?)
 }
 
-/// Orders in the ShipStation simulator: (total, distinct orderKeys).
+/// Orders in the ShipStation simulator: (total, distinct orderKeys), read through its control API.
 async fn shipstation_orders(base: &str) -> anyhow::Result<(usize, usize)> {
-    let http = reqwest::Client::new();
-    let mut keys = Vec::new();
-    for page in 1.. {
-        let v: serde_json::Value = http
-            .get(format!("{base}/orders?pageSize=500&page={page}"))
-            .basic_auth("sim-key", Some("sim-secret"))
-            .send()
-            .await?
-            .json()
-            .await?;
-        keys.extend(
-            v["orders"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(|o| o["orderKey"].as_str().map(str::to_string)),
-        );
-        if page >= v["pages"].as_u64().unwrap_or(0) {
-            break;
-        }
-    }
+    let v: serde_json::Value = reqwest::get(format!("{base}/__control/orders"))
+        .await?
+        .json()
+        .await?;
+    let mut keys: Vec<String> = v
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|o| o["orderKey"].as_str().map(str::to_string))
+        .collect();
     let total = keys.len();
     keys.sort();
     keys.dedup();

@@ -260,3 +260,40 @@ async fn a_worker_killed_mid_post_leaves_no_duplicate() {
     let rescued = c.count("SELECT count(*) FROM workflow_events e JOIN workflows w ON w.id = e.workflow_id WHERE w.kind = 'order' AND e.event = 'lease_expired'").await;
     assert!(rescued > 0, "the killed worker's steps were rescued");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn orders_younger_than_the_minimum_age_wait_before_posting() {
+    let c = common::connector::start(SimConfig::default()).await;
+    let mut conn = ml_connector::connections::get(&c.pool, "acme")
+        .await
+        .unwrap();
+    conn.settings.min_order_age_secs = 3;
+    ml_connector::connections::update_settings(&c.pool, "acme", &conn.settings)
+        .await
+        .unwrap();
+    let numbers = seed_orders(&c, 3).await;
+    let entered = std::time::Instant::now();
+    let shutdown = Shutdown::new();
+    let workers = WorkerPool::spawn(c.engine.clone(), pool_config(), shutdown.clone());
+    c.poll("young").await;
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    assert!(c.ss_orders().await.is_empty(), "too young to post");
+    let row = ml_connector::engine::store::find(&c.pool, "order", c.connection_id, &numbers[0])
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (row.state.as_str(), row.status.as_str()),
+        ("fetch", "waiting"),
+        "a timer, not a retry"
+    );
+    common::eventually(
+        "posted once old enough",
+        std::time::Duration::from_secs(30),
+        || async { (c.ss_orders().await.len() == 3).then_some(()) },
+    )
+    .await;
+    assert!(entered.elapsed() >= std::time::Duration::from_secs(3));
+    shutdown.trigger();
+    workers.join().await;
+}

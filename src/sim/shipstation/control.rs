@@ -254,6 +254,19 @@ pub async fn stats(State(sim): State<Sim>) -> Response {
     .into_response()
 }
 
+/// Every order as stored (tests observe without spending the account's V1 rate budget).
+pub async fn orders(State(sim): State<Sim>) -> Response {
+    Json(json!(sim
+        .state
+        .lock()
+        .unwrap()
+        .orders
+        .values()
+        .cloned()
+        .collect::<Vec<_>>()))
+    .into_response()
+}
+
 pub async fn received(State(sim): State<Sim>) -> Response {
     Json(json!(sim.state.lock().unwrap().received)).into_response()
 }
