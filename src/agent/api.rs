@@ -331,6 +331,39 @@ async fn one_order(
     }
 }
 
+fn strings(v: &Value) -> Vec<String> {
+    v.as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|c| c.as_str().map(str::to_string))
+        .collect()
+}
+
+/// Look records up by single key: (found, missing keys). `cols` None answers the key itself.
+fn lookup(
+    s: &mut dyn BoiSession,
+    object_name: &str,
+    key_col: &str,
+    keys: Vec<String>,
+    cols: Option<&[&str]>,
+) -> Result<(Vec<Value>, Vec<Value>), Failure> {
+    let o = object(s, object_name)?;
+    let (mut found, mut missing) = (Vec::new(), Vec::new());
+    for key in keys {
+        s.set_key_value(o, key_col, &key);
+        if s.find(o) != 1 {
+            missing.push(json!(key));
+        } else {
+            found.push(match cols {
+                Some(cols) => Value::Object(read(s, o, cols)),
+                None => json!(key),
+            });
+        }
+    }
+    s.drop_object(o);
+    Ok((found, missing))
+}
+
 /// Which of these sales orders are still in SO_SalesOrderHeader (deleted orders never show up in a
 /// change feed; invoiced-and-posted ones leave it too).
 async fn orders_exist(
@@ -338,28 +371,12 @@ async fn orders_exist(
     Path(co): Path<String>,
     Json(body): Json<Value>,
 ) -> Response {
-    let numbers: Vec<String> = body["SalesOrderNos"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|c| c.as_str().map(str::to_string))
-        .collect();
-    let result = with_session(&state, &co, move |s| {
-        let o = object(s, "SO_SalesOrder_svc")?;
-        let (mut existing, mut missing) = (Vec::new(), Vec::new());
-        for no in numbers {
-            s.set_key_value(o, "SalesOrderNo$", &no);
-            if s.find(o) == 1 {
-                existing.push(json!(no));
-            } else {
-                missing.push(json!(no));
-            }
-        }
-        s.drop_object(o);
-        Ok((existing, missing))
+    let numbers = strings(&body["SalesOrderNos"]);
+    match with_session(&state, &co, move |s| {
+        lookup(s, "SO_SalesOrder_svc", "SalesOrderNo$", numbers, None)
     })
-    .await;
-    match result {
+    .await
+    {
         Ok((existing, missing)) => ok(Map::from_iter([
             ("Existing".into(), json!(existing)),
             ("Missing".into(), json!(missing)),
@@ -373,28 +390,18 @@ async fn items(
     Path(co): Path<String>,
     Json(body): Json<Value>,
 ) -> Response {
-    let codes: Vec<String> = body["ItemCodes"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|c| c.as_str().map(str::to_string))
-        .collect();
-    let result = with_session(&state, &co, move |s| {
-        let o = object(s, "CI_ItemCode_svc")?;
-        let (mut found, mut missing) = (Vec::new(), Vec::new());
-        for code in codes {
-            s.set_key_value(o, "ItemCode$", &code);
-            if s.find(o) == 1 {
-                found.push(Value::Object(read(s, o, columns::CI_ITEM)));
-            } else {
-                missing.push(json!(code));
-            }
-        }
-        s.drop_object(o);
-        Ok((found, missing))
+    let codes = strings(&body["ItemCodes"]);
+    match with_session(&state, &co, move |s| {
+        lookup(
+            s,
+            "CI_ItemCode_svc",
+            "ItemCode$",
+            codes,
+            Some(columns::CI_ITEM),
+        )
     })
-    .await;
-    match result {
+    .await
+    {
         Ok((found, missing)) => ok(Map::from_iter([
             ("Items".into(), json!(found)),
             ("Missing".into(), json!(missing)),

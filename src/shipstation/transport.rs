@@ -48,6 +48,62 @@ pub struct Reply {
     pub body: String,
 }
 
+/// What one attempt came to.
+enum Attempt {
+    Done(Reply),
+    Throttled(Duration),
+    /// No usable answer (connection error, timeout, unreadable body).
+    Transport(String),
+    Server(StatusCode, String),
+}
+
+/// One request: a governor slot, the send, the budget headers reported back.
+async fn attempt(
+    governor: &Governor,
+    policy: &RetryPolicy,
+    build: &impl Fn() -> RequestBuilder,
+) -> Result<Attempt, ShipStationError> {
+    governor.acquire().await?;
+    let resp = match tokio::time::timeout(policy.timeout, build().send()).await {
+        Ok(Ok(resp)) => resp,
+        Ok(Err(e)) => {
+            governor.finish(None, None).await?;
+            return Ok(Attempt::Transport(e.without_url().to_string()));
+        }
+        Err(_) => {
+            governor.finish(None, None).await?;
+            return Ok(Attempt::Transport(format!(
+                "timed out after {:?}",
+                policy.timeout
+            )));
+        }
+    };
+    let status = resp.status();
+    let headers = RateHeaders::from_headers(resp.headers());
+    if status == StatusCode::TOO_MANY_REQUESTS {
+        let retry_after = resp
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok());
+        let wait = retry_after
+            .or(headers.map(|h| h.reset_secs))
+            .map(Duration::from_secs)
+            .unwrap_or(Duration::from_secs(1));
+        governor.finish(headers, Some(wait)).await?;
+        return Ok(Attempt::Throttled(wait));
+    }
+    governor.finish(headers, None).await?;
+    Ok(
+        match tokio::time::timeout(policy.timeout, resp.text()).await {
+            Ok(Ok(body)) if status.is_server_error() => Attempt::Server(status, body),
+            Ok(Ok(body)) => Attempt::Done(Reply { status, body }),
+            Ok(Err(e)) => Attempt::Transport(e.without_url().to_string()),
+            Err(_) => Attempt::Transport("the response body timed out".into()),
+        },
+    )
+}
+
 /// Send with governor and retries. Non-retryable statuses (2xx, 4xx other than 429) are returned
 /// as they are; the caller maps them.
 pub async fn send(
@@ -58,100 +114,38 @@ pub async fn send(
     let mut failures = 0u32;
     let mut throttles = 0u32;
     loop {
-        governor.acquire().await?;
-        let sent = tokio::time::timeout(policy.timeout, build().send()).await;
-        let resp = match sent {
-            Ok(Ok(resp)) => resp,
-            Ok(Err(e)) => {
-                governor.finish(None, None).await?;
-                failures += 1;
-                if failures >= policy.max_attempts {
-                    return Err(ShipStationError::Unreachable {
-                        attempts: failures,
-                        message: e.without_url().to_string(),
+        let error = match attempt(governor, policy, &build).await? {
+            Attempt::Done(reply) => return Ok(reply),
+            Attempt::Throttled(wait) => {
+                throttles += 1;
+                tracing::warn!(
+                    key = governor.key_id(),
+                    wait_s = wait.as_secs(),
+                    "ShipStation answered 429"
+                );
+                if throttles >= policy.max_throttled {
+                    return Err(ShipStationError::RateLimited {
+                        attempts: throttles,
+                        retry_after: Some(wait),
                     });
                 }
-                tokio::time::sleep(policy.backoff(failures)).await;
-                continue;
+                continue; // the governor holds every worker back until the wait is over
             }
-            Err(_) => {
-                governor.finish(None, None).await?;
-                failures += 1;
-                if failures >= policy.max_attempts {
-                    return Err(ShipStationError::Unreachable {
-                        attempts: failures,
-                        message: format!("timed out after {:?}", policy.timeout),
-                    });
-                }
-                tokio::time::sleep(policy.backoff(failures)).await;
-                continue;
-            }
+            Attempt::Transport(message) => ShipStationError::Unreachable {
+                attempts: failures + 1,
+                message,
+            },
+            Attempt::Server(status, body) => ShipStationError::Server {
+                status: status.as_u16(),
+                attempts: failures + 1,
+                message: summarize(&body),
+            },
         };
-        let status = resp.status();
-        let headers = RateHeaders::from_headers(resp.headers());
-        let retry_after = resp
-            .headers()
-            .get("retry-after")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .map(Duration::from_secs);
-        if status == StatusCode::TOO_MANY_REQUESTS {
-            let wait = retry_after
-                .or(headers.map(|h| Duration::from_secs(h.reset_secs)))
-                .unwrap_or(Duration::from_secs(1));
-            governor.finish(headers, Some(wait)).await?;
-            throttles += 1;
-            tracing::warn!(
-                key = governor.key_id(),
-                wait_s = wait.as_secs(),
-                "ShipStation answered 429"
-            );
-            if throttles >= policy.max_throttled {
-                return Err(ShipStationError::RateLimited {
-                    attempts: throttles,
-                    retry_after: Some(wait),
-                });
-            }
-            continue; // the governor holds every worker back until the wait is over
+        failures += 1;
+        if failures >= policy.max_attempts {
+            return Err(error);
         }
-        governor.finish(headers, None).await?;
-        let body = match tokio::time::timeout(policy.timeout, resp.text()).await {
-            Ok(Ok(b)) => b,
-            Ok(Err(e)) => {
-                failures += 1;
-                if failures >= policy.max_attempts {
-                    return Err(ShipStationError::Unreachable {
-                        attempts: failures,
-                        message: e.without_url().to_string(),
-                    });
-                }
-                tokio::time::sleep(policy.backoff(failures)).await;
-                continue;
-            }
-            Err(_) => {
-                failures += 1;
-                if failures >= policy.max_attempts {
-                    return Err(ShipStationError::Unreachable {
-                        attempts: failures,
-                        message: "body timed out".into(),
-                    });
-                }
-                continue;
-            }
-        };
-        if status.is_server_error() {
-            failures += 1;
-            if failures >= policy.max_attempts {
-                return Err(ShipStationError::Server {
-                    status: status.as_u16(),
-                    attempts: failures,
-                    message: summarize(&body),
-                });
-            }
-            tokio::time::sleep(policy.backoff(failures)).await;
-            continue;
-        }
-        return Ok(Reply { status, body });
+        tokio::time::sleep(policy.backoff(failures)).await;
     }
 }
 
