@@ -297,3 +297,72 @@ async fn orders_younger_than_the_minimum_age_wait_before_posting() {
     shutdown.trigger();
     workers.join().await;
 }
+
+/// The product as deployed: `ml-connector serve` with a connection whose poll runs every second;
+/// orders entered in Sage reach ShipStation without anything else being started.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_polls_on_schedule_and_posts_new_orders() {
+    let c = common::connector::start(SimConfig::default()).await;
+    let mut conn = ml_connector::connections::get(&c.pool, "acme")
+        .await
+        .unwrap();
+    conn.settings.polls.orders_secs = 1;
+    ml_connector::connections::update_settings(&c.pool, "acme", &conn.settings)
+        .await
+        .unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let log = std::fs::File::create(common::temp_path("serve.log")).unwrap();
+    let mut serve = std::process::Command::new(common::binary())
+        .args([
+            "serve",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--workers",
+            "128",
+        ])
+        .env("DATABASE_URL", &c.url)
+        .env("ML_CONNECTOR_MASTER_KEY", &c.master_key)
+        .env("ML_CONNECTOR_LOG_FORMAT", "json")
+        .stdout(std::process::Stdio::null())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    let numbers = seed_orders(&c, 25).await;
+    common::eventually(
+        "orders in ShipStation",
+        std::time::Duration::from_secs(60),
+        || async { (c.ss_orders().await.len() == 25).then_some(()) },
+    )
+    .await;
+    // Later orders are picked up by a later scheduled run.
+    let more = seed_orders(&c, 5).await;
+    common::eventually(
+        "later orders too",
+        std::time::Duration::from_secs(60),
+        || async { (c.ss_orders().await.len() == 30).then_some(()) },
+    )
+    .await;
+    // SAFETY: kill(2) on our own child.
+    unsafe { libc::kill(serve.id() as i32, libc::SIGTERM) };
+    assert!(serve.wait().unwrap().success(), "graceful exit");
+    let keys: HashSet<String> = c
+        .ss_orders()
+        .await
+        .iter()
+        .map(|o| o["orderKey"].as_str().unwrap().to_string())
+        .collect();
+    assert!(numbers
+        .iter()
+        .chain(&more)
+        .all(|n| keys.contains(&format!("sage100:ABC:{n}"))));
+    let runs = c
+        .count(
+            "SELECT count(*) FROM sync_runs WHERE feed = 'sage_orders' AND finished_at IS NOT NULL",
+        )
+        .await;
+    assert!(runs >= 2, "scheduled runs recorded: {runs}");
+}
