@@ -16,10 +16,6 @@ use crate::engine::HandlerRegistry;
 /// The workflow definitions compiled into the binary (the repository's workflows/ folder).
 pub const BUILTIN_WORKFLOWS: &[(&str, &str)] = &[
     (
-        "workflows/sample.toml",
-        include_str!("../../workflows/sample.toml"),
-    ),
-    (
         "workflows/order.toml",
         include_str!("../../workflows/order.toml"),
     ),

@@ -1,19 +1,14 @@
-//! The sample workflow's handlers: the demo's stand-in order, plus small generic steps that
-//! tests and benchmarks use to exercise the engine (no-op, sleep with an execution trace, a step
-//! that fails while a file exists).
+//! Small generic steps that tests and benchmarks use to exercise the engine: a no-op, a sleep
+//! with an execution trace, and a step that fails while a file exists.
 
 use std::io::Write;
 use std::time::Duration;
 
 use chrono::Utc;
-use serde_json::json;
 
 use crate::engine::{HandlerRegistry, StepError, StepInput, StepResult, Transition};
 
 pub fn register(r: &mut HandlerRegistry) {
-    r.register("sample.fetch", fetch);
-    r.register("sample.post", post);
-    r.register("sample.await_shipment", await_shipment);
     r.register("sample.noop", noop);
     r.register("sample.sleep", sleep);
     r.register("sample.flaky", flaky);
@@ -25,45 +20,6 @@ fn first_next(input: &StepInput) -> Result<String, StepError> {
         .first()
         .cloned()
         .ok_or_else(|| StepError::fatal("state has no transition"))
-}
-
-async fn fetch(input: StepInput) -> StepResult {
-    tokio::time::sleep(Duration::from_millis(2 + rand::random::<u64>() % 10)).await;
-    let lock_rate = input.context["lock_rate"].as_f64().unwrap_or(0.1);
-    if rand::random::<f64>() < lock_rate {
-        return Err(StepError::retry(
-            "simulated: SO_SalesOrder record is in use by another user",
-        ));
-    }
-    let mut ctx = input.context.clone();
-    ctx["fetched_at"] = json!(Utc::now());
-    Ok(Transition::to("post").with_context(ctx))
-}
-
-async fn post(input: StepInput) -> StepResult {
-    tokio::time::sleep(Duration::from_millis(2 + rand::random::<u64>() % 10)).await;
-    let mut ctx = input.context.clone();
-    ctx["posted_at"] = json!(Utc::now());
-    Ok(Transition::to("await_shipment")
-        .with_context(ctx)
-        .with_detail(json!({ "simulated": "posted" })))
-}
-
-async fn await_shipment(input: StepInput) -> StepResult {
-    if input.context.get("ship_at").is_some() {
-        return Ok(Transition::to("done"));
-    }
-    let max_wait = input.context["max_ship_delay_ms"]
-        .as_u64()
-        .unwrap_or(2000)
-        .max(1);
-    let ship_at =
-        Utc::now() + chrono::Duration::milliseconds((rand::random::<u64>() % max_wait) as i64);
-    let mut ctx = input.context.clone();
-    ctx["ship_at"] = json!(ship_at);
-    Ok(Transition::to("await_shipment")
-        .at(ship_at)
-        .with_context(ctx))
 }
 
 async fn noop(input: StepInput) -> StepResult {
