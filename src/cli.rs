@@ -116,6 +116,23 @@ pub struct DemoArgs {
 pub enum BenchCommand {
     /// Burn-down of N workflows of K no-op steps, then idle claim latency.
     Engine(BenchEngineArgs),
+    /// Inventory sync on the simulators: SKUs per minute against the V2 limit, calls per changed SKU.
+    Inventory(BenchInventoryArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BenchInventoryArgs {
+    /// SKUs, each stocked in the two seeded warehouses.
+    #[arg(long, default_value_t = 200)]
+    pub skus: usize,
+    /// The simulated account's V2 requests per minute (ShipStation's default is 200).
+    #[arg(long, default_value_t = 200)]
+    pub v2_limit: u32,
+    /// SKUs changed in Sage before the second sync.
+    #[arg(long, default_value_t = 20)]
+    pub changed: usize,
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

@@ -52,110 +52,178 @@ async fn shipstation_orders(base: &str) -> anyhow::Result<(usize, usize)> {
     Ok((total, keys.len()))
 }
 
+/// The demo's world on loopback: database, Sage (SOAP + agent over the simulated BOI), ShipStation,
+/// one connection with encrypted secrets, and an engine with the real handlers. Also used by benches.
+pub struct World {
+    pub db: Database,
+    pub sage: SageSim,
+    pub ss: ShipStationSim,
+    pub engine: crate::engine::Engine,
+    pub connection_id: i64,
+    pub soap_url: String,
+    pub agent_url: String,
+    pub shutdown: Shutdown,
+}
+
+impl World {
+    /// `v2_limit`: the simulated account's V2 requests per minute (the connection is told the same).
+    pub async fn start(
+        global: &GlobalArgs,
+        db_connections: usize,
+        v2_limit: u32,
+    ) -> anyhow::Result<Self> {
+        let target = match &global.database_url {
+            Some(url) => DbTarget::Url(url.clone()),
+            None => DbTarget::Embedded {
+                root: StartOptions::ephemeral("demo", false).root,
+                ephemeral: true,
+            },
+        };
+        let db = Database::open(&target, (db_connections / 4).clamp(20, 80) as u32).await?;
+        let shutdown = Shutdown::new();
+        shutdown.trigger_on_signals();
+        let sage = SageSim::new(SageConfig {
+            seed_demo: true,
+            ..SageConfig::default()
+        });
+        let (sage_addr, _) = sage
+            .serve("127.0.0.1:0".parse()?)
+            .await
+            .context("Sage simulator")?;
+        let agent_state = AgentState {
+            pool: SessionPool::new(
+                Arc::new(SimBoi::new(sage.clone())),
+                sage.cfg.username.clone(),
+                Secret::new(sage.cfg.password.clone()),
+                4,
+            ),
+            api_key: Some(Secret::new(AGENT_KEY)),
+            companies: sage.cfg.companies.clone(),
+        };
+        let (agent_addr, _) = serve_agent(
+            agent_state,
+            "127.0.0.1:0".parse()?,
+            Transport::PlainLoopback,
+            shutdown.clone(),
+        )
+        .await?;
+        let ss = ShipStationSim::start(
+            SimConfig {
+                v2_limit,
+                ..SimConfig::default()
+            },
+            "127.0.0.1:0".parse()?,
+        )
+        .await
+        .context("ShipStation simulator")?;
+        let vault = Vault::from_spec(&Vault::generate_spec("demo"))?;
+        let mut settings = Settings::default();
+        settings.sage.soap_url = format!("http://{sage_addr}{SOAP_PATH}");
+        settings.sage.username = sage.cfg.username.clone();
+        settings.sage.company = "ABC".into();
+        settings.sage.agent_url = format!("http://{agent_addr}");
+        settings.shipstation.v1_base_url = ss.base_url();
+        settings.shipstation.v2_base_url = ss.base_url();
+        settings.shipstation.resource_domain = ss.cfg.host_domain.clone();
+        settings.shipstation.v2_rate_limit_per_min = v2_limit;
+        settings.polls.orders_secs = 2;
+        settings.polls.inventory_secs = 3600;
+        for code in crate::sim::sage100::seed::WAREHOUSES {
+            settings
+                .mappings
+                .warehouses
+                .insert(code.to_string(), WarehouseMapping::default());
+        }
+        settings
+            .mappings
+            .warehouses
+            .get_mut("000")
+            .expect("seeded")
+            .warehouse_id = Some(11001);
+        settings.mappings.ship_via.insert(
+            "UPS GROUND".into(),
+            ShipViaMapping {
+                carrier_code: Some("ups".into()),
+                service_code: Some("ups_ground".into()),
+            },
+        );
+        settings.mappings.store_id = Some(21002);
+        let name = format!("demo-{:06x}", rand::random::<u32>() & 0xffffff);
+        let connection_id = connections::add(&db.pool, &name, &settings).await?;
+        for (secret, value) in [
+            ("sage_password", sage.cfg.password.as_str()),
+            ("agent_api_key", AGENT_KEY),
+            ("v1_key", "sim-key"),
+            ("v1_secret", "sim-secret"),
+            ("v2_key", "sim-v2-key"),
+        ] {
+            connections::set_secret(
+                &db.pool,
+                &vault,
+                connection_id,
+                secret,
+                &Secret::new(value),
+                None,
+            )
+            .await?;
+        }
+        let deps = FlowDeps::new(
+            Some(vault),
+            FlowTuning {
+                batch_window: Duration::from_millis(1500),
+                v1_margin: Duration::ZERO,
+            },
+        );
+        let engine =
+            crate::service::Workflows::load_with(global, deps)?.into_engine(db.pool.clone());
+        Ok(Self {
+            db,
+            sage,
+            ss,
+            engine,
+            connection_id,
+            soap_url: format!("http://{sage_addr}{SOAP_PATH}"),
+            agent_url: format!("http://{agent_addr}"),
+            shutdown,
+        })
+    }
+
+    /// Run one inventory sync now and wait for it: (status, adjusted SKUs).
+    pub async fn sync_inventory(&self, label: &str) -> anyhow::Result<(String, i64)> {
+        let (id, _) = self
+            .engine
+            .start_workflow("inventory", self.connection_id, label, json!({}), "demo")
+            .await?;
+        loop {
+            let row = crate::engine::store::get(&self.db.pool, id).await?;
+            if matches!(row.status.as_str(), "completed" | "failed") {
+                let adjusted: i64 = sqlx::query_scalar("SELECT count(*) FROM inventory_adjustments WHERE workflow_id = $1 AND applied_at IS NOT NULL")
+                    .bind(id)
+                    .fetch_one(&self.db.pool)
+                    .await?;
+                return Ok((row.status, adjusted));
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
 pub async fn run(global: &GlobalArgs, args: &DemoArgs) -> anyhow::Result<()> {
     let say = |line: String| {
         if !args.json {
             println!("{line}");
         }
     };
-    let target = match &global.database_url {
-        Some(url) => DbTarget::Url(url.clone()),
-        None => DbTarget::Embedded {
-            root: StartOptions::ephemeral("demo", false).root,
-            ephemeral: true,
-        },
-    };
     say("ml-connector demo: starting PostgreSQL, the Sage 100 and ShipStation simulators…".into());
-    let db = Database::open(&target, 40).await?;
-    let shutdown = Shutdown::new();
-    shutdown.trigger_on_signals();
-
-    // The outside world, on loopback.
-    let sage = SageSim::new(SageConfig {
-        seed_demo: true,
-        ..SageConfig::default()
-    });
-    let (sage_addr, _) = sage
-        .serve("127.0.0.1:0".parse()?)
-        .await
-        .context("Sage simulator")?;
-    let agent_state = AgentState {
-        pool: SessionPool::new(
-            Arc::new(SimBoi::new(sage.clone())),
-            sage.cfg.username.clone(),
-            Secret::new(sage.cfg.password.clone()),
-            4,
-        ),
-        api_key: Some(Secret::new(AGENT_KEY)),
-        companies: sage.cfg.companies.clone(),
-    };
-    let (agent_addr, _) = serve_agent(
-        agent_state,
-        "127.0.0.1:0".parse()?,
-        Transport::PlainLoopback,
-        shutdown.clone(),
-    )
-    .await?;
-    let ss = ShipStationSim::start(SimConfig::default(), "127.0.0.1:0".parse()?)
-        .await
-        .context("ShipStation simulator")?;
-
-    // One connection, its secrets encrypted under a master key made for this demo.
-    let vault = Vault::from_spec(&Vault::generate_spec("demo"))?;
-    let mut settings = Settings::default();
-    settings.sage.soap_url = format!("http://{sage_addr}{SOAP_PATH}");
-    settings.sage.username = sage.cfg.username.clone();
-    settings.sage.company = "ABC".into();
-    settings.sage.agent_url = format!("http://{agent_addr}");
-    settings.shipstation.v1_base_url = ss.base_url();
-    settings.shipstation.v2_base_url = ss.base_url();
-    settings.shipstation.resource_domain = ss.cfg.host_domain.clone();
-    settings.polls.orders_secs = 2;
-    settings.mappings.warehouses.insert(
-        "000".into(),
-        WarehouseMapping {
-            warehouse_id: Some(11001),
-            ..Default::default()
-        },
+    let world = World::start(global, args.workers, 200).await?;
+    let (db, sage, ss, engine, connection_id, shutdown) = (
+        &world.db,
+        &world.sage,
+        &world.ss,
+        &world.engine,
+        world.connection_id,
+        world.shutdown.clone(),
     );
-    settings.mappings.ship_via.insert(
-        "UPS GROUND".into(),
-        ShipViaMapping {
-            carrier_code: Some("ups".into()),
-            service_code: Some("ups_ground".into()),
-        },
-    );
-    settings.mappings.store_id = Some(21002);
-    let name = format!("demo-{:06x}", rand::random::<u32>() & 0xffffff);
-    let connection_id = connections::add(&db.pool, &name, &settings).await?;
-    for (secret, value) in [
-        ("sage_password", sage.cfg.password.as_str()),
-        ("agent_api_key", AGENT_KEY),
-        ("v1_key", "sim-key"),
-        ("v1_secret", "sim-secret"),
-        ("v2_key", "sim-v2-key"),
-    ] {
-        connections::set_secret(
-            &db.pool,
-            &vault,
-            connection_id,
-            secret,
-            &Secret::new(value),
-            None,
-        )
-        .await?;
-    }
-
-    // The connector itself.
-    let deps = FlowDeps::new(
-        Some(vault),
-        FlowTuning {
-            batch_window: Duration::from_millis(1500),
-            v1_margin: Duration::ZERO,
-        },
-    );
-    let workflows = crate::service::Workflows::load_with(global, deps)?;
-    let engine = workflows.into_engine(db.pool.clone());
     let stats = Arc::new(PoolStats::default());
     let mut cfg =
         crate::service::pool_config(&engine.definitions, worker_identity("demo"), args.workers);
@@ -169,7 +237,13 @@ pub async fn run(global: &GlobalArgs, args: &DemoArgs) -> anyhow::Result<()> {
         worker_identity("demo-scheduler"),
     );
     let scheduler = tokio::spawn(scheduler.run(shutdown.clone()));
-    say(format!("Sage 100 SOAP http://{sage_addr}{SOAP_PATH} · agent http://{agent_addr} · ShipStation {} · {} workers", ss.base_url(), args.workers));
+    say(format!(
+        "Sage 100 SOAP {} · agent {} · ShipStation {} · {} workers",
+        world.soap_url,
+        world.agent_url,
+        ss.base_url(),
+        args.workers
+    ));
 
     // Sage users enter orders over a few seconds.
     let started = Instant::now();
@@ -245,6 +319,33 @@ pub async fn run(global: &GlobalArgs, args: &DemoArgs) -> anyhow::Result<()> {
             break;
         }
     }
+    // Stock: the scheduled first sync (plus one on demand), then a few Sage stock changes and the sync
+    // that follows them.
+    let (first_status, _) = world.sync_inventory("demo-initial").await?;
+    let first_adjusted: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM inventory_adjustments a JOIN workflows w ON w.id = a.workflow_id WHERE w.connection_id = $1 AND a.applied_at IS NOT NULL",
+    )
+    .bind(connection_id)
+    .fetch_one(&db.pool)
+    .await?;
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    {
+        let mut data = sage.data.lock().unwrap();
+        let (date, time) = data.stamp();
+        let co = data.company("ABC").expect("seeded company");
+        for (i, code) in ["WID-100", "GAD-300", "CAB-520"].iter().enumerate() {
+            if let Some(rec) = co
+                .im_item_warehouse
+                .get_mut(&crate::sim::sage100::data::key(&[code, "000"]))
+            {
+                rec.insert("QuantityOnHand".into(), json!(500 + i));
+                rec.insert("DateUpdated".into(), json!(date.clone()));
+                rec.insert("TimeUpdated".into(), json!(time.clone()));
+            }
+        }
+    }
+    let (second_status, second_adjusted) = world.sync_inventory("demo-changes").await?;
+    say(format!("  inventory: {first_adjusted} levels set by the first syncs ({first_status}); after 3 stock changes {second_status}, {second_adjusted} adjusted"));
     let (in_shipstation, distinct) = shipstation_orders(&ss.base_url()).await?;
     let calls = crate::flows::batcher::BATCH_SIZES.lock().unwrap().clone();
     let summary = json!({
@@ -255,6 +356,8 @@ pub async fn run(global: &GlobalArgs, args: &DemoArgs) -> anyhow::Result<()> {
         "skipped": skipped,
         "createorders_calls": calls.len(),
         "orders_per_call": if calls.is_empty() { 0.0 } else { (calls.iter().sum::<usize>() as f64 / calls.len() as f64 * 10.0).round() / 10.0 },
+        "inventory_levels_set": first_adjusted,
+        "inventory_adjusted_after_changes": second_adjusted,
         "poll_runs": count(&db.pool, &format!("SELECT count(*) FROM sync_runs WHERE connection_id = {connection_id}")).await?,
         "audit_events": count(&db.pool, "SELECT count(*) FROM workflow_events").await?,
         "seconds": (started.elapsed().as_secs_f64() * 10.0).round() / 10.0,
@@ -262,6 +365,7 @@ pub async fn run(global: &GlobalArgs, args: &DemoArgs) -> anyhow::Result<()> {
     shutdown.trigger();
     workers.join().await;
     let _ = scheduler.await;
+    let World { db, .. } = world;
     if args.json {
         println!("{summary}");
     } else {

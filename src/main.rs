@@ -37,6 +37,9 @@ fn main() -> std::process::ExitCode {
             Command::Bench(BenchCommand::Engine(args)) => {
                 bench::engine::run(&cli.global, args).await
             }
+            Command::Bench(BenchCommand::Inventory(args)) => {
+                bench::inventory::run(&cli.global, args).await
+            }
         }
     });
     match result {

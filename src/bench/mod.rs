@@ -1,6 +1,7 @@
 //! `ml-connector bench …`: reproducible measurements; results go to docs/benchmarks.md.
 
 pub mod engine;
+pub mod inventory;
 
 /// The q-quantile (0..=1) of unsorted samples, by nearest rank.
 pub fn percentile(samples: &mut [f64], q: f64) -> f64 {

@@ -57,6 +57,8 @@ pub struct ShipStationSettings {
     pub v2_base_url: String,
     /// Domain of webhook resource URLs (`ssapiN.<domain>`); `shipstation.com` in production.
     pub resource_domain: String,
+    /// V2 requests per minute (200 by default; ShipStation raises it on request).
+    pub v2_rate_limit_per_min: u32,
 }
 
 impl Default for ShipStationSettings {
@@ -65,6 +67,7 @@ impl Default for ShipStationSettings {
             v1_base_url: "https://ssapi.shipstation.com".into(),
             v2_base_url: "https://api.shipstation.com".into(),
             resource_domain: "shipstation.com".into(),
+            v2_rate_limit_per_min: 200,
         }
     }
 }
@@ -132,6 +135,40 @@ impl Default for WriteBackUdfs {
     }
 }
 
+/// A safety buffer held back from what ShipStation may sell.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Buffer {
+    /// Units held back.
+    pub absolute: i64,
+    /// Percent of the computed quantity held back (rounded up).
+    pub percent: f64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct InventorySettings {
+    /// IM_ItemWarehouse quantities subtracted from QuantityOnHand.
+    pub subtract: Vec<String>,
+    /// Buffers by Sage WarehouseCode, and by SKU (`sku:<ItemCode>`, which wins).
+    pub buffers: BTreeMap<String, Buffer>,
+    /// Create the ShipStation inventory warehouse and location of a mapped Sage warehouse that has none.
+    pub create_locations: bool,
+    /// A full resync (every item-warehouse row, not only changed ones) at most this often.
+    pub full_resync_hours: u64,
+}
+
+impl Default for InventorySettings {
+    fn default() -> Self {
+        Self {
+            subtract: vec!["QuantityOnSalesOrder".into()],
+            buffers: BTreeMap::new(),
+            create_locations: true,
+            full_resync_hours: 24,
+        }
+    }
+}
+
 /// Everything about a connection that is not secret.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
@@ -143,6 +180,7 @@ pub struct Settings {
     pub udfs: WriteBackUdfs,
     /// Post orders only once they are this old (absorbs early cancellations).
     pub min_order_age_secs: u64,
+    pub inventory: InventorySettings,
 }
 
 impl Settings {
@@ -178,6 +216,24 @@ impl Settings {
         ] {
             if secs < 1 {
                 p.push(format!("{name} must be at least 1 second"));
+            }
+        }
+        for f in &self.inventory.subtract {
+            if ![
+                "QuantityOnSalesOrder",
+                "QuantityOnBackOrder",
+                "QuantityOnPurchaseOrder",
+            ]
+            .contains(&f.as_str())
+            {
+                p.push(format!("inventory.subtract: {f:?} is not one of QuantityOnSalesOrder, QuantityOnBackOrder, QuantityOnPurchaseOrder"));
+            }
+        }
+        for (k, b) in &self.inventory.buffers {
+            if b.absolute < 0 || !(0.0..=100.0).contains(&b.percent) {
+                p.push(format!(
+                    "inventory.buffers.{k}: absolute must be ≥ 0 and percent between 0 and 100"
+                ));
             }
         }
         p

@@ -23,6 +23,8 @@ pub struct ConnectionClients {
     pub connection: Connection,
     pub agent: AgentClient,
     pub v1: V1Client,
+    /// Present when the connection has a V2 key (inventory, tracking).
+    pub v2: Option<crate::shipstation::V2Client>,
     pub batcher: OrderBatcher,
 }
 
@@ -163,11 +165,24 @@ impl FlowDeps {
         };
         let v1 = V1Client::new(v1_cfg, Arc::new(KeyRing::new(active, next)), pool.clone())
             .map_err(|e| StepError::fatal(e.to_string()))?;
+        let v2 = match secret("v2_key").await? {
+            Some(key) => {
+                let mut cfg = crate::shipstation::V2Config::production();
+                cfg.base_url = s.shipstation.v2_base_url.clone();
+                cfg.limit = s.shipstation.v2_rate_limit_per_min.max(1);
+                Some(
+                    crate::shipstation::V2Client::new(cfg, key, pool.clone())
+                        .map_err(|e| StepError::fatal(e.to_string()))?,
+                )
+            }
+            None => None,
+        };
         let batcher = OrderBatcher::start(v1.clone(), self.tuning.batch_window);
         Ok(ConnectionClients {
             connection: c,
             agent,
             v1,
+            v2,
             batcher,
         })
     }

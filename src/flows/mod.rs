@@ -3,6 +3,7 @@
 
 pub mod batcher;
 pub mod deps;
+pub mod inventory;
 pub mod order;
 pub mod order_mapping;
 pub mod orders_poll;
@@ -23,6 +24,10 @@ pub const BUILTIN_WORKFLOWS: &[(&str, &str)] = &[
         "workflows/orders_poll.toml",
         include_str!("../../workflows/orders_poll.toml"),
     ),
+    (
+        "workflows/inventory.toml",
+        include_str!("../../workflows/inventory.toml"),
+    ),
 ];
 
 /// Every step handler this binary has.
@@ -31,6 +36,7 @@ pub fn handlers(deps: &deps::FlowDeps) -> HandlerRegistry {
     sample::register(&mut r);
     order::register(&mut r, deps);
     orders_poll::register(&mut r, deps);
+    inventory::register(&mut r, deps);
     r
 }
 

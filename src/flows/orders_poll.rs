@@ -173,17 +173,32 @@ impl ScheduleSource for ConnectionSchedules {
     fn schedules(&self) -> SpecFuture {
         let pool = self.pool.clone();
         Box::pin(async move {
-            let rows: Vec<(i64, Option<i64>)> = sqlx::query_as("SELECT id, (settings->'polls'->>'orders_secs')::bigint FROM connections WHERE enabled ORDER BY id")
-                .fetch_all(&pool)
-                .await?;
-            Ok(rows
-                .into_iter()
-                .map(|(id, secs)| ScheduleSpec {
-                    name: format!("orders-poll:{id}"),
-                    period: Duration::from_secs(secs.unwrap_or(900).max(1) as u64),
-                    kind: "orders_poll".into(),
+            let rows: Vec<(i64, Option<i64>, Option<i64>)> = sqlx::query_as(
+                "SELECT id, (settings->'polls'->>'orders_secs')::bigint, (settings->'polls'->>'inventory_secs')::bigint FROM connections WHERE enabled ORDER BY id",
+            )
+            .fetch_all(&pool)
+            .await?;
+            let spec =
+                |name: String, secs: Option<i64>, default: i64, kind: &str, id: i64| ScheduleSpec {
+                    name,
+                    period: Duration::from_secs(secs.unwrap_or(default).max(1) as u64),
+                    kind: kind.into(),
                     connection_id: id,
                     context: json!({}),
+                };
+            Ok(rows
+                .into_iter()
+                .flat_map(|(id, orders, inventory)| {
+                    [
+                        spec(format!("orders-poll:{id}"), orders, 900, "orders_poll", id),
+                        spec(
+                            format!("inventory-sync:{id}"),
+                            inventory,
+                            3600,
+                            "inventory",
+                            id,
+                        ),
+                    ]
                 })
                 .collect())
         })

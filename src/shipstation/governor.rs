@@ -93,9 +93,10 @@ impl Governor {
     /// Reserve a request now, or say how long to wait.
     async fn try_acquire(&self) -> Result<Option<Duration>, sqlx::Error> {
         let mut tx = self.pool.begin().await?;
+        // A new key's window is already over: its first request starts a fresh one.
         sqlx::query(
             "INSERT INTO rate_limits (key_id, window_limit, window_secs, remaining, window_ends_at)
-             VALUES ($1, $2, $3, $2, clock_timestamp()) ON CONFLICT (key_id) DO NOTHING",
+             VALUES ($1, $2, $3, $2, clock_timestamp() - interval '1 day') ON CONFLICT (key_id) DO NOTHING",
         )
         .bind(&self.key_id)
         .bind(self.limit as i32)

@@ -8,7 +8,7 @@ mod control;
 pub mod data;
 pub mod orders;
 pub mod schema;
-mod seed;
+pub mod seed;
 mod soap;
 mod wsdl;
 

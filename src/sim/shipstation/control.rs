@@ -254,6 +254,29 @@ pub async fn stats(State(sim): State<Sim>) -> Response {
     .into_response()
 }
 
+/// `{skus: [...]}`: the account's products; V2 inventory updates for other SKUs are refused.
+pub async fn products(State(sim): State<Sim>, Json(body): Json<Value>) -> Response {
+    let skus = body["skus"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|s| s.as_str().map(str::to_string))
+        .collect();
+    sim.state.lock().unwrap().products = Some(skus);
+    StatusCode::NO_CONTENT.into_response()
+}
+
+/// Every inventory level as stored.
+pub async fn inventory(State(sim): State<Sim>) -> Response {
+    let state = sim.state.lock().unwrap();
+    let rows: Vec<Value> = state
+        .inventory
+        .iter()
+        .map(|((sku, loc), q)| json!({"sku": sku, "inventory_location_id": loc, "on_hand": q}))
+        .collect();
+    Json(json!(rows)).into_response()
+}
+
 /// Every order as stored (tests observe without spending the account's V1 rate budget).
 pub async fn orders(State(sim): State<Sim>) -> Response {
     Json(json!(sim

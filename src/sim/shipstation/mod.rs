@@ -170,6 +170,8 @@ fn router(sim: Sim) -> Router {
         .route("/__control/stats", get(control::stats))
         .route("/__control/received", get(control::received))
         .route("/__control/orders", get(control::orders))
+        .route("/__control/v2/products", post(control::products))
+        .route("/__control/v2/inventory", get(control::inventory))
         .route("/__control/v2/send-webhook", post(control::send_v2))
         .route("/jwks", get(|| async { Json(webhooks::jwks()) }));
     v1.merge(v2).merge(control).with_state(sim)

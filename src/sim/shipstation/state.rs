@@ -115,6 +115,8 @@ pub struct SimState {
     pub inv_locations: BTreeMap<String, Value>,
     /// (sku, inventory_location_id) → on hand.
     pub inventory: BTreeMap<(String, String), i64>,
+    /// Known product SKUs; `None` accepts any SKU.
+    pub products: Option<std::collections::HashSet<String>>,
     /// V2 labels by label_id (one per V1 shipment).
     pub labels: HashMap<String, Value>,
     pub faults: Faults,
@@ -189,6 +191,7 @@ impl SimState {
             inv_warehouses: BTreeMap::new(),
             inv_locations: BTreeMap::new(),
             inventory: BTreeMap::new(),
+            products: None,
             labels: HashMap::new(),
             faults: Faults::default(),
             storm_until: None,

@@ -208,6 +208,10 @@ pub async fn update_inventory(State(sim): State<Sim>, Json(body): Json<Value>) -
             "quantity must not be negative.",
         );
     }
+    if state.products.as_ref().is_some_and(|p| !p.contains(sku)) {
+        drop(state);
+        return not_found("product with SKU", sku);
+    }
     let key = (sku.to_string(), loc.to_string());
     let current = state.inventory.get(&key).copied().unwrap_or(0);
     match kind {
