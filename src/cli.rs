@@ -276,6 +276,12 @@ pub enum ConnectionCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Run a sync now (the worker pool of `serve`/`worker` picks it up): `orders` or `inventory`.
+    Sync {
+        name: String,
+        #[arg(long, value_parser = ["orders", "inventory"])]
+        feed: String,
+    },
     /// Check every endpoint of a connection: Sage SOAP, the agent, ShipStation V1 and V2.
     Test {
         name: String,

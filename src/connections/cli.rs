@@ -204,6 +204,26 @@ pub async fn run(global: &GlobalArgs, cmd: &ConnectionCommand) -> anyhow::Result
             }
             db.close().await;
         }
+        ConnectionCommand::Sync { name, feed } => {
+            let workflows = crate::service::Workflows::load(global)?;
+            let db = open(global).await?;
+            let c = super::get(&db.pool, name).await?;
+            let engine = workflows.into_engine(db.pool.clone());
+            let kind = if feed == "orders" {
+                "orders_poll"
+            } else {
+                "inventory"
+            };
+            let key = format!(
+                "manual@{}",
+                chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S%.3fZ")
+            );
+            let (id, _) = engine
+                .start_workflow(kind, c.id, &key, json!({}), "cli")
+                .await?;
+            println!("started {kind} workflow {id} for connection {name}");
+            db.close().await;
+        }
         ConnectionCommand::Test { name, json } => {
             let vault = Vault::from_env()?;
             let db = open(global).await?;
