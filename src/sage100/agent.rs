@@ -236,6 +236,27 @@ impl AgentClient {
         q
     }
 
+    /// One page of a change feed (`<what>/changed`), rows under `field`.
+    async fn changed(
+        &self,
+        what: &str,
+        field: &str,
+        since: &Watermark,
+        limit: usize,
+        cursor: Option<&Value>,
+    ) -> Result<ChangedPage, SageError> {
+        let path = format!("{}/{what}/changed", self.co());
+        let v = self
+            .call(
+                reqwest::Method::GET,
+                &path,
+                &Self::changed_query(since, limit, cursor),
+                None,
+            )
+            .await?;
+        Ok(page(&v, field))
+    }
+
     /// Sales orders (with Lines) changed at or after the watermark, one page at a time.
     pub async fn changed_orders(
         &self,
@@ -243,15 +264,8 @@ impl AgentClient {
         limit: usize,
         cursor: Option<&Value>,
     ) -> Result<ChangedPage, SageError> {
-        let v = self
-            .call(
-                reqwest::Method::GET,
-                &format!("{}/sales-orders/changed", self.co()),
-                &Self::changed_query(since, limit, cursor),
-                None,
-            )
-            .await?;
-        Ok(page(&v, "SalesOrders"))
+        self.changed("sales-orders", "SalesOrders", since, limit, cursor)
+            .await
     }
 
     pub async fn sales_order(&self, no: &str) -> Result<Map<String, Value>, SageError> {
@@ -323,15 +337,8 @@ impl AgentClient {
         limit: usize,
         cursor: Option<&Value>,
     ) -> Result<ChangedPage, SageError> {
-        let v = self
-            .call(
-                reqwest::Method::GET,
-                &format!("{}/item-warehouses/changed", self.co()),
-                &Self::changed_query(since, limit, cursor),
-                None,
-            )
-            .await?;
-        Ok(page(&v, "ItemWarehouses"))
+        self.changed("item-warehouses", "ItemWarehouses", since, limit, cursor)
+            .await
     }
 
     /// Invoices of a sales order: open SO invoices and those posted to A/R history (`Posted`).
