@@ -230,6 +230,18 @@ async fn secrets_are_encrypted_at_rest_rotatable_and_never_shown() {
     );
 }
 
+const ADD_X: &[&str] = &[
+    "connection",
+    "add",
+    "x",
+    "--company",
+    "ABC",
+    "--sage-soap-url",
+    "http://h/s",
+    "--agent-url",
+    "http://h/a",
+];
+
 #[tokio::test]
 async fn invalid_settings_and_secret_names_are_refused_clearly() {
     let (_pool, url) = common::fresh_db().await;
@@ -260,41 +272,9 @@ async fn invalid_settings_and_secret_names_are_refused_clearly() {
             && t.contains("Mars/Olympus"),
         "{t}"
     );
-    let ok = run(
-        &url,
-        Some(&k),
-        &[
-            "connection",
-            "add",
-            "x",
-            "--company",
-            "ABC",
-            "--sage-soap-url",
-            "http://h/s",
-            "--agent-url",
-            "http://h/a",
-        ],
-        &[],
-        None,
-    );
+    let ok = run(&url, Some(&k), ADD_X, &[], None);
     assert!(ok.status.success(), "{}", text(&ok));
-    let dup = run(
-        &url,
-        Some(&k),
-        &[
-            "connection",
-            "add",
-            "x",
-            "--company",
-            "ABC",
-            "--sage-soap-url",
-            "http://h/s",
-            "--agent-url",
-            "http://h/a",
-        ],
-        &[],
-        None,
-    );
+    let dup = run(&url, Some(&k), ADD_X, &[], None);
     assert!(
         text(&dup).contains("connection \"x\" already exists"),
         "{}",

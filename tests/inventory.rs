@@ -77,17 +77,7 @@ impl Rig {
             .start_workflow("inventory", self.c.connection_id, label, json!({}), "test")
             .await
             .unwrap();
-        common::eventually(
-            "inventory run finished",
-            Duration::from_secs(240),
-            || async {
-                let row = ml_connector::engine::store::get(&self.c.pool, id)
-                    .await
-                    .unwrap();
-                matches!(row.status.as_str(), "completed" | "failed").then_some(row)
-            },
-        )
-        .await
+        self.run_existing(id).await
     }
 
     async fn adjust_calls(&self) -> usize {

@@ -6,7 +6,7 @@ mod common;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use common::sage100::{agent, control, rows, soap, start_rig, AGENT_KEY};
+use common::sage100::{agent, control, enter_order, invoice, rows, soap, start_rig, AGENT_KEY};
 use ml_connector::sage100::feed::ChangeTracker;
 use ml_connector::sage100::{SageError, SalesOrder, Watermark};
 use reqwest::Method;
@@ -273,8 +273,7 @@ async fn watermark_includes_same_instant_updates_and_pages_exactly_once() {
     let a = agent(&rig, "ABC");
     let mut numbers = Vec::new();
     for customer in ["ABF", "BLUEJAY", "CITYMKT", "NORTHPT", "SUNRISE"] {
-        let r = control(&rig, Method::POST, "ABC/orders", json!({"CustomerNo": customer, "Lines": [{"ItemCode": "WID-100", "QuantityOrdered": 2}, {"ItemType": "4", "CommentText": "call before delivery"}]})).await;
-        numbers.push(r["SalesOrderNo"].as_str().unwrap().to_string());
+        numbers.push(enter_order(&rig, json!({"CustomerNo": customer, "Lines": [{"ItemCode": "WID-100", "QuantityOrdered": 2}, {"ItemType": "4", "CommentText": "call before delivery"}]})).await);
     }
     // Page through with limit 2: every order exactly once, in (DateUpdated, TimeUpdated, no) order.
     let since = Watermark {
@@ -451,30 +450,16 @@ async fn items_and_item_warehouse_quantities() {
 async fn invoice_tracking_write_back_through_the_invoice_lifecycle() {
     let rig = start_rig().await;
     let a = agent(&rig, "ABC");
-    let so = control(
+    let so = enter_order(
         &rig,
-        Method::POST,
-        "ABC/orders",
         json!({"CustomerNo": "ABF", "Lines": [{"ItemCode": "WID-100", "QuantityOrdered": 2}]}),
     )
-    .await["SalesOrderNo"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    .await;
     assert!(
         a.invoices_of_order(&so).await.unwrap().is_empty(),
         "no invoice yet"
     );
-    let inv = control(
-        &rig,
-        Method::POST,
-        &format!("ABC/orders/{so}/invoice"),
-        json!({}),
-    )
-    .await["InvoiceNo"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let inv = invoice(&rig, &so).await;
     let invoices = a.invoices_of_order(&so).await.unwrap();
     assert_eq!(
         (
@@ -543,26 +528,12 @@ async fn invoice_tracking_write_back_through_the_invoice_lifecycle() {
 async fn record_locks_are_retried_with_backoff_then_reported() {
     let rig = start_rig().await;
     let a = agent(&rig, "ABC");
-    let so = control(
+    let so = enter_order(
         &rig,
-        Method::POST,
-        "ABC/orders",
         json!({"CustomerNo": "ABF", "Lines": [{"ItemCode": "WID-100", "QuantityOrdered": 1}]}),
     )
-    .await["SalesOrderNo"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let inv = control(
-        &rig,
-        Method::POST,
-        &format!("ABC/orders/{so}/invoice"),
-        json!({}),
-    )
-    .await["InvoiceNo"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    .await;
+    let inv = invoice(&rig, &so).await;
     let body = json!({"Packages": [{"PackageNo$": "0001", "TrackingID$": "1Z1"}]});
     // A user holds the invoice for 600 ms: the write waits it out.
     control(
@@ -597,34 +568,13 @@ async fn record_locks_are_retried_with_backoff_then_reported() {
         other => panic!("{other:?}"),
     }
     // Random locks under load: every write lands.
-    control(
-        &rig,
-        Method::POST,
-        "locks",
-        json!({"key_prefix": "none", "ms": 1}),
-    )
-    .await;
     control(&rig, Method::POST, "faults", json!({"lock_rate": 0.05})).await;
-    let so2 = control(
+    let so2 = enter_order(
         &rig,
-        Method::POST,
-        "ABC/orders",
         json!({"CustomerNo": "ABF", "Lines": [{"ItemCode": "WID-100", "QuantityOrdered": 1}]}),
     )
-    .await["SalesOrderNo"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let inv2 = control(
-        &rig,
-        Method::POST,
-        &format!("ABC/orders/{so2}/invoice"),
-        json!({}),
-    )
-    .await["InvoiceNo"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    .await;
+    let inv2 = invoice(&rig, &so2).await;
     for p in 1..=20 {
         a.write_tracking(&inv2, &json!({"Packages": [{"PackageNo$": format!("{p:04}"), "TrackingID$": format!("T{p}")}]})).await.unwrap();
     }

@@ -293,14 +293,7 @@ impl AgentClient {
                 Some(&json!({"SalesOrderNos": numbers})),
             )
             .await?;
-        let list = |k: &str| {
-            v[k].as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(|m| m.as_str().map(str::to_string))
-                .collect()
-        };
-        Ok((list("Existing"), list("Missing")))
+        Ok((strings(&v, "Existing"), strings(&v, "Missing")))
     }
 
     /// Item master records by code: (found, missing codes).
@@ -322,13 +315,7 @@ impl AgentClient {
             .flatten()
             .filter_map(|i| i.as_object().cloned())
             .collect();
-        let missing = v["Missing"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|m| m.as_str().map(str::to_string))
-            .collect();
-        Ok((found, missing))
+        Ok((found, strings(&v, "Missing")))
     }
 
     pub async fn changed_item_warehouses(
@@ -388,6 +375,16 @@ impl AgentClient {
         .await
         .map(|_| ())
     }
+}
+
+/// A list of strings in an answer.
+fn strings(v: &Map<String, Value>, field: &str) -> Vec<String> {
+    v.get(field)
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|m| m.as_str().map(str::to_string))
+        .collect()
 }
 
 fn page(v: &Map<String, Value>, field: &str) -> ChangedPage {

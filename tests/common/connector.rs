@@ -117,6 +117,24 @@ impl Connector {
         v.as_array().cloned().unwrap_or_default()
     }
 
+    /// ShipStation holds exactly these Sage orders, once each (by orderKey).
+    pub async fn assert_exactly_once(&self, numbers: &[String]) {
+        let orders = self.ss_orders().await;
+        let keys: std::collections::HashSet<String> = orders
+            .iter()
+            .map(|o| o["orderKey"].as_str().unwrap().to_string())
+            .collect();
+        assert_eq!(
+            orders.len(),
+            numbers.len(),
+            "each order exists once in ShipStation"
+        );
+        assert_eq!(keys.len(), numbers.len(), "no orderKey twice");
+        for n in numbers {
+            assert!(keys.contains(&format!("sage100:ABC:{n}")), "{n} missing");
+        }
+    }
+
     /// Bodies of every createorders call the simulator received.
     pub async fn createorders_calls(&self) -> Vec<usize> {
         let v: serde_json::Value =

@@ -118,3 +118,25 @@ pub async fn rows(rig: &SageRig, table: &str) -> Vec<serde_json::Value> {
         .unwrap();
     v["rows"].as_array().cloned().unwrap_or_default()
 }
+
+/// A Sage user enters an order; returns its SalesOrderNo.
+pub async fn enter_order(rig: &SageRig, body: serde_json::Value) -> String {
+    control(rig, reqwest::Method::POST, "ABC/orders", body).await["SalesOrderNo"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+/// A Sage user invoices (ships) an order; returns the InvoiceNo.
+pub async fn invoice(rig: &SageRig, sales_order_no: &str) -> String {
+    control(
+        rig,
+        reqwest::Method::POST,
+        &format!("ABC/orders/{sales_order_no}/invoice"),
+        serde_json::json!({}),
+    )
+    .await["InvoiceNo"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
