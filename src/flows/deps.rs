@@ -72,26 +72,20 @@ impl FlowDeps {
         pool: &PgPool,
         connection_id: i64,
     ) -> Result<ConnectionClients, StepError> {
-        let row: Option<(String, DateTime<Utc>)> =
-            sqlx::query_as("SELECT name, updated_at FROM connections WHERE id = $1")
-                .bind(connection_id)
-                .fetch_optional(pool)
-                .await
-                .map_err(|e| {
-                    StepError::retry(format!("reading connection {connection_id}: {e}"))
-                })?;
-        let Some((name, updated_at)) = row else {
+        // One round trip: the connection's version is its latest settings or credential change.
+        let row: Option<(String, DateTime<Utc>)> = sqlx::query_as(
+            "SELECT c.name, GREATEST(c.updated_at, (SELECT max(updated_at) FROM credentials WHERE connection_id = c.id))
+               FROM connections c WHERE c.id = $1",
+        )
+        .bind(connection_id)
+        .fetch_optional(pool)
+        .await
+        .map_err(|e| StepError::retry(format!("reading connection {connection_id}: {e}")))?;
+        let Some((name, version)) = row else {
             return Err(StepError::fatal(format!(
                 "connection {connection_id} no longer exists"
             )));
         };
-        let secrets_changed: Option<DateTime<Utc>> =
-            sqlx::query_scalar("SELECT max(updated_at) FROM credentials WHERE connection_id = $1")
-                .bind(connection_id)
-                .fetch_one(pool)
-                .await
-                .map_err(|e| StepError::retry(format!("reading credentials: {e}")))?;
-        let version = secrets_changed.map_or(updated_at, |s| s.max(updated_at));
         if let Some((v, c)) = self.cache.lock().unwrap().get(&connection_id) {
             if *v == version {
                 return Ok(c.clone());
