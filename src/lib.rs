@@ -8,6 +8,7 @@ pub mod cli;
 pub mod connections;
 pub mod db;
 pub mod demo;
+pub mod demo_tracking;
 pub mod engine;
 pub mod flows;
 pub mod pg;

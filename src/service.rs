@@ -26,6 +26,8 @@ pub fn db_target(global: &GlobalArgs) -> DbTarget {
 pub struct Workflows {
     definitions: Definitions,
     handlers: crate::engine::HandlerRegistry,
+    /// The vault and client cache the handlers use (the API shares the vault).
+    pub deps: crate::flows::deps::FlowDeps,
 }
 
 impl Workflows {
@@ -55,6 +57,7 @@ impl Workflows {
         Ok(Self {
             definitions,
             handlers,
+            deps,
         })
     }
 
@@ -103,6 +106,7 @@ pub async fn worker(global: &GlobalArgs, args: &WorkerArgs) -> anyhow::Result<()
 
 pub async fn serve(global: &GlobalArgs, args: &ServeArgs) -> anyhow::Result<()> {
     let workflows = Workflows::load(global)?;
+    let vault = workflows.deps.vault.clone();
     let db = Database::open(
         &db_target(global),
         (args.worker.workers as u32 / 2 + 8).max(10),
@@ -116,9 +120,7 @@ pub async fn serve(global: &GlobalArgs, args: &ServeArgs) -> anyhow::Result<()> 
         .await
         .with_context(|| format!("binding the HTTP API to {}", args.listen))?;
     tracing::info!(address = %listener.local_addr()?, "HTTP API listening");
-    let app = crate::api::router(crate::api::ApiState {
-        pool: db.pool.clone(),
-    });
+    let app = crate::api::router(crate::api::ApiState::new(db.pool.clone(), vault));
     let http_shutdown = shutdown.clone();
     let http = tokio::spawn(async move {
         axum::serve(listener, app)

@@ -29,6 +29,14 @@ fn demo_moves_sage_orders_to_shipstation_on_embedded_postgres() {
     assert_eq!(summary["failed"], 0);
     assert!(summary["createorders_calls"].as_u64().unwrap() >= 1);
     assert!(summary["poll_runs"].as_u64().unwrap() >= 1);
+    // Shipped in ShipStation, tracking back in Sage for every order and package.
+    assert_eq!(summary["orders_shipped"], 40);
+    assert_eq!(summary["tracking_written_to_sales_orders"], 40);
+    assert_eq!(
+        summary["tracking_rows_on_invoices"],
+        summary["packages_shipped"]
+    );
+    assert!(summary["webhook_deliveries_accepted"].as_u64().unwrap() >= 1);
 }
 
 fn http_get(port: u16, path: &str) -> Option<(u16, String)> {

@@ -1,4 +1,12 @@
-//! The HTTP API: health checks now; GraphQL and webhooks join here.
+//! The HTTP API: health checks and ShipStation webhook intake; GraphQL joins here.
+
+mod webhooks;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use axum::extract::DefaultBodyLimit;
+use axum::routing::post;
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -7,15 +15,38 @@ use axum::{Json, Router};
 use serde_json::json;
 use sqlx::PgPool;
 
+use crate::shipstation::webhook::V2Verifier;
+use crate::vault::Vault;
+
 #[derive(Clone)]
 pub struct ApiState {
     pub pool: PgPool,
+    /// Reads webhook tokens; without it V1 deliveries cannot be verified (and are refused).
+    pub vault: Option<Arc<Vault>>,
+    verifiers: Arc<Mutex<HashMap<i64, Arc<V2Verifier>>>>,
 }
+
+impl ApiState {
+    pub fn new(pool: PgPool, vault: Option<Arc<Vault>>) -> Self {
+        Self {
+            pool,
+            vault,
+            verifiers: Arc::default(),
+        }
+    }
+}
+
+/// Webhook bodies are tiny; anything bigger is refused before it is read.
+const WEBHOOK_BODY_LIMIT: usize = 64 * 1024;
 
 pub fn router(state: ApiState) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
+        .route(
+            "/webhooks/shipstation/{connection}",
+            post(webhooks::receive).layer(DefaultBodyLimit::max(WEBHOOK_BODY_LIMIT)),
+        )
         .with_state(state)
 }
 

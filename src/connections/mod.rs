@@ -20,6 +20,7 @@ pub const SECRET_NAMES: &[&str] = &[
     "v1_next_key",
     "v1_next_secret",
     "v2_key",
+    "webhook_token",
 ];
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -135,6 +136,40 @@ impl Default for WriteBackUdfs {
     }
 }
 
+/// Tracking write-back (ShipStation shipments → Sage 100).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct TrackingSettings {
+    /// How often an order waiting for its Sage invoice looks again.
+    pub invoice_check_secs: u64,
+    /// After this long without an invoice the order needs a person.
+    pub invoice_wait_hours: u64,
+    /// Transit days by `carrier` or `carrier:service` (ShipStation codes), for the estimated
+    /// delivery date when no V2 tracking estimate exists.
+    pub transit_days: BTreeMap<String, u32>,
+    /// Transit days when nothing above matches (none: no estimate).
+    pub default_transit_days: Option<u32>,
+    /// Ask ShipStation V2 label tracking for the estimate (when a V2 key is set). Costs two V2
+    /// calls per label against the V2 budget; off, the transit table is used.
+    pub eta_from_v2: bool,
+    /// Our public base URL as ShipStation reaches it; when set, the shipments poll keeps the
+    /// SHIP_NOTIFY and FULFILLMENT_SHIPPED webhooks subscribed to `<url>/webhooks/shipstation/<connection>`.
+    pub webhook_base_url: Option<String>,
+}
+
+impl Default for TrackingSettings {
+    fn default() -> Self {
+        Self {
+            invoice_check_secs: 900,
+            invoice_wait_hours: 168,
+            transit_days: BTreeMap::new(),
+            default_transit_days: None,
+            eta_from_v2: true,
+            webhook_base_url: None,
+        }
+    }
+}
+
 /// A safety buffer held back from what ShipStation may sell.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
@@ -181,6 +216,7 @@ pub struct Settings {
     /// Post orders only once they are this old (absorbs early cancellations).
     pub min_order_age_secs: u64,
     pub inventory: InventorySettings,
+    pub tracking: TrackingSettings,
 }
 
 impl Settings {
@@ -213,9 +249,18 @@ impl Settings {
             ("polls.orders_secs", self.polls.orders_secs),
             ("polls.shipments_secs", self.polls.shipments_secs),
             ("polls.inventory_secs", self.polls.inventory_secs),
+            (
+                "tracking.invoice_check_secs",
+                self.tracking.invoice_check_secs,
+            ),
         ] {
             if secs < 1 {
                 p.push(format!("{name} must be at least 1 second"));
+            }
+        }
+        if let Some(u) = &self.tracking.webhook_base_url {
+            if url::Url::parse(u).is_err() {
+                p.push(format!("tracking.webhook_base_url {u:?} is not a URL"));
             }
         }
         for f in &self.inventory.subtract {

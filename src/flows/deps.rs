@@ -12,7 +12,7 @@ use sqlx::PgPool;
 use super::batcher::OrderBatcher;
 use crate::connections::{self, Connection};
 use crate::engine::StepError;
-use crate::sage100::{AgentClient, AgentConfig};
+use crate::sage100::{AgentClient, AgentConfig, SoapClient, SoapConfig};
 use crate::shipstation::webhook::ResourcePolicy;
 use crate::shipstation::{KeyPair, KeyRing, V1Client, V1Config};
 use crate::vault::Vault;
@@ -22,6 +22,8 @@ use crate::vault::Vault;
 pub struct ConnectionClients {
     pub connection: Connection,
     pub agent: AgentClient,
+    /// eBusiness Web Services (sales order header write-back).
+    pub soap: SoapClient,
     pub v1: V1Client,
     /// Present when the connection has a V2 key (inventory, tracking).
     pub v2: Option<crate::shipstation::V2Client>,
@@ -120,6 +122,17 @@ impl FlowDeps {
             .await?
             .map(|x| x.expose().to_string());
         let agent = AgentClient::new(agent_cfg).map_err(|e| StepError::fatal(e.to_string()))?;
+        let soap = SoapClient::new(SoapConfig {
+            endpoint: s.sage.soap_url.clone(),
+            namespace: s.sage.soap_namespace.clone(),
+            username: s.sage.username.clone(),
+            password: secret("sage_password")
+                .await?
+                .unwrap_or_else(|| crate::secret::Secret::new("")),
+            company: s.sage.company.clone(),
+            timeout: Duration::from_secs(30),
+        })
+        .map_err(|e| StepError::fatal(e.to_string()))?;
         let (Some(key), Some(sec)) = (secret("v1_key").await?, secret("v1_secret").await?) else {
             return Err(StepError::fatal(format!(
                 "connection {}: ShipStation V1 key and secret are not set",
@@ -145,18 +158,7 @@ impl FlowDeps {
         let mut v1_cfg = V1Config::production();
         v1_cfg.base_url = s.shipstation.v1_base_url.clone();
         v1_cfg.margin = self.tuning.v1_margin;
-        v1_cfg.resources = if s.shipstation.resource_domain == "shipstation.com" {
-            ResourcePolicy::production()
-        } else {
-            let addr = url::Url::parse(&s.shipstation.v1_base_url)
-                .ok()
-                .and_then(|u| u.socket_addrs(|| None).ok())
-                .and_then(|a| a.into_iter().next());
-            match addr {
-                Some(a) => ResourcePolicy::simulated(&s.shipstation.resource_domain, a, 20),
-                None => ResourcePolicy::production(),
-            }
-        };
+        v1_cfg.resources = resource_policy(s);
         let v1 = V1Client::new(v1_cfg, Arc::new(KeyRing::new(active, next)), pool.clone())
             .map_err(|e| StepError::fatal(e.to_string()))?;
         let v2 = match secret("v2_key").await? {
@@ -175,9 +177,26 @@ impl FlowDeps {
         Ok(ConnectionClients {
             connection: c,
             agent,
+            soap,
             v1,
             v2,
             batcher,
         })
+    }
+}
+
+/// Which webhook `resource_url`s a connection may fetch: `ssapi*.shipstation.com` in production;
+/// with a simulator, its domain mapped to the V1 base URL's address.
+pub fn resource_policy(s: &connections::Settings) -> ResourcePolicy {
+    if s.shipstation.resource_domain == "shipstation.com" {
+        return ResourcePolicy::production();
+    }
+    let addr = url::Url::parse(&s.shipstation.v1_base_url)
+        .ok()
+        .and_then(|u| u.socket_addrs(|| None).ok())
+        .and_then(|a| a.into_iter().next());
+    match addr {
+        Some(a) => ResourcePolicy::simulated(&s.shipstation.resource_domain, a, 20),
+        None => ResourcePolicy::production(),
     }
 }

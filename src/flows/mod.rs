@@ -8,6 +8,10 @@ pub mod order;
 pub mod order_mapping;
 pub mod orders_poll;
 pub mod sample;
+pub mod shipment;
+pub mod shipment_intake;
+pub mod shipments_poll;
+pub mod tracking_writeback;
 
 use std::path::Path;
 
@@ -28,6 +32,18 @@ pub const BUILTIN_WORKFLOWS: &[(&str, &str)] = &[
         "workflows/inventory.toml",
         include_str!("../../workflows/inventory.toml"),
     ),
+    (
+        "workflows/shipment.toml",
+        include_str!("../../workflows/shipment.toml"),
+    ),
+    (
+        "workflows/shipments_poll.toml",
+        include_str!("../../workflows/shipments_poll.toml"),
+    ),
+    (
+        "workflows/webhook.toml",
+        include_str!("../../workflows/webhook.toml"),
+    ),
 ];
 
 /// Every step handler this binary has.
@@ -37,6 +53,9 @@ pub fn handlers(deps: &deps::FlowDeps) -> HandlerRegistry {
     order::register(&mut r, deps);
     orders_poll::register(&mut r, deps);
     inventory::register(&mut r, deps);
+    shipment::register(&mut r, deps);
+    shipments_poll::register(&mut r, deps);
+    tracking_writeback::register(&mut r, deps);
     r
 }
 

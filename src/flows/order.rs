@@ -141,6 +141,22 @@ async fn upsert(
 
 async fn post(deps: FlowDeps, input: StepInput) -> StepResult {
     let order = payload(&input)?;
+    // Merged into another order in ShipStation: re-posting would revive what staff merged away.
+    if input.context.get("shipstation_order_id").is_some() {
+        let merged_into: Option<i64> = sqlx::query_scalar(
+            "SELECT ss_order_id FROM order_lineage WHERE connection_id = $1 AND sales_order_no = $2 AND relation = 'merged' LIMIT 1",
+        )
+        .bind(input.connection_id)
+        .bind(&input.business_key)
+        .fetch_optional(&input.db)
+        .await
+        .map_err(|e| StepError::retry(e.to_string()))?;
+        if let Some(into) = merged_into {
+            return Ok(Transition::to("check")
+                .on_signal()
+                .with_detail(json!({"not_reposted": "merged into another ShipStation order", "merged_into": into})));
+        }
+    }
     let key = order.order_key.clone();
     match upsert(&deps, &input, order).await? {
         Ok(order_id) => {
@@ -164,6 +180,9 @@ async fn post(deps: FlowDeps, input: StepInput) -> StepResult {
 
 /// Posted: compare Sage's current stamp with the posted one; wait for the next signal.
 async fn check(deps: FlowDeps, input: StepInput) -> StepResult {
+    if super::tracking_writeback::pending(&input).await? {
+        return Ok(Transition::to("track_so").with_detail(json!({"shipped_in_shipstation": true})));
+    }
     let clients = deps.clients(&input.db, input.connection_id).await?;
     match clients.agent.sales_order(&input.business_key).await {
         Ok(h) if stamp(&h) != input.context["posted_stamp"] => {

@@ -173,8 +173,11 @@ impl ScheduleSource for ConnectionSchedules {
     fn schedules(&self) -> SpecFuture {
         let pool = self.pool.clone();
         Box::pin(async move {
-            let rows: Vec<(i64, Option<i64>, Option<i64>)> = sqlx::query_as(
-                "SELECT id, (settings->'polls'->>'orders_secs')::bigint, (settings->'polls'->>'inventory_secs')::bigint FROM connections WHERE enabled ORDER BY id",
+            // (id, orders, inventory, shipments intervals)
+            type Row = (i64, Option<i64>, Option<i64>, Option<i64>);
+            let rows: Vec<Row> = sqlx::query_as(
+                "SELECT id, (settings->'polls'->>'orders_secs')::bigint, (settings->'polls'->>'inventory_secs')::bigint,
+                        (settings->'polls'->>'shipments_secs')::bigint FROM connections WHERE enabled ORDER BY id",
             )
             .fetch_all(&pool)
             .await?;
@@ -188,7 +191,7 @@ impl ScheduleSource for ConnectionSchedules {
                 };
             Ok(rows
                 .into_iter()
-                .flat_map(|(id, orders, inventory)| {
+                .flat_map(|(id, orders, inventory, shipments)| {
                     [
                         spec(format!("orders-poll:{id}"), orders, 900, "orders_poll", id),
                         spec(
@@ -196,6 +199,13 @@ impl ScheduleSource for ConnectionSchedules {
                             inventory,
                             3600,
                             "inventory",
+                            id,
+                        ),
+                        spec(
+                            format!("shipments-poll:{id}"),
+                            shipments,
+                            300,
+                            "shipments_poll",
                             id,
                         ),
                     ]

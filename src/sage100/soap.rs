@@ -112,6 +112,13 @@ impl SoapClient {
                 .or_else(|| fault.text_of("faultstring"))
                 .unwrap_or_default()
                 .to_string();
+            // Another Sage user holds the record: worth retrying, unlike other faults.
+            if message.contains("in use by another user") {
+                return Err(SageError::RecordLocked {
+                    attempts: 1,
+                    message,
+                });
+            }
             return Err(SageError::Fault { code, message });
         }
         if !status.is_success() {

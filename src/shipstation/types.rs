@@ -159,7 +159,7 @@ pub struct BulkOrdersResponse {
 }
 
 /// A V1 shipment (a label made in ShipStation).
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct Shipment {
     pub shipment_id: i64,
@@ -183,7 +183,7 @@ pub struct Shipment {
 }
 
 /// A V1 fulfillment (an order marked shipped without a ShipStation label).
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct Fulfillment {
     pub fulfillment_id: i64,

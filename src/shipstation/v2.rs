@@ -287,6 +287,24 @@ impl V2Client {
             .map(|_| ())
     }
 
+    /// The label with this tracking number (V1 shipments do not carry V2 label ids).
+    pub async fn find_label_id(
+        &self,
+        tracking_number: &str,
+    ) -> Result<Option<String>, ShipStationError> {
+        let v: serde_json::Value = self
+            .get(
+                "/v2/labels",
+                &[("tracking_number", tracking_number.to_string())],
+            )
+            .await?;
+        Ok(v["labels"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find_map(|l| l["label_id"].as_str().map(str::to_string)))
+    }
+
     pub async fn track_label(&self, label_id: &str) -> Result<TrackingInfo, ShipStationError> {
         self.get(&format!("/v2/labels/{label_id}/track"), &[]).await
     }

@@ -157,4 +157,69 @@ impl Connector {
             })
             .collect()
     }
+
+    /// Run one ShipStation shipments poll now and wait for it to finish.
+    pub async fn shipments_poll(&self, label: &str) {
+        let (id, _) = self
+            .engine
+            .start_workflow(
+                "shipments_poll",
+                self.connection_id,
+                &format!("test-{label}"),
+                serde_json::json!({}),
+                "test",
+            )
+            .await
+            .unwrap();
+        super::eventually(
+            "shipments poll finished",
+            Duration::from_secs(60),
+            || async { (super::status_of(&self.pool, id).await == "completed").then_some(()) },
+        )
+        .await;
+    }
+
+    /// Serve the HTTP API (webhooks) on a loopback port; returns its base URL.
+    pub async fn start_api(&self) -> String {
+        let vault = Vault::from_spec(&self.master_key).unwrap();
+        let app = ml_connector::api::router(ml_connector::api::ApiState::new(
+            self.pool.clone(),
+            Some(std::sync::Arc::new(vault)),
+        ));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        format!("http://{addr}")
+    }
+
+    /// Change the connection's settings.
+    pub async fn update_settings(&self, change: impl FnOnce(&mut Settings)) {
+        let mut s = connections::get(&self.pool, "acme").await.unwrap().settings;
+        change(&mut s);
+        connections::update_settings(&self.pool, "acme", &s)
+            .await
+            .unwrap();
+    }
+
+    /// POST to the ShipStation simulator's control API.
+    pub async fn ss_control(&self, path: &str, body: serde_json::Value) -> serde_json::Value {
+        let r = reqwest::Client::new()
+            .post(format!("{}/__control/{path}", self.ss.base_url()))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success(), "{path}: {}", r.status());
+        r.json().await.unwrap_or(serde_json::Value::Null)
+    }
+
+    /// The ShipStation order posted for a Sage order.
+    pub async fn ss_order(&self, sales_order_no: &str) -> serde_json::Value {
+        let key = format!("sage100:ABC:{sales_order_no}");
+        self.ss_orders()
+            .await
+            .into_iter()
+            .find(|o| o["orderKey"] == serde_json::json!(key))
+            .unwrap_or_else(|| panic!("{sales_order_no} is not in ShipStation"))
+    }
 }

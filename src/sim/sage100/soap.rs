@@ -129,6 +129,13 @@ fn dispatch(sim: &SageSim, op: &Element) -> Result<Option<String>, Fault> {
                 .ok_or_else(|| fault("WS_BadRequest", "salesOrder is required."))?;
             let (header, lines) = parse_sales_order(so)?;
             let existing = op.name == "UpdateSalesOrder";
+            let no = header
+                .get("SalesOrderNo")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            if existing && sim.is_locked(&format!("SoHeader:{no}")) {
+                return Err(fault("SO_SalesOrder", super::boi::LOCKED_MESSAGE));
+            }
             let lines = if existing && so.child("Lines").is_none() {
                 None
             } else {

@@ -26,56 +26,70 @@ fn tracking_number(carrier: &str) -> String {
     }
 }
 
-/// Labels for an order: one shipment per package, one batch, SHIP_NOTIFY to subscribers.
-/// Body: `{orderId, packages?, carrierCode?, serviceCode?, isReturnLabel?, transitDays?}`.
+/// Labels for one order (`orderId`) or a batch of orders (`orderIds`, as staff print them):
+/// one shipment per package, one batch, one SHIP_NOTIFY per store to subscribers.
+/// Body: `{orderId | orderIds, packages?, carrierCode?, serviceCode?, isReturnLabel?, transitDays?}`.
 pub async fn create_labels(State(sim): State<Sim>, Json(body): Json<Value>) -> Response {
-    let Some(order_id) = body["orderId"].as_i64() else {
-        return bad("orderId is required");
+    let ids: Vec<i64> = match (body["orderId"].as_i64(), body["orderIds"].as_array()) {
+        (Some(id), _) => vec![id],
+        (None, Some(list)) => list.iter().filter_map(Value::as_i64).collect(),
+        _ => return bad("orderId or orderIds is required"),
     };
     let now = Utc::now();
-    let (batch, store_id, shipments) = {
+    let (batch, stores, shipments) = {
         let mut state = sim.state.lock().unwrap();
-        let Some(order) = state.orders.get(&order_id).cloned() else {
-            return bad(format!("no order {order_id}"));
-        };
-        let carrier = body["carrierCode"].as_str().unwrap_or("ups").to_string();
-        let service = body["serviceCode"]
-            .as_str()
-            .unwrap_or("ups_ground")
-            .to_string();
-        let is_return = body["isReturnLabel"].as_bool().unwrap_or(false);
-        let packages = body["packages"].as_u64().unwrap_or(1).max(1);
-        let transit = body["transitDays"].as_i64().unwrap_or(3);
+        if let Some(missing) = ids.iter().find(|id| !state.orders.contains_key(id)) {
+            return bad(format!("no order {missing}"));
+        }
         let batch = state.next_id();
         let mut created = Vec::new();
-        for _ in 0..packages {
-            let id = state.next_id();
-            let tracking = tracking_number(&carrier);
-            let items: Vec<Value> = order["items"].as_array().cloned().unwrap_or_default().iter().map(|i| json!({
+        let mut stores = std::collections::BTreeSet::new();
+        for order_id in ids {
+            let order = state.orders.get(&order_id).cloned().expect("checked");
+            stores.insert(order["advancedOptions"]["storeId"].as_i64());
+            let carrier = body["carrierCode"].as_str().unwrap_or("ups").to_string();
+            let service = body["serviceCode"]
+                .as_str()
+                .unwrap_or("ups_ground")
+                .to_string();
+            let is_return = body["isReturnLabel"].as_bool().unwrap_or(false);
+            let packages = body["packages"].as_u64().unwrap_or(1).max(1);
+            let transit = body["transitDays"].as_i64().unwrap_or(3);
+            for _ in 0..packages {
+                let id = state.next_id();
+                let tracking = tracking_number(&carrier);
+                let items: Vec<Value> = order["items"].as_array().cloned().unwrap_or_default().iter().map(|i| json!({
                 "orderItemId": i["orderItemId"], "lineItemKey": i["lineItemKey"], "sku": i["sku"], "name": i["name"],
                 "imageUrl": null, "weight": i["weight"], "quantity": i["quantity"], "unitPrice": i["unitPrice"],
                 "taxAmount": null, "shippingAmount": null, "warehouseLocation": i["warehouseLocation"],
                 "options": i["options"], "productId": null, "fulfillmentSku": null, "adjustment": false, "upc": null,
                 "createDate": i["createDate"], "modifyDate": i["modifyDate"]})).collect();
-            let shipment = json!({
-                "shipmentId": id, "orderId": order_id, "orderKey": order["orderKey"], "userId": "sim-user",
-                "customerEmail": order["customerEmail"], "orderNumber": order["orderNumber"],
-                "createDate": clock::v1_format(now), "shipDate": clock::v1_date(now), "shipmentCost": 9.87,
-                "insuranceCost": 0.0, "trackingNumber": tracking, "isReturnLabel": is_return, "batchNumber": batch.to_string(),
-                "carrierCode": carrier, "serviceCode": service, "packageCode": "package", "confirmation": "none",
-                "warehouseId": order["advancedOptions"]["warehouseId"], "voided": false, "voidDate": null,
-                "marketplaceNotified": false, "notifyErrorMessage": null, "shipTo": order["shipTo"],
-                "weight": order["weight"], "dimensions": null, "insuranceOptions": null,
-                "advancedOptions": order["advancedOptions"], "shipmentItems": items, "labelData": null, "formData": null
-            });
-            let label_id = format!("se-{id}");
-            let eta = now + chrono::Duration::days(transit);
-            state.labels.insert(label_id.clone(), json!({
+                let shipment = json!({
+                    "shipmentId": id, "orderId": order_id, "orderKey": order["orderKey"], "userId": "sim-user",
+                    "customerEmail": order["customerEmail"], "orderNumber": order["orderNumber"],
+                    "createDate": clock::v1_format(now), "shipDate": clock::v1_date(now), "shipmentCost": 9.87,
+                    "insuranceCost": 0.0, "trackingNumber": tracking, "isReturnLabel": is_return, "batchNumber": batch.to_string(),
+                    "carrierCode": carrier, "serviceCode": service, "packageCode": "package", "confirmation": "none",
+                    "warehouseId": order["advancedOptions"]["warehouseId"], "voided": false, "voidDate": null,
+                    "marketplaceNotified": false, "notifyErrorMessage": null, "shipTo": order["shipTo"],
+                    "weight": order["weight"], "dimensions": null, "insuranceOptions": null,
+                    "advancedOptions": order["advancedOptions"], "shipmentItems": items, "labelData": null, "formData": null
+                });
+                let label_id = format!("se-{id}");
+                let eta = now + chrono::Duration::days(transit);
+                state.labels.insert(label_id.clone(), json!({
                 "label_id": label_id, "tracking_number": tracking, "carrier_code": carrier,
                 "estimated_delivery_date": clock::v2_format(eta), "ship_date": clock::v2_format(now)}));
-            state.shipments.insert(id, shipment.clone());
-            created
-                .push(json!({"shipmentId": id, "trackingNumber": tracking, "labelId": label_id}));
+                state.shipments.insert(id, shipment.clone());
+                created.push(json!({"shipmentId": id, "orderId": order_id, "trackingNumber": tracking, "labelId": label_id}));
+            }
+            if !is_return {
+                if let Some(o) = state.orders.get_mut(&order_id) {
+                    o["orderStatus"] = json!("shipped");
+                    o["shipDate"] = json!(clock::v1_date(now));
+                    o["modifyDate"] = json!(clock::v1_format(now));
+                }
+            }
         }
         state.batches.insert(
             batch,
@@ -84,21 +98,16 @@ pub async fn create_labels(State(sim): State<Sim>, Json(body): Json<Value>) -> R
                 .filter_map(|c| c["shipmentId"].as_i64())
                 .collect(),
         );
-        if !is_return {
-            if let Some(o) = state.orders.get_mut(&order_id) {
-                o["orderStatus"] = json!("shipped");
-                o["shipDate"] = json!(clock::v1_date(now));
-                o["modifyDate"] = json!(clock::v1_format(now));
-            }
-        }
-        (batch, order["advancedOptions"]["storeId"].as_i64(), created)
+        (batch, stores, created)
     };
-    webhooks::deliver_v1(
-        &sim,
-        "SHIP_NOTIFY",
-        store_id,
-        &format!("/shipments?batchId={batch}&includeShipmentItems=False"),
-    );
+    for store_id in stores {
+        webhooks::deliver_v1(
+            &sim,
+            "SHIP_NOTIFY",
+            store_id,
+            &format!("/shipments?batchId={batch}&includeShipmentItems=False"),
+        );
+    }
     Json(json!({"batchId": batch, "shipments": shipments})).into_response()
 }
 

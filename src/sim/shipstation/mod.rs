@@ -5,6 +5,7 @@
 
 mod clock;
 mod control;
+mod lineage;
 mod orders;
 mod state;
 mod v1;
@@ -153,6 +154,7 @@ fn router(sim: Sim) -> Router {
             "/v2/inventory_locations",
             get(v2::list_locations).post(v2::create_location),
         )
+        .route("/v2/labels", get(v2::list_labels))
         .route("/v2/labels/{id}/track", get(v2::track))
         .route(
             "/v2/environment/webhooks",
@@ -164,6 +166,8 @@ fn router(sim: Sim) -> Router {
         .route("/__control/labels", post(control::create_labels))
         .route("/__control/mark-shipped", post(control::mark_shipped))
         .route("/__control/void", post(control::void))
+        .route("/__control/merge", post(lineage::merge))
+        .route("/__control/split", post(lineage::split))
         .route("/__control/faults", post(control::set_faults))
         .route("/__control/delivery", post(control::set_delivery))
         .route("/__control/keys", post(control::keys))

@@ -261,6 +261,31 @@ pub async fn update_inventory(State(sim): State<Sim>, Json(body): Json<Value>) -
     StatusCode::NO_CONTENT.into_response()
 }
 
+/// GET /v2/labels (list_labels): filtered by `tracking_number`, newest first, 25 a page.
+pub async fn list_labels(
+    State(sim): State<Sim>,
+    Query(q): Query<std::collections::HashMap<String, String>>,
+) -> Response {
+    let state = sim.state.lock().unwrap();
+    let mut labels: Vec<Value> = state
+        .labels
+        .values()
+        .filter(|l| {
+            q.get("tracking_number")
+                .is_none_or(|t| l["tracking_number"].as_str() == Some(t.as_str()))
+        })
+        .cloned()
+        .collect();
+    labels.sort_by(|a, b| b["ship_date"].as_str().cmp(&a["ship_date"].as_str()));
+    let total = labels.len();
+    labels.truncate(25);
+    Json(json!({
+        "labels": labels, "total": total, "page": 1, "pages": total.div_ceil(25).max(1),
+        "links": {"first": {"href": "/v2/labels?page=1"}, "last": {"href": "/v2/labels?page=1"}, "prev": null, "next": null}
+    }))
+    .into_response()
+}
+
 /// GET /v2/labels/{label_id}/track.
 pub async fn track(State(sim): State<Sim>, Path(label_id): Path<String>) -> Response {
     let label = sim.state.lock().unwrap().labels.get(&label_id).cloned();

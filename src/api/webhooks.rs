@@ -1,0 +1,242 @@
+//! `POST /webhooks/shipstation/{connection}`: ShipStation webhook intake.
+//!
+//! V1 deliveries carry our secret token in the URL (`?token=`, compared in constant time); V2
+//! deliveries are signed (RSA-SHA256 headers, verified against the JWKS). Every delivery is stored
+//! with its verification result before anything else happens; unverified or malformed ones are
+//! answered (404 with neither token nor signature headers, V2: 400 for a stale timestamp, 401
+//! for a bad signature; V1: 401 for a wrong token) and never
+//! acted on. An accepted V1 delivery starts a `webhook` workflow in the same transaction that
+//! stores it (so it is fetched at once, and retried if ShipStation is briefly unavailable); an
+//! accepted V2 delivery starts a shipments poll of the connection.
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use chrono::Utc;
+use serde_json::{json, Value};
+
+use super::ApiState;
+use crate::engine::store::{self, NewWorkflow};
+use crate::flows::deps::resource_policy;
+use crate::flows::shipments_poll::EVENTS;
+use crate::shipstation::types::WebhookPayload;
+use crate::shipstation::webhook::{v1_token_matches, V2Signature, V2Verifier};
+
+/// Stored bodies are cut here (deliveries are small; this keeps junk small too).
+const STORED_BODY: usize = 4096;
+
+struct Delivery {
+    connection_id: Option<i64>,
+    connection_name: String,
+    api: &'static str,
+    event: Option<String>,
+    resource_url: Option<String>,
+    verified: bool,
+    result: &'static str,
+    reason: Option<String>,
+    status: StatusCode,
+    body: String,
+}
+
+impl Delivery {
+    fn answer(&self, id: i64) -> Response {
+        let body = match self.result {
+            "accepted" => json!({"accepted": true, "delivery": id}),
+            "ignored" => json!({"accepted": false, "ignored": self.reason, "delivery": id}),
+            _ => json!({"error": self.reason}),
+        };
+        (self.status, Json(body)).into_response()
+    }
+}
+
+async fn store_delivery(state: &ApiState, d: Delivery, work: Option<NewWorkflow>) -> Response {
+    let run = async {
+        let mut tx = state.pool.begin().await?;
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO webhook_deliveries (connection_id, connection_name, api, event, resource_url, verified, result, reason, http_status, body)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
+        )
+        .bind(d.connection_id)
+        .bind(&d.connection_name)
+        .bind(d.api)
+        .bind(&d.event)
+        .bind(&d.resource_url)
+        .bind(d.verified)
+        .bind(d.result)
+        .bind(&d.reason)
+        .bind(d.status.as_u16() as i32)
+        .bind(&d.body)
+        .fetch_one(&mut *tx)
+        .await?;
+        if let Some(mut new) = work {
+            new.business_key = format!("delivery:{id}");
+            new.context["delivery_id"] = json!(id);
+            let (wf, _) = store::create(&mut tx, &new, "webhook").await?;
+            sqlx::query("UPDATE webhook_deliveries SET workflow_id = $2 WHERE id = $1")
+                .bind(id)
+                .bind(wf)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok::<_, crate::engine::store::StoreError>(id)
+    };
+    match run.await {
+        Ok(id) => d.answer(id),
+        Err(e) => {
+            // Not stored: ShipStation must retry, so say so with a 5xx.
+            tracing::error!(error = %e, "storing a webhook delivery failed");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(json!({"error": "delivery not stored; retry"})),
+            )
+                .into_response()
+        }
+    }
+}
+
+fn has_v2_headers(h: &HeaderMap) -> bool {
+    h.keys().any(|k| k.as_str().starts_with("x-shipengine-"))
+}
+
+pub async fn receive(
+    State(state): State<ApiState>,
+    Path(name): Path<String>,
+    Query(query): Query<std::collections::HashMap<String, String>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let text = String::from_utf8_lossy(&body);
+    let stored_body: String = text.chars().take(STORED_BODY).collect();
+    let api = if has_v2_headers(&headers) { "v2" } else { "v1" };
+    let mut d = Delivery {
+        connection_id: None,
+        connection_name: name.chars().take(100).collect(),
+        api,
+        event: None,
+        resource_url: None,
+        verified: false,
+        result: "rejected",
+        reason: None,
+        status: StatusCode::NOT_FOUND,
+        body: stored_body,
+    };
+    let connection = match crate::connections::get(&state.pool, &name).await {
+        Ok(c) if c.enabled => c,
+        _ => {
+            d.reason = Some("unknown or disabled connection".into());
+            return store_delivery(&state, d, None).await;
+        }
+    };
+    d.connection_id = Some(connection.id);
+    if api == "v2" {
+        let verifier = state.verifier(connection.id, &connection.settings.shipstation.v2_base_url);
+        if let Err(r) = verifier
+            .verify(&V2Signature::from_headers(&headers), &body, Utc::now())
+            .await
+        {
+            d.status = StatusCode::from_u16(r.http_status()).unwrap_or(StatusCode::UNAUTHORIZED);
+            d.reason = Some(r.to_string());
+            return store_delivery(&state, d, None).await;
+        }
+        d.verified = true;
+        let v: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+        d.event = v["event"].as_str().map(|e| e.chars().take(100).collect());
+        d.result = "accepted";
+        d.status = StatusCode::OK;
+        d.reason = Some("verified V2 event: a shipments poll runs now".into());
+        let poll = NewWorkflow {
+            kind: "shipments_poll".into(),
+            connection_id: connection.id,
+            business_key: String::new(),
+            initial_state: "poll".into(),
+            context: json!({"trigger": "v2 webhook"}),
+            run_at: None,
+        };
+        return store_delivery(&state, d, Some(poll)).await;
+    }
+    // V1: the token in our target URL.
+    let expected = match &state.vault {
+        Some(vault) => {
+            crate::connections::secret(&state.pool, vault, connection.id, "webhook_token")
+                .await
+                .ok()
+                .flatten()
+        }
+        None => None,
+    };
+    let presented = query.get("token").map(String::as_str);
+    if !expected
+        .as_ref()
+        .is_some_and(|t| v1_token_matches(t, presented))
+    {
+        // Neither a token nor a signature: hide the endpoint, as V2 does for unsigned probes.
+        d.status = if presented.is_none() {
+            StatusCode::NOT_FOUND
+        } else {
+            StatusCode::UNAUTHORIZED
+        };
+        d.reason = Some(
+            if presented.is_none() {
+                "no token"
+            } else {
+                "wrong token"
+            }
+            .into(),
+        );
+        return store_delivery(&state, d, None).await;
+    }
+    d.verified = true;
+    let payload: WebhookPayload = match serde_json::from_slice(&body) {
+        Ok(p) => p,
+        Err(e) => {
+            d.status = StatusCode::BAD_REQUEST;
+            d.reason = Some(format!("malformed payload: {e}"));
+            return store_delivery(&state, d, None).await;
+        }
+    };
+    d.event = Some(payload.resource_type.chars().take(100).collect());
+    d.resource_url = Some(payload.resource_url.chars().take(2048).collect());
+    if !EVENTS.contains(&payload.resource_type.as_str()) {
+        d.result = "ignored";
+        d.status = StatusCode::OK;
+        d.reason = Some(format!("{} carries no shipments", payload.resource_type));
+        return store_delivery(&state, d, None).await;
+    }
+    // Refused before anything is fetched with our credentials.
+    if let Err(e) = resource_policy(&connection.settings).check(&payload.resource_url) {
+        d.status = StatusCode::BAD_REQUEST;
+        d.reason = Some(e.to_string());
+        return store_delivery(&state, d, None).await;
+    }
+    d.result = "accepted";
+    d.status = StatusCode::OK;
+    let work = NewWorkflow {
+        kind: "webhook".into(),
+        connection_id: connection.id,
+        business_key: String::new(),
+        initial_state: "fetch".into(),
+        context: json!({"resource_url": payload.resource_url, "resource_type": payload.resource_type}),
+        run_at: None,
+    };
+    store_delivery(&state, d, Some(work)).await
+}
+
+impl ApiState {
+    /// One V2 verifier (and JWKS cache) per connection.
+    fn verifier(&self, connection_id: i64, v2_base_url: &str) -> Arc<V2Verifier> {
+        let mut map = self.verifiers.lock().unwrap();
+        map.entry(connection_id)
+            .or_insert_with(|| {
+                Arc::new(V2Verifier::new(format!(
+                    "{}/jwks",
+                    v2_base_url.trim_end_matches('/')
+                )))
+            })
+            .clone()
+    }
+}

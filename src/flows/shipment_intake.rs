@@ -1,0 +1,174 @@
+//! Where shipments enter: webhook fetches and reconciliation polls both land here. Each
+//! ShipStation label or fulfillment is one `shipments` row and one `shipment` workflow (keyed by
+//! its ShipStation id), so a record seen by a webhook and again by a poll is applied once. A
+//! record that changed since last seen (voided, new tracking number) signals the order
+//! workflows it was applied to.
+
+use chrono::{DateTime, Utc};
+use serde_json::{json, Value};
+use sqlx::PgPool;
+
+use crate::engine::store::{self, NewWorkflow, StoreError};
+use crate::shipstation::types::{Fulfillment, Shipment};
+
+/// A label or fulfillment as ShipStation reported it.
+#[derive(Debug, Clone)]
+pub struct Seen {
+    pub source: &'static str,
+    pub external_id: i64,
+    pub ss_order_id: i64,
+    pub order_key: Option<String>,
+    pub order_number: Option<String>,
+    pub tracking_number: Option<String>,
+    pub carrier_code: Option<String>,
+    pub service_code: Option<String>,
+    pub ship_date: Option<DateTime<Utc>>,
+    pub voided: bool,
+    pub is_return: bool,
+    pub raw: Value,
+}
+
+impl From<Shipment> for Seen {
+    fn from(s: Shipment) -> Self {
+        let raw = serde_json::to_value(&s).unwrap_or(Value::Null);
+        Self {
+            source: "label",
+            external_id: s.shipment_id,
+            ss_order_id: s.order_id,
+            order_key: s.order_key,
+            order_number: s.order_number,
+            tracking_number: s.tracking_number,
+            carrier_code: s.carrier_code,
+            service_code: s.service_code,
+            ship_date: s.ship_date.map(|t| t.0),
+            voided: s.voided,
+            is_return: s.is_return_label,
+            raw,
+        }
+    }
+}
+
+impl From<Fulfillment> for Seen {
+    fn from(f: Fulfillment) -> Self {
+        let raw = serde_json::to_value(&f).unwrap_or(Value::Null);
+        Self {
+            source: "fulfillment",
+            external_id: f.fulfillment_id,
+            ss_order_id: f.order_id,
+            order_key: None,
+            order_number: f.order_number,
+            tracking_number: f.tracking_number,
+            carrier_code: f.carrier_code,
+            service_code: None,
+            ship_date: f.ship_date.map(|t| t.0),
+            voided: f.voided,
+            is_return: false,
+            raw,
+        }
+    }
+}
+
+/// What one intake did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Intake {
+    pub found: u64,
+    /// Seen for the first time (a shipment workflow was started).
+    pub new: u64,
+    /// Order workflows signalled because an applied record changed.
+    pub signalled: u64,
+}
+
+/// Record what was seen (`via` = webhook | poll).
+pub async fn record(
+    pool: &PgPool,
+    connection_id: i64,
+    seen: &[Seen],
+    via: &str,
+    actor: &str,
+) -> Result<Intake, StoreError> {
+    let mut out = Intake {
+        found: seen.len() as u64,
+        ..Default::default()
+    };
+    for s in seen {
+        let mut tx = pool.begin().await?;
+        let before: Option<(bool, Option<String>, Option<Vec<String>>)> = sqlx::query_as(
+            "SELECT voided, tracking_number, sales_orders FROM shipments
+              WHERE connection_id = $1 AND source = $2 AND external_id = $3 FOR UPDATE",
+        )
+        .bind(connection_id)
+        .bind(s.source)
+        .bind(s.external_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        sqlx::query(
+            r#"
+            INSERT INTO shipments (connection_id, source, external_id, ss_order_id, order_key, order_number,
+                                   tracking_number, carrier_code, service_code, ship_date, voided, is_return,
+                                   seen_by, raw)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, ARRAY[$13], $14)
+            ON CONFLICT (connection_id, source, external_id) DO UPDATE
+               SET tracking_number = EXCLUDED.tracking_number, carrier_code = EXCLUDED.carrier_code,
+                   service_code = EXCLUDED.service_code, ship_date = EXCLUDED.ship_date,
+                   voided = EXCLUDED.voided, raw = EXCLUDED.raw,
+                   seen_by = CASE WHEN $13 = ANY(shipments.seen_by) THEN shipments.seen_by
+                                  ELSE shipments.seen_by || $13 END,
+                   updated_at = CASE WHEN shipments.voided <> EXCLUDED.voided
+                                       OR shipments.tracking_number IS DISTINCT FROM EXCLUDED.tracking_number
+                                     THEN now() ELSE shipments.updated_at END
+            "#,
+        )
+        .bind(connection_id)
+        .bind(s.source)
+        .bind(s.external_id)
+        .bind(s.ss_order_id)
+        .bind(&s.order_key)
+        .bind(&s.order_number)
+        .bind(&s.tracking_number)
+        .bind(&s.carrier_code)
+        .bind(&s.service_code)
+        .bind(s.ship_date)
+        .bind(s.voided)
+        .bind(s.is_return)
+        .bind(via)
+        .bind(&s.raw)
+        .execute(&mut *tx)
+        .await?;
+        match before {
+            None => {
+                let (_, created) = store::create(
+                    &mut tx,
+                    &NewWorkflow {
+                        kind: "shipment".into(),
+                        connection_id,
+                        business_key: format!("{}:{}", s.source, s.external_id),
+                        initial_state: "resolve".into(),
+                        context: json!({"source": s.source, "external_id": s.external_id, "ss_order_id": s.ss_order_id, "first_seen_via": via}),
+                        run_at: None,
+                    },
+                    actor,
+                )
+                .await?;
+                out.new += u64::from(created);
+            }
+            Some((voided, tracking, Some(orders)))
+                if voided != s.voided || tracking != s.tracking_number =>
+            {
+                tx.commit().await?;
+                out.signalled += store::signal_keys(
+                    pool,
+                    "order",
+                    connection_id,
+                    &orders,
+                    actor,
+                    &json!({"shipment_changed": format!("{}:{}", s.source, s.external_id), "voided": s.voided}),
+                )
+                .await?;
+                continue;
+            }
+            Some(_) => {}
+        }
+        tx.commit().await?;
+    }
+    Ok(out)
+}

@@ -1,0 +1,487 @@
+//! Tracking write-back, as states of the order workflow (one writer per Sage order, so packages
+//! from several shipments never race):
+//!
+//! - `track_so`: the sales order header's UDFs (tracking number(s), carrier, estimated delivery)
+//!   and ShipVia (when the carrier/service maps back to a Sage ShipVia) through SOAP UpdateSalesOrder.
+//! - `track_invoice`: the SO invoice usually appears after the shipment, so this state waits (a
+//!   timer, woken early by any signal) until the agent finds an open invoice, then writes one
+//!   SO_InvoiceTracking row per package not yet on any invoice of the order (TrackingID ≤ 30),
+//!   the invoice header ShipDate / ShipVia / UDFs, and removes rows of voided labels.
+//! - `shipped`: waits for the next change (another package, a void).
+//! - `manual_action`: the invoice was posted to A/R history before the tracking arrived (the agent
+//!   cannot write there), or no invoice came within `tracking.invoice_wait_hours`. The detail
+//!   says what to enter; a signal or restart re-checks, and it completes once Sage has it.
+//!
+//! Everything is idempotent: a package counts as written when its tracking number is on an invoice.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde_json::{json, Map, Value};
+use sqlx::PgPool;
+
+use super::deps::{ConnectionClients, FlowDeps};
+use crate::engine::{HandlerRegistry, StepError, StepInput, StepResult, Transition};
+use crate::sage100::SageError;
+
+pub fn register(r: &mut HandlerRegistry, deps: &FlowDeps) {
+    let d = deps.clone();
+    r.register("order.track_so", move |i| track_so(d.clone(), i));
+    let d = deps.clone();
+    r.register("order.track_invoice", move |i| track_invoice(d.clone(), i));
+    let d = deps.clone();
+    r.register("order.shipped", move |i| shipped(d.clone(), i));
+    let d = deps.clone();
+    r.register("order.manual_action", move |i| manual_action(d.clone(), i));
+}
+
+/// Sage's column lengths.
+const TRACKING_ID_LEN: usize = 30;
+const UDF_LEN: usize = 30;
+const SHIP_VIA_LEN: usize = 15;
+
+fn db(e: impl std::fmt::Display) -> StepError {
+    StepError::retry(format!("database: {e}"))
+}
+
+fn sage(e: SageError) -> StepError {
+    if e.is_transient() {
+        StepError::retry(e.to_string())
+    } else {
+        StepError::fatal(e.to_string())
+    }
+}
+
+fn clip(s: &str, n: usize) -> String {
+    s.chars().take(n).collect()
+}
+
+/// One package of the order as ShipStation knows it.
+#[derive(Debug, Clone)]
+pub struct Package {
+    pub id: String,
+    pub tracking_number: String,
+    pub carrier_code: Option<String>,
+    pub service_code: Option<String>,
+    pub ship_date: Option<DateTime<Utc>>,
+    pub voided: bool,
+    pub estimated_delivery: Option<NaiveDate>,
+}
+
+/// The order's packages (return labels excluded) and a fingerprint of them: the order workflow
+/// remembers the fingerprint it applied, so any new package or void shows as a difference.
+pub async fn packages(
+    pool: &PgPool,
+    connection_id: i64,
+    sales_order_no: &str,
+) -> Result<(Vec<Package>, String), StepError> {
+    type Row = (
+        String,
+        i64,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        Option<DateTime<Utc>>,
+        bool,
+        Option<NaiveDate>,
+    );
+    let rows: Vec<Row> = sqlx::query_as(
+        "SELECT source, external_id, tracking_number, carrier_code, service_code, ship_date, voided, estimated_delivery
+           FROM shipments WHERE connection_id = $1 AND $2 = ANY(sales_orders) AND NOT is_return
+          ORDER BY ship_date NULLS LAST, source, external_id",
+    )
+    .bind(connection_id)
+    .bind(sales_order_no)
+    .fetch_all(pool)
+    .await
+    .map_err(db)?;
+    let list: Vec<Package> = rows
+        .into_iter()
+        .map(
+            |(source, id, t, carrier, service, ship, voided, eta)| Package {
+                id: format!("{source}:{id}"),
+                tracking_number: t.unwrap_or_default(),
+                carrier_code: carrier,
+                service_code: service,
+                ship_date: ship,
+                voided,
+                estimated_delivery: eta,
+            },
+        )
+        .collect();
+    let fp = list
+        .iter()
+        .map(|p| {
+            format!(
+                "{}={}{}",
+                p.id,
+                p.tracking_number,
+                if p.voided { "/void" } else { "" }
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(",");
+    Ok((list, fp))
+}
+
+/// Whether the order has tracking changes not yet applied (used by the order's waiting states).
+pub async fn pending(input: &StepInput) -> Result<bool, StepError> {
+    let (_, fp) = packages(&input.db, input.connection_id, &input.business_key).await?;
+    Ok(fp != input.context["tracking_fp"].as_str().unwrap_or_default())
+}
+
+/// Sage ShipVia for a carrier/service, from the connection's ship_via mapping read backwards.
+fn ship_via(clients: &ConnectionClients, p: &Package) -> Option<String> {
+    let map = &clients.connection.settings.mappings.ship_via;
+    let exact = map.iter().find(|(_, m)| {
+        m.carrier_code == p.carrier_code
+            && m.service_code.is_some()
+            && m.service_code == p.service_code
+    });
+    let by_carrier = || {
+        map.iter()
+            .find(|(_, m)| m.carrier_code == p.carrier_code && m.service_code.is_none())
+    };
+    exact
+        .or_else(by_carrier)
+        .map(|(code, _)| clip(code, SHIP_VIA_LEN))
+}
+
+fn live(list: &[Package]) -> Vec<&Package> {
+    list.iter()
+        .filter(|p| !p.voided && !p.tracking_number.is_empty())
+        .collect()
+}
+
+/// Header UDF values for the live packages (blank when none are left: all voided).
+fn udf_values(clients: &ConnectionClients, live: &[&Package]) -> BTreeMap<String, String> {
+    let u = &clients.connection.settings.udfs;
+    let numbers: Vec<&str> = live.iter().map(|p| p.tracking_number.as_str()).collect();
+    let carrier = live
+        .iter()
+        .find_map(|p| p.carrier_code.clone())
+        .unwrap_or_default();
+    let eta = live
+        .iter()
+        .filter_map(|p| p.estimated_delivery)
+        .max()
+        .map(|d| d.format("%Y%m%d").to_string())
+        .unwrap_or_default();
+    // All numbers when they fit the UDF, else the first and how many more (the invoice has all).
+    let joined = numbers.join(",");
+    let tracking = if joined.chars().count() <= UDF_LEN || numbers.len() < 2 {
+        clip(&joined, UDF_LEN)
+    } else {
+        let more = format!(" (+{})", numbers.len() - 1);
+        clip(numbers[0], UDF_LEN - more.len()) + &more
+    };
+    BTreeMap::from([
+        (u.tracking_number.clone(), tracking),
+        (u.carrier.clone(), clip(&carrier, UDF_LEN)),
+        (u.estimated_delivery.clone(), eta),
+    ])
+}
+
+async fn track_so(deps: FlowDeps, input: StepInput) -> StepResult {
+    let clients = deps.clients(&input.db, input.connection_id).await?;
+    let (list, fp) = packages(&input.db, input.connection_id, &input.business_key).await?;
+    let live = live(&list);
+    let udfs = udf_values(&clients, &live);
+    let mut fields = BTreeMap::new();
+    if let Some(via) = live.first().and_then(|p| ship_via(&clients, p)) {
+        fields.insert("ShipVia".to_string(), via);
+    }
+    let mut ctx = input.context.clone();
+    ctx["tracking_fp_applying"] = json!(fp);
+    ctx["awaiting_invoice_since"] = json!(Utc::now());
+    let detail = match clients
+        .soap
+        .update_sales_order_fields(&input.business_key, &fields, &udfs)
+        .await
+    {
+        Ok(()) => {
+            json!({"sales_order": "written", "udfs": udfs, "fields": fields, "packages": live.len()})
+        }
+        // Completed orders leave SO_SalesOrderHeader after the sales journal: nothing to write.
+        Err(SageError::Fault { code, message }) if code == "CI_NoKey" => {
+            json!({"sales_order": "not on file", "message": message})
+        }
+        Err(e) => return Err(sage(e)),
+    };
+    Ok(Transition::to("track_invoice")
+        .with_context(ctx)
+        .with_detail(detail))
+}
+
+/// Where the order's packages stand on its invoices.
+struct InvoicePlan {
+    /// Live packages on no invoice yet.
+    missing: Vec<Package>,
+    /// (invoice, PackageNo) rows of voided labels on open invoices.
+    stale_open: Vec<(String, String)>,
+    /// Tracking numbers of voided labels already posted to A/R history.
+    stale_posted: Vec<String>,
+    /// The newest open SO invoice, with its tracking rows.
+    open_invoice: Option<(String, Vec<Map<String, Value>>)>,
+    posted_invoices: Vec<String>,
+    live_count: usize,
+}
+
+fn text(m: &Map<String, Value>, k: &str) -> String {
+    m.get(k)
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .trim()
+        .to_string()
+}
+
+async fn plan(clients: &ConnectionClients, input: &StepInput) -> Result<InvoicePlan, StepError> {
+    let (list, _) = packages(&input.db, input.connection_id, &input.business_key).await?;
+    let invoices = clients
+        .agent
+        .invoices_of_order(&input.business_key)
+        .await
+        .map_err(sage)?;
+    let live_ids: BTreeSet<String> = live(&list)
+        .iter()
+        .map(|p| clip(&p.tracking_number, TRACKING_ID_LEN))
+        .collect();
+    let voided: BTreeSet<String> = list
+        .iter()
+        .filter(|p| p.voided)
+        .map(|p| clip(&p.tracking_number, TRACKING_ID_LEN))
+        .filter(|t| !live_ids.contains(t))
+        .collect();
+    let mut on_invoices = BTreeSet::new();
+    let mut plan = InvoicePlan {
+        missing: vec![],
+        stale_open: vec![],
+        stale_posted: vec![],
+        open_invoice: None,
+        posted_invoices: vec![],
+        live_count: live_ids.len(),
+    };
+    for inv in &invoices {
+        let no = text(inv, "InvoiceNo$");
+        let posted = inv.get("Posted").and_then(Value::as_bool).unwrap_or(false);
+        let rows: Vec<Map<String, Value>> = inv
+            .get("Tracking")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|r| r.as_object().cloned())
+            .collect();
+        for r in &rows {
+            let t = text(r, "TrackingID$");
+            if voided.contains(&t) {
+                if posted {
+                    plan.stale_posted.push(t.clone());
+                } else {
+                    plan.stale_open.push((no.clone(), text(r, "PackageNo$")));
+                }
+            }
+            on_invoices.insert(t);
+        }
+        if posted {
+            plan.posted_invoices.push(no);
+        } else if plan.open_invoice.as_ref().is_none_or(|(n, _)| *n < no) {
+            plan.open_invoice = Some((no, rows));
+        }
+    }
+    plan.missing = live(&list)
+        .into_iter()
+        .filter(|p| !on_invoices.contains(&clip(&p.tracking_number, TRACKING_ID_LEN)))
+        .cloned()
+        .collect();
+    Ok(plan)
+}
+
+/// The next free package numbers on an invoice (`0001`, `0002`, …).
+fn next_package_numbers(rows: &[Map<String, Value>], n: usize) -> Vec<String> {
+    let used: BTreeSet<u32> = rows
+        .iter()
+        .filter_map(|r| text(r, "PackageNo$").parse().ok())
+        .collect();
+    (1u32..)
+        .filter(|k| !used.contains(k))
+        .take(n)
+        .map(|k| format!("{k:04}"))
+        .collect()
+}
+
+/// Done with the current packages: shipped, or back to awaiting shipment when every label was voided.
+fn settled(input: &StepInput, plan: &InvoicePlan, detail: Value) -> StepResult {
+    let mut ctx = input.context.clone();
+    ctx["tracking_fp"] = ctx["tracking_fp_applying"].clone();
+    let to = if plan.live_count > 0 {
+        "shipped"
+    } else {
+        "check"
+    };
+    Ok(Transition::to(to)
+        .on_signal()
+        .with_context(ctx)
+        .with_detail(detail))
+}
+
+fn manual(input: &StepInput, why: String) -> StepResult {
+    let mut ctx = input.context.clone();
+    ctx["manual_action"] = json!(why);
+    Ok(Transition::to("manual_action")
+        .on_signal()
+        .with_context(ctx)
+        .with_detail(json!({"needs_manual_action": why})))
+}
+
+async fn track_invoice(deps: FlowDeps, input: StepInput) -> StepResult {
+    // Another package or a void arrived while waiting: the sales order header first.
+    let (_, fp) = packages(&input.db, input.connection_id, &input.business_key).await?;
+    if input.context["tracking_fp_applying"].as_str() != Some(fp.as_str()) {
+        return Ok(Transition::to("track_so").with_detail(json!({"tracking_changed": true})));
+    }
+    let clients = deps.clients(&input.db, input.connection_id).await?;
+    let plan = plan(&clients, &input).await?;
+    let no = &input.business_key;
+    for (inv, package) in &plan.stale_open {
+        clients
+            .agent
+            .remove_tracking(inv, package)
+            .await
+            .map_err(sage)?;
+    }
+    if !plan.stale_posted.is_empty() {
+        return manual(&input, format!(
+            "Sales order {no}: label(s) {} were voided in ShipStation after the invoice was posted to A/R history; remove that tracking in Sage by hand",
+            plan.stale_posted.join(", ")
+        ));
+    }
+    if plan.missing.is_empty() {
+        return settled(
+            &input,
+            &plan,
+            json!({"invoice": "up to date", "removed": plan.stale_open.len()}),
+        );
+    }
+    let Some((inv, rows)) = &plan.open_invoice else {
+        return wait_for_invoice(&deps, &clients, &input, &plan).await;
+    };
+    let zone: chrono_tz::Tz = clients
+        .connection
+        .settings
+        .sage
+        .site_zone
+        .parse()
+        .unwrap_or(chrono_tz::America::Chicago);
+    let numbers = next_package_numbers(rows, plan.missing.len());
+    let packages: Vec<Value> = plan
+        .missing
+        .iter()
+        .zip(&numbers)
+        .map(|(p, n)| {
+            json!({
+                "PackageNo$": n,
+                "TrackingID$": clip(&p.tracking_number, TRACKING_ID_LEN),
+                "StarshipShipVia$": ship_via(&clients, p).unwrap_or_else(|| clip(&p.carrier_code.clone().unwrap_or_default().to_uppercase(), SHIP_VIA_LEN)),
+                "Comment$": clip(&format!("ShipStation {}", p.id), 30),
+            })
+        })
+        .collect();
+    let first = &plan.missing[0];
+    let all_live: Vec<&Package> = plan.missing.iter().collect();
+    let body = json!({
+        "Packages": packages,
+        "ShipDate$": first.ship_date.map(|d| d.with_timezone(&zone).format("%Y%m%d").to_string()),
+        "ShipVia$": ship_via(&clients, first),
+        // Through BOI, string columns (UDFs included) are addressed with a trailing `$`.
+        "UDFs": udf_values(&clients, &all_live)
+            .into_iter()
+            .map(|(k, v)| (format!("{}$", k.trim_end_matches('$')), v))
+            .collect::<BTreeMap<_, _>>(),
+    });
+    clients
+        .agent
+        .write_tracking(inv, &body)
+        .await
+        .map_err(sage)?;
+    let truncated: Vec<&str> = plan
+        .missing
+        .iter()
+        .filter(|p| p.tracking_number.chars().count() > TRACKING_ID_LEN)
+        .map(|p| p.tracking_number.as_str())
+        .collect();
+    settled(
+        &input,
+        &plan,
+        json!({
+            "invoice": inv, "packages_written": packages, "removed": plan.stale_open.len(),
+            "truncated_tracking_numbers": truncated,
+        }),
+    )
+}
+
+async fn wait_for_invoice(
+    deps: &FlowDeps,
+    clients: &ConnectionClients,
+    input: &StepInput,
+    plan: &InvoicePlan,
+) -> StepResult {
+    let no = &input.business_key;
+    let numbers: Vec<&str> = plan
+        .missing
+        .iter()
+        .map(|p| p.tracking_number.as_str())
+        .collect();
+    // The sales order is gone and only posted invoices exist: the journal ran first.
+    let so_open = match clients.agent.sales_order(no).await {
+        Ok(_) => true,
+        Err(SageError::NotFound(_)) => false,
+        Err(e) => return Err(sage(e)),
+    };
+    if !so_open && !plan.posted_invoices.is_empty() {
+        return manual(input, format!(
+            "Sales order {no}: invoice {} was posted to A/R history before the tracking arrived; enter tracking {} on it in Sage by hand",
+            plan.posted_invoices.join(", "), numbers.join(", ")
+        ));
+    }
+    let t = &clients.connection.settings.tracking;
+    let since = input.context["awaiting_invoice_since"]
+        .as_str()
+        .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
+        .map(|d| d.with_timezone(&Utc))
+        .unwrap_or_else(Utc::now);
+    if Utc::now() - since > chrono::Duration::hours(t.invoice_wait_hours as i64) || !so_open {
+        return manual(input, format!(
+            "Sales order {no}: no open invoice {}; enter tracking {} in Sage by hand, or invoice the order and restart",
+            if so_open { format!("after {} hours", t.invoice_wait_hours) } else { "and the order is no longer open".into() },
+            numbers.join(", ")
+        ));
+    }
+    let _ = deps;
+    let next = Utc::now() + chrono::Duration::seconds(t.invoice_check_secs.max(1) as i64);
+    Ok(Transition::to("track_invoice")
+        .at(next)
+        .with_detail(json!({"waiting_for_invoice": true, "packages": numbers, "next_check": next})))
+}
+
+async fn shipped(_deps: FlowDeps, input: StepInput) -> StepResult {
+    if pending(&input).await? {
+        return Ok(Transition::to("track_so").with_detail(json!({"tracking_changed": true})));
+    }
+    Ok(Transition::to("shipped").on_signal())
+}
+
+/// Re-check after a person acted (signal or restart): done once Sage holds the tracking.
+async fn manual_action(deps: FlowDeps, input: StepInput) -> StepResult {
+    if pending(&input).await? {
+        return Ok(Transition::to("track_so").with_detail(json!({"tracking_changed": true})));
+    }
+    let clients = deps.clients(&input.db, input.connection_id).await?;
+    let plan = plan(&clients, &input).await?;
+    if plan.missing.is_empty() && plan.stale_posted.is_empty() && plan.stale_open.is_empty() {
+        return settled(&input, &plan, json!({"resolved_in_sage": true}));
+    }
+    if plan.open_invoice.is_some() && plan.stale_posted.is_empty() {
+        return Ok(Transition::to("track_invoice").with_detail(json!({"open_invoice_found": true})));
+    }
+    Ok(Transition::to("manual_action").on_signal())
+}
