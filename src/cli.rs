@@ -78,6 +78,73 @@ pub enum Command {
     /// Benchmarks (results belong in docs/benchmarks.md with the command that produced them).
     #[command(subcommand)]
     Bench(BenchCommand),
+    /// Find, inspect, restart and replay workflows (the same services as the GraphQL API).
+    #[command(subcommand)]
+    Workflows(WorkflowsCommand),
+    /// Bearer tokens for the GraphQL ops API.
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// The GraphQL schema (SDL), as kept in graphql/schema.graphql.
+    GraphqlSchema,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum WorkflowsCommand {
+    /// Workflows, newest first.
+    List {
+        #[arg(long)]
+        kind: Option<String>,
+        /// ready, running, waiting, failed, completed, cancelled
+        #[arg(long)]
+        status: Option<String>,
+        #[arg(long)]
+        state: Option<String>,
+        /// Connection id.
+        #[arg(long)]
+        connection: Option<i64>,
+        /// e.g. a SalesOrderNo
+        #[arg(long)]
+        key: Option<String>,
+        /// Part of the last error.
+        #[arg(long)]
+        error: Option<String>,
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+        #[arg(long)]
+        json: bool,
+    },
+    /// One workflow and its audit trail.
+    Show {
+        id: i64,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Resume a failed workflow at its failed step.
+    Restart {
+        id: i64,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Re-run the step an audit event recorded.
+    Replay {
+        event_id: i64,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Create a token and print it (once: only its hash is stored).
+    Create {
+        /// viewer (queries), operator (+ restart, retry, replay, syncs), admin (+ connections, keys)
+        #[arg(long)]
+        role: String,
+        #[arg(long, default_value = "cli")]
+        name: String,
+    },
+    /// Revoke a token by id.
+    Revoke { id: i64 },
 }
 
 #[derive(Debug, Args)]
@@ -110,6 +177,9 @@ pub struct DemoArgs {
     /// Step handlers running at once (posts wait for their createorders batch, so use many).
     #[arg(long, default_value_t = 256)]
     pub workers: usize,
+    /// After the summary, keep the connector, the simulators and the GraphQL API up until Ctrl-C.
+    #[arg(long)]
+    pub keep_running: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -276,10 +346,10 @@ pub enum ConnectionCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Run a sync now (the worker pool of `serve`/`worker` picks it up): `orders` or `inventory`.
+    /// Run a sync now (the worker pool of `serve`/`worker` picks it up): `orders`, `inventory` or `shipments`.
     Sync {
         name: String,
-        #[arg(long, value_parser = ["orders", "inventory"])]
+        #[arg(long, value_parser = ["orders", "inventory", "shipments"])]
         feed: String,
     },
     /// Check every endpoint of a connection: Sage SOAP, the agent, ShipStation V1 and V2.

@@ -128,16 +128,6 @@ impl World {
         let vault = deps.vault.clone().expect("set above");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let api_url = format!("http://{}", listener.local_addr()?);
-        let app = crate::api::router(crate::api::ApiState::new(
-            db.pool.clone(),
-            Some(vault.clone()),
-        ));
-        let api_shutdown = shutdown.clone();
-        tokio::spawn(async move {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(async move { api_shutdown.wait().await })
-                .await
-        });
         let mut settings = Settings::default();
         settings.sage.soap_url = format!("http://{sage_addr}{SOAP_PATH}");
         settings.sage.username = sage.cfg.username.clone();
@@ -197,6 +187,13 @@ impl World {
         }
         let engine =
             crate::service::Workflows::load_with(global, deps)?.into_engine(db.pool.clone());
+        let app = crate::api::router(crate::api::ApiState::new(engine.clone(), Some(vault)));
+        let api_shutdown = shutdown.clone();
+        tokio::spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async move { api_shutdown.wait().await })
+                .await
+        });
         Ok(Self {
             db,
             sage,
@@ -252,6 +249,15 @@ pub async fn run(global: &GlobalArgs, args: &DemoArgs) -> anyhow::Result<()> {
         world.connection_id,
         world.shutdown.clone(),
     );
+    // The ops API: its URL and an admin token first (with --json, as the first JSON line).
+    let token =
+        crate::ops::tokens::create(&db.pool, "demo", crate::ops::tokens::Role::Admin).await?;
+    let graphql_url = format!("{}/graphql", world.api_url);
+    if args.json {
+        println!("{}", json!({"graphql_url": graphql_url, "token": token}));
+    } else {
+        println!("GraphQL ops API: {graphql_url} (GraphiQL in a browser)  ·  admin token: {token}");
+    }
     let stats = Arc::new(PoolStats::default());
     let mut cfg =
         crate::service::pool_config(&engine.definitions, worker_identity("demo"), args.workers);
@@ -405,10 +411,6 @@ pub async fn run(global: &GlobalArgs, args: &DemoArgs) -> anyhow::Result<()> {
         "audit_events": count(&db.pool, "SELECT count(*) FROM workflow_events").await?,
         "seconds": (started.elapsed().as_secs_f64() * 10.0).round() / 10.0,
     });
-    shutdown.trigger();
-    workers.join().await;
-    let _ = scheduler.await;
-    let World { db, .. } = world;
     if args.json {
         println!("{summary}");
     } else {
@@ -420,6 +422,17 @@ pub async fn run(global: &GlobalArgs, args: &DemoArgs) -> anyhow::Result<()> {
             summary["createorders_calls"], summary["orders_per_call"], summary["poll_runs"], summary["audit_events"], summary["seconds"]);
     }
     let _ = std::io::stdout().flush();
+    if args.keep_running && !shutdown.is_triggered() {
+        say(format!(
+            "still serving: GraphQL {graphql_url} · ShipStation simulator {} · Ctrl-C to stop",
+            ss.base_url()
+        ));
+        shutdown.wait().await;
+    }
+    shutdown.trigger();
+    workers.join().await;
+    let _ = scheduler.await;
+    let World { db, .. } = world;
     db.close().await;
     anyhow::ensure!(
         distinct == entered && failed == 0,

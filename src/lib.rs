@@ -11,6 +11,8 @@ pub mod demo;
 pub mod demo_tracking;
 pub mod engine;
 pub mod flows;
+pub mod graphql;
+pub mod ops;
 pub mod pg;
 pub mod sage100;
 pub mod secret;

@@ -7,7 +7,12 @@ fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let quiet = matches!(
         cli.command,
-        Command::Demo(_) | Command::Bench(_) | Command::Migrate
+        Command::Demo(_)
+            | Command::Bench(_)
+            | Command::Migrate
+            | Command::Workflows(_)
+            | Command::Token(_)
+            | Command::GraphqlSchema
     );
     telemetry::init(cli.global.log_format, if quiet { "warn" } else { "info" });
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -39,6 +44,14 @@ fn main() -> std::process::ExitCode {
             }
             Command::Bench(BenchCommand::Inventory(args)) => {
                 bench::inventory::run(&cli.global, args).await
+            }
+            Command::Workflows(cmd) => {
+                ml_connector::ops::cli::workflows_cmd(&cli.global, cmd).await
+            }
+            Command::Token(cmd) => ml_connector::ops::cli::token_cmd(&cli.global, cmd).await,
+            Command::GraphqlSchema => {
+                print!("{}", ml_connector::graphql::sdl());
+                Ok(())
             }
         }
     });

@@ -120,7 +120,7 @@ pub async fn serve(global: &GlobalArgs, args: &ServeArgs) -> anyhow::Result<()> 
         .await
         .with_context(|| format!("binding the HTTP API to {}", args.listen))?;
     tracing::info!(address = %listener.local_addr()?, "HTTP API listening");
-    let app = crate::api::router(crate::api::ApiState::new(db.pool.clone(), vault));
+    let app = crate::api::router(crate::api::ApiState::new(engine.clone(), vault));
     let http_shutdown = shutdown.clone();
     let http = tokio::spawn(async move {
         axum::serve(listener, app)

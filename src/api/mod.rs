@@ -1,4 +1,4 @@
-//! The HTTP API: health checks and ShipStation webhook intake; GraphQL joins here.
+//! The HTTP API: health checks, ShipStation webhook intake, and the GraphQL ops API.
 
 mod webhooks;
 
@@ -24,14 +24,16 @@ pub struct ApiState {
     /// Reads webhook tokens; without it V1 deliveries cannot be verified (and are refused).
     pub vault: Option<Arc<Vault>>,
     verifiers: Arc<Mutex<HashMap<i64, Arc<V2Verifier>>>>,
+    schema: crate::graphql::OpsSchema,
 }
 
 impl ApiState {
-    pub fn new(pool: PgPool, vault: Option<Arc<Vault>>) -> Self {
+    pub fn new(engine: crate::engine::Engine, vault: Option<Arc<Vault>>) -> Self {
         Self {
-            pool,
-            vault,
+            pool: engine.pool.clone(),
+            vault: vault.clone(),
             verifiers: Arc::default(),
+            schema: crate::graphql::schema(Some(crate::graphql::GqlState { engine, vault })),
         }
     }
 }
@@ -40,6 +42,13 @@ impl ApiState {
 const WEBHOOK_BODY_LIMIT: usize = 64 * 1024;
 
 pub fn router(state: ApiState) -> Router {
+    let graphql = Router::new()
+        .route(
+            "/graphql",
+            get(crate::graphql::graphiql).post(crate::graphql::execute),
+        )
+        .layer(DefaultBodyLimit::max(crate::graphql::BODY_LIMIT))
+        .with_state(state.schema.clone());
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
@@ -48,6 +57,7 @@ pub fn router(state: ApiState) -> Router {
             post(webhooks::receive).layer(DefaultBodyLimit::max(WEBHOOK_BODY_LIMIT)),
         )
         .with_state(state)
+        .merge(graphql)
 }
 
 /// Alive: the process answers.

@@ -14,7 +14,8 @@ use crate::db::Database;
 use crate::secret::Secret;
 use crate::vault::Vault;
 
-fn merge(base: &mut Value, patch: &Value) {
+/// Merge a JSON patch into settings JSON (objects key by key; anything else replaces).
+pub fn merge(base: &mut Value, patch: &Value) {
     match (base, patch) {
         (Value::Object(b), Value::Object(p)) => {
             for (k, v) in p {
@@ -94,7 +95,7 @@ fn read_secrets(stdin: bool) -> anyhow::Result<BTreeMap<String, Secret>> {
     Ok(out)
 }
 
-async fn open(global: &GlobalArgs) -> anyhow::Result<Database> {
+pub async fn open(global: &GlobalArgs) -> anyhow::Result<Database> {
     Database::open(&crate::service::db_target(global), 4).await
 }
 
@@ -209,25 +210,14 @@ pub async fn run(global: &GlobalArgs, cmd: &ConnectionCommand) -> anyhow::Result
             let db = open(global).await?;
             let c = super::get(&db.pool, name).await?;
             let engine = workflows.into_engine(db.pool.clone());
-            let kind = if feed == "orders" {
-                "orders_poll"
-            } else {
-                "inventory"
-            };
-            let key = format!(
-                "manual@{}",
-                chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S%.3fZ")
-            );
-            let (id, _) = engine
-                .start_workflow(kind, c.id, &key, json!({}), "cli")
-                .await?;
+            let (id, kind) = crate::ops::trigger_sync(&engine, c.id, feed, "cli").await?;
             println!("started {kind} workflow {id} for connection {name}");
             db.close().await;
         }
         ConnectionCommand::Test { name, json } => {
             let vault = Vault::from_env()?;
             let db = open(global).await?;
-            let results = test(&db, &vault, name).await?;
+            let results = test(&db.pool, &vault, name).await?;
             let all_ok = results.iter().all(|r| r["ok"] == true);
             if *json {
                 println!(
@@ -252,12 +242,12 @@ pub async fn run(global: &GlobalArgs, cmd: &ConnectionCommand) -> anyhow::Result
 }
 
 /// Ping each endpoint with the stored credentials; one result per check.
-pub async fn test(db: &Database, vault: &Vault, name: &str) -> anyhow::Result<Vec<Value>> {
+pub async fn test(pool: &sqlx::PgPool, vault: &Vault, name: &str) -> anyhow::Result<Vec<Value>> {
     use crate::sage100::{AgentClient, AgentConfig, SoapClient, SoapConfig};
     use crate::shipstation::{KeyPair, KeyRing, V1Client, V1Config, V2Client, V2Config};
-    let c = super::get(&db.pool, name).await?;
+    let c = super::get(pool, name).await?;
     let secret = |n: &'static str| {
-        let pool = db.pool.clone();
+        let pool = pool.clone();
         let vault = vault.clone();
         async move { super::secret(&pool, &vault, c.id, n).await }
     };
@@ -316,7 +306,7 @@ pub async fn test(db: &Database, vault: &Vault, name: &str) -> anyhow::Result<Ve
             let v1 = V1Client::new(
                 cfg,
                 Arc::new(KeyRing::new(KeyPair::new(k.expose(), sec.expose()), next)),
-                db.pool.clone(),
+                pool.clone(),
             )?;
             record(
                 "shipstation-v1",
@@ -333,7 +323,7 @@ pub async fn test(db: &Database, vault: &Vault, name: &str) -> anyhow::Result<Ve
             let mut cfg = V2Config::production();
             cfg.base_url = s.shipstation.v2_base_url.clone();
             cfg.retry.max_attempts = 1;
-            let v2 = V2Client::new(cfg, k, db.pool.clone())?;
+            let v2 = V2Client::new(cfg, k, pool.clone())?;
             record(
                 "shipstation-v2",
                 v2.list_inventory_warehouses()

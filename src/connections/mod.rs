@@ -456,6 +456,16 @@ pub async fn get(pool: &PgPool, name: &str) -> Result<Connection, ConnectionErro
     row_to_connection(&r, infos)
 }
 
+/// A connection by id.
+pub async fn by_id(pool: &PgPool, id: i64) -> Result<Connection, ConnectionError> {
+    let name: String = sqlx::query_scalar("SELECT name FROM connections WHERE id = $1")
+        .bind(id)
+        .fetch_optional(pool)
+        .await?
+        .ok_or_else(|| ConnectionError::NotFound(format!("#{id}")))?;
+    get(pool, &name).await
+}
+
 pub async fn list(pool: &PgPool) -> Result<Vec<Connection>, ConnectionError> {
     let rows = sqlx::query(
         "SELECT id, name, enabled, settings, updated_at FROM connections ORDER BY name",

@@ -455,6 +455,52 @@ pub async fn restart(pool: &PgPool, id: i64, actor: &str) -> Result<(), StoreErr
     Ok(())
 }
 
+/// Run the step of `state` again (replaying an audited step): the workflow becomes ready at that
+/// state with a fresh attempt budget. Refused while a step runs (it would race the replay) and for
+/// cancelled workflows. Steps are idempotent, so re-running one repeats its downstream update once.
+pub async fn rewind(
+    pool: &PgPool,
+    id: i64,
+    state: &str,
+    actor: &str,
+    detail: &Value,
+) -> Result<(), StoreError> {
+    let mut tx = pool.begin().await?;
+    let done: Option<i64> = sqlx::query_scalar(
+        r#"
+        WITH old AS (
+            SELECT id, state FROM workflows WHERE id = $1 AND status IN ('ready', 'waiting', 'failed', 'completed') FOR UPDATE
+        ), r AS (
+            UPDATE workflows w SET state = $2, status = 'ready', attempt = 0, run_at = now(), last_error = NULL,
+                   fence = w.fence + 1, updated_at = now()
+              FROM old WHERE w.id = old.id
+            RETURNING w.id, old.state AS from_state
+        )
+        INSERT INTO workflow_events (workflow_id, actor, event, from_state, to_state, status, attempt, detail)
+        SELECT id, $3, 'replayed', from_state, $2, 'ready', 0, $4 FROM r
+        RETURNING workflow_id
+        "#,
+    )
+    .bind(id)
+    .bind(state)
+    .bind(actor)
+    .bind(detail)
+    .fetch_optional(&mut *tx)
+    .await?;
+    if done.is_none() {
+        return Err(explain(
+            &mut tx,
+            id,
+            "replay",
+            "no running step (ready, waiting, failed or completed)",
+        )
+        .await);
+    }
+    notify_work(&mut tx).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
 /// Cancel a workflow that has not finished. A running step is fenced out: its late result is rejected.
 pub async fn cancel(pool: &PgPool, id: i64, actor: &str, reason: &str) -> Result<(), StoreError> {
     let mut tx = pool.begin().await?;

@@ -183,7 +183,7 @@ impl Connector {
     pub async fn start_api(&self) -> String {
         let vault = Vault::from_spec(&self.master_key).unwrap();
         let app = ml_connector::api::router(ml_connector::api::ApiState::new(
-            self.pool.clone(),
+            self.engine.clone(),
             Some(std::sync::Arc::new(vault)),
         ));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

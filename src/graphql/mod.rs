@@ -1,0 +1,151 @@
+//! The ops API: GraphQL (async-graphql) on axum at `/graphql`, GraphiQL on GET `/graphql`.
+//! Bearer tokens with roles (viewer < operator < admin); depth and complexity limits; a body
+//! size limit. The SDL is kept in graphql/schema.graphql (a test fails when it drifts).
+
+pub mod errors;
+mod mutation;
+mod query;
+pub mod types;
+
+use std::sync::Arc;
+
+use async_graphql::{Context, EmptySubscription, Schema};
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
+use axum::Json;
+use serde_json::json;
+
+use crate::engine::Engine;
+use crate::ops::tokens::{self, Role};
+use crate::vault::Vault;
+
+pub use mutation::Mutation;
+pub use query::Query;
+
+pub type OpsSchema = Schema<Query, Mutation, EmptySubscription>;
+
+/// Deepest query accepted (the everyday documents need 6).
+pub const MAX_DEPTH: usize = 10;
+pub const MAX_COMPLEXITY: usize = 5000;
+/// Largest request body accepted.
+pub const BODY_LIMIT: usize = 64 * 1024;
+
+/// What resolvers need.
+pub struct GqlState {
+    pub engine: Engine,
+    pub vault: Option<Arc<Vault>>,
+}
+
+/// Who is asking (per request).
+#[derive(Debug, Clone, Copy)]
+pub struct Caller {
+    pub token_id: i64,
+    pub role: Role,
+}
+
+pub fn schema(state: Option<GqlState>) -> OpsSchema {
+    let b = Schema::build(Query, Mutation, EmptySubscription)
+        .limit_depth(MAX_DEPTH)
+        .limit_complexity(MAX_COMPLEXITY);
+    match state {
+        Some(s) => b.data(s).finish(),
+        None => b.finish(),
+    }
+}
+
+/// The SDL as exported to graphql/schema.graphql.
+pub fn sdl() -> String {
+    schema(None).sdl()
+}
+
+/// Refuse unless the caller's role is at least `needed`.
+pub fn require(ctx: &Context<'_>, needed: Role) -> async_graphql::Result<()> {
+    match ctx.data_opt::<Caller>() {
+        Some(c) if c.role >= needed => Ok(()),
+        Some(c) => Err(errors::error(
+            "FORBIDDEN",
+            format!(
+                "this needs the {} role; the token is {}",
+                needed.as_str(),
+                c.role.as_str()
+            ),
+        )),
+        None => Err(errors::error(
+            "UNAUTHENTICATED",
+            "a bearer token is required",
+        )),
+    }
+}
+
+fn refuse(status: StatusCode, code: &str, message: &str) -> Response {
+    (
+        status,
+        Json(json!({"errors": [{"message": message, "extensions": {"code": code}}]})),
+    )
+        .into_response()
+}
+
+/// POST /graphql.
+pub async fn execute(State(schema): State<OpsSchema>, headers: HeaderMap, body: Bytes) -> Response {
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim);
+    let Some(token) = token.filter(|t| !t.is_empty()) else {
+        return refuse(
+            StatusCode::UNAUTHORIZED,
+            "UNAUTHENTICATED",
+            "a bearer token is required (ml-connector token create)",
+        );
+    };
+    let Some(state) = schema.data::<GqlState>() else {
+        return refuse(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "INTERNAL",
+            "the API is not wired to a database",
+        );
+    };
+    let caller = match tokens::authenticate(&state.engine.pool, token).await {
+        Ok(Some((token_id, role))) => Caller { token_id, role },
+        Ok(None) => {
+            return refuse(
+                StatusCode::UNAUTHORIZED,
+                "UNAUTHENTICATED",
+                "unknown or revoked token",
+            )
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "token lookup failed");
+            return refuse(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "INTERNAL",
+                "token lookup failed",
+            );
+        }
+    };
+    let request: async_graphql::Request = match serde_json::from_slice(&body) {
+        Ok(r) => r,
+        Err(e) => {
+            return refuse(
+                StatusCode::BAD_REQUEST,
+                "BAD_REQUEST",
+                &format!("not a GraphQL request: {e}"),
+            )
+        }
+    };
+    let response = schema.execute(request.data(caller)).await;
+    Json(response).into_response()
+}
+
+/// GET /graphql: GraphiQL.
+pub async fn graphiql() -> Html<String> {
+    Html(
+        async_graphql::http::GraphiQLSource::build()
+            .endpoint("/graphql")
+            .title("ml-connector ops API")
+            .finish(),
+    )
+}

@@ -1,0 +1,178 @@
+//! Queries.
+
+use async_graphql::connection::{Connection, Edge};
+use async_graphql::{Context, Object, Result, ID};
+
+use super::errors::{error, ops, parse_id};
+use super::types::{
+    cursor, Alert, ConnectionNode, Stats, SyncRun, TotalCount, WebhookDelivery, Workflow,
+    WorkflowFilterInput,
+};
+use super::GqlState;
+use crate::ops;
+
+pub struct Query;
+
+fn state<'a>(ctx: &Context<'a>) -> Result<&'a GqlState> {
+    ctx.data::<GqlState>()
+}
+
+#[Object]
+impl Query {
+    /// Workflows, newest first (Relay connection).
+    async fn workflows(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<WorkflowFilterInput>,
+        #[graphql(default = 50)] first: i32,
+        after: Option<String>,
+    ) -> Result<Connection<String, Workflow, TotalCount>> {
+        let st = state(ctx)?;
+        let f = filter.unwrap_or_default().to_filter()?;
+        let pool = &st.engine.pool;
+        let (rows, more) = ops::workflows::list(pool, &f, first as i64, cursor(after.as_deref())?)
+            .await
+            .map_err(ops)?;
+        let total = ops::workflows::count(pool, &f).await.map_err(ops)?;
+        let mut c = Connection::with_additional_fields(
+            after.is_some(),
+            more,
+            TotalCount { total_count: total },
+        );
+        c.edges.extend(
+            rows.into_iter()
+                .map(|w| Edge::new(w.id.to_string(), Workflow(w))),
+        );
+        Ok(c)
+    }
+
+    async fn workflow(&self, ctx: &Context<'_>, id: ID) -> Result<Workflow> {
+        let id = parse_id(&id, "id")?;
+        ops::workflows::get(&state(ctx)?.engine.pool, id)
+            .await
+            .map(Workflow)
+            .map_err(ops)
+    }
+
+    /// One workflow by what it is about, e.g. kind "order" and a SalesOrderNo.
+    async fn workflow_by_key(
+        &self,
+        ctx: &Context<'_>,
+        kind: String,
+        connection_id: ID,
+        business_key: String,
+    ) -> Result<Workflow> {
+        let c = parse_id(&connection_id, "connectionId")?;
+        crate::engine::store::find(&state(ctx)?.engine.pool, &kind, c, &business_key)
+            .await
+            .map_err(|e| ops(e.into()))?
+            .map(Workflow)
+            .ok_or_else(|| {
+                error(
+                    "NOT_FOUND",
+                    format!("no {kind} workflow {business_key:?} on connection {c}"),
+                )
+            })
+    }
+
+    /// Poll and sync runs, newest first.
+    async fn sync_runs(
+        &self,
+        ctx: &Context<'_>,
+        connection_id: Option<ID>,
+        feed: Option<String>,
+        #[graphql(default = 50)] first: i32,
+        after: Option<String>,
+    ) -> Result<Connection<String, SyncRun>> {
+        let c = connection_id
+            .map(|i| parse_id(&i, "connectionId"))
+            .transpose()?;
+        let first = first.clamp(1, 500) as i64;
+        let mut rows: Vec<SyncRun> = sqlx::query_as(
+            "SELECT id, connection_id, feed, workflow_id, started_at, finished_at, found, created, signalled, watermark, error
+               FROM sync_runs WHERE ($1::bigint IS NULL OR connection_id = $1) AND ($2::text IS NULL OR feed = $2)
+                AND id < $3 ORDER BY id DESC LIMIT $4",
+        )
+        .bind(c)
+        .bind(feed)
+        .bind(cursor(after.as_deref())?.unwrap_or(i64::MAX))
+        .bind(first + 1)
+        .fetch_all(&state(ctx)?.engine.pool)
+        .await
+        .map_err(|e| ops(e.into()))?;
+        let more = rows.len() as i64 > first;
+        rows.truncate(first as usize);
+        let mut conn = Connection::new(after.is_some(), more);
+        conn.edges
+            .extend(rows.into_iter().map(|r| Edge::new(r.id.to_string(), r)));
+        Ok(conn)
+    }
+
+    /// Webhook deliveries as received (verified or not), newest first.
+    async fn webhook_deliveries(
+        &self,
+        ctx: &Context<'_>,
+        connection_id: Option<ID>,
+        #[graphql(desc = "accepted, ignored or rejected")] result: Option<String>,
+        #[graphql(default = 50)] first: i32,
+        after: Option<String>,
+    ) -> Result<Connection<String, WebhookDelivery>> {
+        let c = connection_id
+            .map(|i| parse_id(&i, "connectionId"))
+            .transpose()?;
+        let first = first.clamp(1, 500) as i64;
+        let mut rows: Vec<WebhookDelivery> = sqlx::query_as(
+            "SELECT id, connection_id, connection_name, received_at, api, event, resource_url, verified, result, reason,
+                    http_status, workflow_id, processed_at, shipments_found
+               FROM webhook_deliveries WHERE ($1::bigint IS NULL OR connection_id = $1) AND ($2::text IS NULL OR result = $2)
+                AND id < $3 ORDER BY id DESC LIMIT $4",
+        )
+        .bind(c)
+        .bind(result)
+        .bind(cursor(after.as_deref())?.unwrap_or(i64::MAX))
+        .bind(first + 1)
+        .fetch_all(&state(ctx)?.engine.pool)
+        .await
+        .map_err(|e| ops(e.into()))?;
+        let more = rows.len() as i64 > first;
+        rows.truncate(first as usize);
+        let mut conn = Connection::new(after.is_some(), more);
+        conn.edges
+            .extend(rows.into_iter().map(|r| Edge::new(r.id.to_string(), r)));
+        Ok(conn)
+    }
+
+    async fn connections(&self, ctx: &Context<'_>) -> Result<Vec<ConnectionNode>> {
+        Ok(crate::connections::list(&state(ctx)?.engine.pool)
+            .await
+            .map_err(|e| ops(e.into()))?
+            .into_iter()
+            .map(ConnectionNode)
+            .collect())
+    }
+
+    async fn connection(&self, ctx: &Context<'_>, id: ID) -> Result<ConnectionNode> {
+        let id = parse_id(&id, "id")?;
+        crate::connections::by_id(&state(ctx)?.engine.pool, id)
+            .await
+            .map(ConnectionNode)
+            .map_err(|e| ops(e.into()))
+    }
+
+    async fn stats(&self, ctx: &Context<'_>) -> Result<Stats> {
+        Ok(ops::stats::stats(&state(ctx)?.engine.pool)
+            .await
+            .map_err(ops)?
+            .into())
+    }
+
+    /// What needs a human now.
+    async fn alerts(&self, ctx: &Context<'_>) -> Result<Vec<Alert>> {
+        Ok(ops::alerts::alerts(&state(ctx)?.engine.pool)
+            .await
+            .map_err(ops)?
+            .into_iter()
+            .map(Alert::from)
+            .collect())
+    }
+}

@@ -1,0 +1,149 @@
+//! What needs a human now. The silent stall users fear most comes first: a feed whose last good
+//! run is older than three of its intervals.
+
+use chrono::{DateTime, Duration, Utc};
+use sqlx::PgPool;
+
+use super::OpsError;
+
+/// Failed or stuck beyond this is worth a person's look.
+pub const STUCK_AFTER_MINUTES: i64 = 15;
+/// This many failures of one connection's workflows within the hour means its calls keep failing.
+pub const FAILING_THRESHOLD: i64 = 3;
+/// ShipStation keys expiring within this many days.
+pub const KEY_WARNING_DAYS: i64 = 14;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AlertKind {
+    StaleFeed,
+    ConnectionFailing,
+    KeyExpiring,
+    FailedWorkflows,
+    StuckWorkflows,
+    NeedsManualAction,
+}
+
+#[derive(Debug, Clone)]
+pub struct Alert {
+    pub kind: AlertKind,
+    pub connection_id: Option<i64>,
+    pub message: String,
+    pub since: Option<DateTime<Utc>>,
+    pub count: i64,
+}
+
+/// (feed in sync_runs, settings key of its interval, default seconds, words).
+const FEEDS: &[(&str, &str, i64, &str)] = &[
+    ("sage_orders", "orders_secs", 900, "Sage order poll"),
+    ("inventory", "inventory_secs", 3600, "inventory sync"),
+    (
+        "shipstation_shipments",
+        "shipments_secs",
+        300,
+        "ShipStation shipments poll",
+    ),
+];
+
+pub async fn alerts(pool: &PgPool) -> Result<Vec<Alert>, OpsError> {
+    let mut out = Vec::new();
+    let connections: Vec<(i64, String, serde_json::Value, DateTime<Utc>)> = sqlx::query_as(
+        "SELECT id, name, settings, created_at FROM connections WHERE enabled ORDER BY id",
+    )
+    .fetch_all(pool)
+    .await?;
+    let now = Utc::now();
+    for (id, name, settings, created) in &connections {
+        for (feed, key, default, words) in FEEDS {
+            let secs = settings["polls"][key].as_i64().unwrap_or(*default).max(1);
+            let last: Option<DateTime<Utc>> = sqlx::query_scalar(
+                "SELECT max(finished_at) FROM sync_runs WHERE connection_id = $1 AND feed = $2 AND error IS NULL",
+            )
+            .bind(id)
+            .bind(feed)
+            .fetch_one(pool)
+            .await?;
+            let since = last.unwrap_or(*created);
+            if now - since > Duration::seconds(3 * secs) {
+                out.push(Alert {
+                    kind: AlertKind::StaleFeed,
+                    connection_id: Some(*id),
+                    message: match last {
+                        Some(t) => format!("{name}: the {words} last succeeded at {t} (every {secs} s expected): is a worker running, is the feed failing?"),
+                        None => format!("{name}: the {words} has never succeeded (every {secs} s expected)"),
+                    },
+                    since: Some(since),
+                    count: 1,
+                });
+            }
+        }
+        let expiring: Vec<(String, chrono::NaiveDate)> = sqlx::query_as(
+            "SELECT name, expires_on FROM credentials WHERE connection_id = $1 AND expires_on IS NOT NULL
+                AND expires_on <= (now() + make_interval(days => $2))::date",
+        )
+        .bind(id)
+        .bind(KEY_WARNING_DAYS as i32)
+        .fetch_all(pool)
+        .await?;
+        for (secret, on) in expiring {
+            out.push(Alert {
+                kind: AlertKind::KeyExpiring,
+                connection_id: Some(*id),
+                message: format!(
+                    "{name}: {secret} expires on {on}; set the next key (rotateShipStationKey)"
+                ),
+                since: None,
+                count: 1,
+            });
+        }
+    }
+    // Calls that keep failing: many failed workflows of one connection in the last hour.
+    let failing: Vec<(i64, i64, Option<String>)> = sqlx::query_as(
+        "SELECT w.connection_id, count(*), max(e.error)
+           FROM workflow_events e JOIN workflows w ON w.id = e.workflow_id
+          WHERE e.event IN ('step_failed', 'failed') AND e.at > now() - interval '1 hour' AND w.connection_id <> 0
+          GROUP BY w.connection_id HAVING count(*) >= $1",
+    )
+    .bind(FAILING_THRESHOLD)
+    .fetch_all(pool)
+    .await?;
+    for (id, n, sample) in failing {
+        out.push(Alert {
+            kind: AlertKind::ConnectionFailing,
+            connection_id: Some(id),
+            message: format!(
+                "{n} failed attempts in the last hour, e.g. {}",
+                sample.unwrap_or_default()
+            ),
+            since: None,
+            count: n,
+        });
+    }
+    let grouped: Vec<(String, i64, i64, DateTime<Utc>)> = sqlx::query_as(
+        "SELECT 'failed', connection_id, count(*), min(updated_at) FROM workflows WHERE status = 'failed' GROUP BY connection_id
+         UNION ALL
+         SELECT 'manual', connection_id, count(*), min(updated_at) FROM workflows WHERE status = 'waiting' AND state = 'manual_action' GROUP BY connection_id
+         UNION ALL
+         SELECT 'stuck', connection_id, count(*), min(COALESCE(run_at, updated_at)) FROM workflows
+          WHERE (status = 'ready' AND run_at < now() - make_interval(mins => $1))
+             OR (status = 'running' AND lease_expires_at < now() - make_interval(mins => $1))
+          GROUP BY connection_id",
+    )
+    .bind(STUCK_AFTER_MINUTES as i32)
+    .fetch_all(pool)
+    .await?;
+    for (what, id, n, since) in grouped {
+        let (kind, message) = match what.as_str() {
+            "failed" => (AlertKind::FailedWorkflows, format!("{n} failed workflow(s): fix the cause, then restartWorkflow or retryFailed")),
+            "manual" => (AlertKind::NeedsManualAction, format!("{n} order(s) need tracking entered in Sage by hand (see each one's last event)")),
+            _ => (AlertKind::StuckWorkflows, format!("{n} workflow(s) due for over {STUCK_AFTER_MINUTES} minutes and not picked up: are workers running?")),
+        };
+        out.push(Alert {
+            kind,
+            connection_id: (id != 0).then_some(id),
+            message,
+            since: Some(since),
+            count: n,
+        });
+    }
+    Ok(out)
+}

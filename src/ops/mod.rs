@@ -1,0 +1,67 @@
+//! Operations on the connector's state, shared by the GraphQL API and the `workflows` CLI:
+//! finding workflows and their audit trail, restarting, retrying, cancelling, replaying, starting
+//! syncs, and what needs a human now (alerts) or how busy things are (stats).
+
+pub mod alerts;
+pub mod cli;
+pub mod stats;
+pub mod tokens;
+pub mod workflows;
+
+pub use workflows::{trigger_sync, WorkflowFilter};
+
+use crate::engine::store::StoreError;
+
+/// Why an operation did not happen, in words for the person who asked.
+#[derive(Debug, thiserror::Error)]
+pub enum OpsError {
+    #[error("{0} not found")]
+    NotFound(String),
+    #[error("{0}")]
+    InvalidState(String),
+    #[error("{0}")]
+    BadInput(String),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl OpsError {
+    /// The machine-readable code (GraphQL `extensions.code`).
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::NotFound(_) => "NOT_FOUND",
+            Self::InvalidState(_) => "INVALID_STATE",
+            Self::BadInput(_) => "BAD_USER_INPUT",
+            Self::Internal(_) => "INTERNAL",
+        }
+    }
+}
+
+impl From<StoreError> for OpsError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound(id) => Self::NotFound(format!("workflow {id}")),
+            e @ StoreError::InvalidState { .. } => Self::InvalidState(e.to_string()),
+            StoreError::Db(e) => Self::Internal(e.to_string()),
+        }
+    }
+}
+
+impl From<sqlx::Error> for OpsError {
+    fn from(e: sqlx::Error) -> Self {
+        Self::Internal(e.to_string())
+    }
+}
+
+impl From<crate::connections::ConnectionError> for OpsError {
+    fn from(e: crate::connections::ConnectionError) -> Self {
+        use crate::connections::ConnectionError as C;
+        match e {
+            C::NotFound(n) => Self::NotFound(format!("connection {n:?}")),
+            e @ (C::Exists(_) | C::Invalid(_) | C::UnknownSecret(..)) => {
+                Self::BadInput(e.to_string())
+            }
+            e => Self::Internal(e.to_string()),
+        }
+    }
+}
