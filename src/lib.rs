@@ -12,6 +12,7 @@ pub mod demo_tracking;
 pub mod engine;
 pub mod flows;
 pub mod graphql;
+pub mod metrics;
 pub mod ops;
 pub mod pg;
 pub mod sage100;

@@ -24,8 +24,7 @@ fn demo_moves_sage_orders_to_shipstation_on_embedded_postgres() {
     let summary: serde_json::Value =
         serde_json::from_str(stdout.trim().lines().last().unwrap()).unwrap();
     // The first line says where the ops API is, with an admin token.
-    let first: serde_json::Value =
-        serde_json::from_str(stdout.lines().next().unwrap()).unwrap();
+    let first: serde_json::Value = serde_json::from_str(stdout.lines().next().unwrap()).unwrap();
     assert!(first["graphql_url"].as_str().unwrap().ends_with("/graphql"));
     assert!(first["token"].as_str().unwrap().starts_with("mlc_"));
     assert_eq!(summary["orders_created_in_sage"], 40);

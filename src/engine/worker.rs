@@ -362,6 +362,17 @@ async fn run_step(
         started_at,
         t0,
     );
+    let outcome = match record.event {
+        "step_succeeded" => "succeeded",
+        "step_failed" => "retry",
+        _ => "failed",
+    };
+    crate::metrics::step(
+        &step.kind,
+        &step.state,
+        outcome,
+        record.duration_ms / 1000.0,
+    );
     let _ = done.send(record);
 }
 
@@ -383,7 +394,18 @@ async fn execute(shared: &Shared, step: &ClaimedStep, state: &StateDef) -> StepR
         next: state.next.clone(),
         db: shared.engine.pool.clone(),
     };
-    let guarded = AssertUnwindSafe(handler.run(input)).catch_unwind();
+    // Every log line of the step carries what it is working on.
+    let span = tracing::info_span!(
+        "step",
+        workflow_id = step.id,
+        kind = %step.kind,
+        connection_id = step.connection_id,
+        key = %step.business_key,
+        state = %step.state,
+        attempt = step.attempt
+    );
+    let guarded =
+        AssertUnwindSafe(tracing::Instrument::instrument(handler.run(input), span)).catch_unwind();
     match tokio::time::timeout(state.timeout, guarded).await {
         Ok(Ok(result)) => result,
         Ok(Err(panic)) => {

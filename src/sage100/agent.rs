@@ -140,10 +140,15 @@ impl AgentClient {
         if let Some(b) = body {
             req = req.json(b);
         }
-        let resp = req
-            .send()
-            .await
-            .map_err(|e| SageError::Transport(e.without_url().to_string()))?;
+        let sent = req.send().await;
+        crate::metrics::call(
+            "sage_agent",
+            &crate::metrics::operation(path),
+            &sent
+                .as_ref()
+                .map_or("error".to_string(), |r| r.status().as_u16().to_string()),
+        );
+        let resp = sent.map_err(|e| SageError::Transport(e.without_url().to_string()))?;
         let status = resp.status();
         let text = resp
             .text()

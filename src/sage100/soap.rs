@@ -74,6 +74,18 @@ impl SoapClient {
 
     /// One call: returns the `<Op>Result` element (if any).
     async fn call(&self, op: &str, params: &str) -> Result<Option<Element>, SageError> {
+        let result = self.exchange(op, params).await;
+        let outcome = match &result {
+            Ok(_) => "ok",
+            Err(SageError::Fault { .. } | SageError::RecordLocked { .. }) => "fault",
+            Err(SageError::Transport(_)) => "error",
+            Err(_) => "malformed",
+        };
+        crate::metrics::call("sage_soap", op, outcome);
+        result
+    }
+
+    async fn exchange(&self, op: &str, params: &str) -> Result<Option<Element>, SageError> {
         let ns = &self.cfg.namespace;
         let body = format!(
             r#"<?xml version="1.0" encoding="utf-8"?><s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body><{op} xmlns="{ns}">{params}</{op}></s:Body></s:Envelope>"#

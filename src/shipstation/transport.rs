@@ -62,9 +62,17 @@ async fn attempt(
     governor: &Governor,
     policy: &RetryPolicy,
     build: &impl Fn() -> RequestBuilder,
+    operation: &str,
 ) -> Result<Attempt, ShipStationError> {
     governor.acquire().await?;
-    let resp = match tokio::time::timeout(policy.timeout, build().send()).await {
+    let sent = tokio::time::timeout(policy.timeout, build().send()).await;
+    let outcome = match &sent {
+        Ok(Ok(r)) => r.status().as_u16().to_string(),
+        Ok(Err(_)) => "error".into(),
+        Err(_) => "timeout".into(),
+    };
+    crate::metrics::call("shipstation", operation, &outcome);
+    let resp = match sent {
         Ok(Ok(resp)) => resp,
         Ok(Err(e)) => {
             governor.finish(None, None).await?;
@@ -113,8 +121,12 @@ pub async fn send(
 ) -> Result<Reply, ShipStationError> {
     let mut failures = 0u32;
     let mut throttles = 0u32;
+    let operation = build()
+        .build()
+        .map(|r| crate::metrics::operation(r.url().path()))
+        .unwrap_or_default();
     loop {
-        let error = match attempt(governor, policy, &build).await? {
+        let error = match attempt(governor, policy, &build, &operation).await? {
             Attempt::Done(reply) => return Ok(reply),
             Attempt::Throttled(wait) => {
                 throttles += 1;
