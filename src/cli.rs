@@ -23,6 +23,11 @@ pub struct Cli {
 
 #[derive(Debug, Args, Clone)]
 pub struct GlobalArgs {
+    /// A TOML config file whose keys stand for the environment variables (see the README);
+    /// a variable that is set wins over the file.
+    #[arg(long, env = "ML_CONNECTOR_CONFIG", global = true)]
+    pub config: Option<PathBuf>,
+
     /// PostgreSQL server to use (e.g. postgres://user:pass@host/db). Unset: embedded PostgreSQL.
     #[arg(long, env = "DATABASE_URL", global = true, hide_env_values = true)]
     pub database_url: Option<String>,
@@ -86,6 +91,11 @@ pub enum Command {
     Token(TokenCommand),
     /// The GraphQL schema (SDL), as kept in graphql/schema.graphql.
     GraphqlSchema,
+    /// Probe a running `serve` (exit 0 when it answers 200): the container HEALTHCHECK.
+    Health {
+        #[arg(long, default_value = "http://127.0.0.1:8080/healthz")]
+        url: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -5,6 +5,7 @@ pub mod agent;
 pub mod api;
 pub mod bench;
 pub mod cli;
+pub mod config;
 pub mod connections;
 pub mod db;
 pub mod demo;

@@ -4,6 +4,11 @@ use ml_connector::cli::{BenchCommand, Cli, Command, SimCommand};
 use ml_connector::{bench, demo, service, telemetry};
 
 fn main() -> std::process::ExitCode {
+    let args: Vec<String> = std::env::args().collect();
+    if let Err(e) = ml_connector::config::load(&args) {
+        eprintln!("error: invalid configuration: {e}");
+        return std::process::ExitCode::from(2);
+    }
     let cli = Cli::parse();
     let quiet = matches!(
         cli.command,
@@ -13,6 +18,7 @@ fn main() -> std::process::ExitCode {
             | Command::Workflows(_)
             | Command::Token(_)
             | Command::GraphqlSchema
+            | Command::Health { .. }
     );
     telemetry::init(cli.global.log_format, if quiet { "warn" } else { "info" });
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -49,6 +55,7 @@ fn main() -> std::process::ExitCode {
                 ml_connector::ops::cli::workflows_cmd(&cli.global, cmd).await
             }
             Command::Token(cmd) => ml_connector::ops::cli::token_cmd(&cli.global, cmd).await,
+            Command::Health { url } => service::health(url).await,
             Command::GraphqlSchema => {
                 print!("{}", ml_connector::graphql::sdl());
                 Ok(())

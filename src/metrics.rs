@@ -69,7 +69,11 @@ pub fn operation(path: &str) -> String {
     let parts: Vec<&str> = path
         .split('/')
         .map(|seg| {
-            if seg.chars().any(|c| c.is_ascii_digit()) {
+            // API versions (v1, v2) stay; anything else holding a digit is an id.
+            let version = seg.len() <= 3
+                && seg.starts_with('v')
+                && seg[1..].chars().all(|c| c.is_ascii_digit());
+            if !version && seg.chars().any(|c| c.is_ascii_digit()) {
                 ":id"
             } else {
                 seg

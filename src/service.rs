@@ -185,3 +185,21 @@ pub async fn sim_shipstation(args: &crate::cli::SimShipStationArgs) -> anyhow::R
     shutdown.wait().await;
     Ok(())
 }
+
+/// `ml-connector health`: GET the URL, succeed on 200 (no shell or curl needed in the image).
+pub async fn health(url: &str) -> anyhow::Result<()> {
+    let resp = reqwest::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .no_proxy()
+        .build()?
+        .get(url)
+        .send()
+        .await
+        .with_context(|| format!("{url} did not answer"))?;
+    anyhow::ensure!(
+        resp.status().is_success(),
+        "{url} answered {}",
+        resp.status()
+    );
+    Ok(())
+}

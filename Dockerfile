@@ -1,0 +1,33 @@
+# ml-connector container: build on a Rust image, run on a slim Debian image as a non-root user.
+# Base images are build arguments (mirrors, pinned digests, or a locally made Debian base).
+ARG RUST_IMAGE=rust:1-slim-bookworm
+ARG RUNTIME_IMAGE=debian:bookworm-slim
+
+FROM ${RUST_IMAGE} AS build
+WORKDIR /src
+# Dependencies first, so source edits do not rebuild them.
+COPY Cargo.toml Cargo.lock ./
+RUN mkdir -p src && echo 'fn main() {}' > src/main.rs && echo '' > src/lib.rs \
+    && cargo build --release --locked 2>/dev/null || true
+COPY src src
+COPY migrations migrations
+COPY workflows workflows
+RUN touch src/main.rs src/lib.rs && cargo build --release --locked --bin ml-connector \
+    && strip target/release/ml-connector
+
+FROM ${RUNTIME_IMAGE} AS runtime
+# Nothing to install: TLS roots are compiled into the binary (webpki roots); an agent's private CA
+# comes with the connection's secrets. Only an unprivileged user is added.
+RUN useradd --system --uid 10001 --home-dir /nonexistent --shell /usr/sbin/nologin connector
+COPY --from=build /src/target/release/ml-connector /usr/local/bin/ml-connector
+USER 10001:10001
+ENV ML_CONNECTOR_LISTEN=0.0.0.0:8080 \
+    ML_CONNECTOR_LOG_FORMAT=json
+EXPOSE 8080
+# The binary probes itself: no shell or curl in the image.
+HEALTHCHECK --interval=15s --timeout=5s --start-period=20s --retries=3 \
+    CMD ["ml-connector", "health", "--url", "http://127.0.0.1:8080/healthz"]
+# Migrations are applied (advisory-locked) when serve starts; DATABASE_URL is required here
+# (the embedded PostgreSQL is for development machines, not containers).
+ENTRYPOINT ["ml-connector"]
+CMD ["serve"]
