@@ -13,6 +13,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use serde_json::{json, Map, Value};
 
 use super::deps::{ConnectionClients, FlowDeps};
+use super::step_errors::db;
 use crate::connections::{self, Settings};
 use crate::engine::{HandlerRegistry, StepError, StepInput, StepResult, Transition};
 use crate::sage100::feed::ChangeTracker;
@@ -28,10 +29,6 @@ pub fn register(r: &mut HandlerRegistry, deps: &FlowDeps) {
     r.register("inventory.plan", move |i| plan(d.clone(), i));
     let d = deps.clone();
     r.register("inventory.apply", move |i| apply(d.clone(), i));
-}
-
-fn db(e: impl std::fmt::Display) -> StepError {
-    StepError::retry(format!("database: {e}"))
 }
 
 fn ss(e: ShipStationError) -> StepError {

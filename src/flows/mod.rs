@@ -11,6 +11,7 @@ pub mod sample;
 pub mod shipment;
 pub mod shipment_intake;
 pub mod shipments_poll;
+pub mod step_errors;
 pub mod tracking_writeback;
 
 use std::path::Path;

@@ -5,6 +5,7 @@ use serde_json::{json, Map, Value};
 
 use super::deps::FlowDeps;
 use super::order_mapping::{map_order, Mapped};
+use super::step_errors::sage;
 use crate::engine::{HandlerRegistry, StepError, StepInput, StepResult, Transition};
 use crate::sage100::SageError;
 use crate::shipstation::types::Order;
@@ -18,15 +19,6 @@ pub fn register(r: &mut HandlerRegistry, deps: &FlowDeps) {
     r.register("order.check", move |i| check(d.clone(), i));
     let d = deps.clone();
     r.register("order.cancel_remote", move |i| cancel_remote(d.clone(), i));
-}
-
-/// Sage errors as step errors: transient ones retry, others need a person.
-fn sage(e: SageError) -> StepError {
-    if e.is_transient() {
-        StepError::retry(e.to_string())
-    } else {
-        StepError::fatal(e.to_string())
-    }
 }
 
 fn stamp(h: &Map<String, Value>) -> Value {

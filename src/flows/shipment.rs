@@ -10,20 +10,12 @@ use sqlx::PgPool;
 
 use super::deps::{ConnectionClients, FlowDeps};
 use super::order_mapping::order_key;
+use super::step_errors::{db, shipstation};
 use crate::engine::{store, HandlerRegistry, StepError, StepInput, StepResult, Transition};
-use crate::shipstation::ShipStationError;
 
 pub fn register(r: &mut HandlerRegistry, deps: &FlowDeps) {
     let d = deps.clone();
     r.register("shipment.resolve", move |i| resolve(d.clone(), i));
-}
-
-fn db(e: impl std::fmt::Display) -> StepError {
-    StepError::retry(format!("database: {e}"))
-}
-
-fn shipstation(e: ShipStationError) -> StepError {
-    StepError::retry(e.to_string())
 }
 
 /// Sales order numbers of this connection's order workflows that posted these ShipStation orders.

@@ -15,12 +15,13 @@ use sqlx::PgPool;
 
 use super::deps::{ConnectionClients, FlowDeps};
 use super::shipment_intake::{self, Intake, Seen};
+use super::step_errors::{db, shipstation};
 use crate::engine::{HandlerRegistry, StepError, StepInput, StepResult, Transition};
 use crate::secret::Secret;
 use crate::shipstation::pacific;
 use crate::shipstation::types::{Fulfillment, Shipment};
 use crate::shipstation::v1::Query as V1Query;
-use crate::shipstation::{ShipStationError, V1Client};
+use crate::shipstation::V1Client;
 
 pub const FEED: &str = "shipstation_shipments";
 /// The first poll looks this far back.
@@ -36,17 +37,6 @@ pub fn register(r: &mut HandlerRegistry, deps: &FlowDeps) {
     r.register("shipments_poll.run", move |i| run(d.clone(), i));
     let d = deps.clone();
     r.register("webhook.fetch", move |i| fetch_delivery(d.clone(), i));
-}
-
-fn db(e: impl std::fmt::Display) -> StepError {
-    StepError::retry(format!("database: {e}"))
-}
-
-fn shipstation(e: ShipStationError) -> StepError {
-    match e {
-        ShipStationError::ForbiddenResource { .. } => StepError::fatal(e.to_string()),
-        e => StepError::retry(e.to_string()),
-    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

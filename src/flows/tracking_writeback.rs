@@ -21,6 +21,7 @@ use serde_json::{json, Map, Value};
 use sqlx::PgPool;
 
 use super::deps::{ConnectionClients, FlowDeps};
+use super::step_errors::{db, sage};
 use crate::engine::{HandlerRegistry, StepError, StepInput, StepResult, Transition};
 use crate::sage100::SageError;
 
@@ -39,18 +40,6 @@ pub fn register(r: &mut HandlerRegistry, deps: &FlowDeps) {
 const TRACKING_ID_LEN: usize = 30;
 const UDF_LEN: usize = 30;
 const SHIP_VIA_LEN: usize = 15;
-
-fn db(e: impl std::fmt::Display) -> StepError {
-    StepError::retry(format!("database: {e}"))
-}
-
-fn sage(e: SageError) -> StepError {
-    if e.is_transient() {
-        StepError::retry(e.to_string())
-    } else {
-        StepError::fatal(e.to_string())
-    }
-}
 
 fn clip(s: &str, n: usize) -> String {
     s.chars().take(n).collect()
@@ -363,7 +352,7 @@ async fn track_invoice(deps: FlowDeps, input: StepInput) -> StepResult {
         );
     }
     let Some((inv, rows)) = &plan.open_invoice else {
-        return wait_for_invoice(&deps, &clients, &input, &plan).await;
+        return wait_for_invoice(&clients, &input, &plan).await;
     };
     let zone: chrono_tz::Tz = clients
         .connection
@@ -420,7 +409,6 @@ async fn track_invoice(deps: FlowDeps, input: StepInput) -> StepResult {
 }
 
 async fn wait_for_invoice(
-    deps: &FlowDeps,
     clients: &ConnectionClients,
     input: &StepInput,
     plan: &InvoicePlan,
@@ -456,7 +444,6 @@ async fn wait_for_invoice(
             numbers.join(", ")
         ));
     }
-    let _ = deps;
     let next = Utc::now() + chrono::Duration::seconds(t.invoice_check_secs.max(1) as i64);
     Ok(Transition::to("track_invoice")
         .at(next)
