@@ -213,7 +213,8 @@ struct InvoicePlan {
     /// The newest open SO invoice, with its tracking rows.
     open_invoice: Option<(String, Vec<Map<String, Value>>)>,
     posted_invoices: Vec<String>,
-    live_count: usize,
+    /// Every live package of the order (the invoice header's UDFs describe them all).
+    live: Vec<Package>,
 }
 
 fn text(m: &Map<String, Value>, k: &str) -> String {
@@ -248,7 +249,7 @@ async fn plan(clients: &ConnectionClients, input: &StepInput) -> Result<InvoiceP
         stale_posted: vec![],
         open_invoice: None,
         posted_invoices: vec![],
-        live_count: live_ids.len(),
+        live: live(&list).into_iter().cloned().collect(),
     };
     for inv in &invoices {
         let no = text(inv, "InvoiceNo$");
@@ -302,7 +303,7 @@ fn next_package_numbers(rows: &[Map<String, Value>], n: usize) -> Vec<String> {
 fn settled(input: &StepInput, plan: &InvoicePlan, detail: Value) -> StepResult {
     let mut ctx = input.context.clone();
     ctx["tracking_fp"] = ctx["tracking_fp_applying"].clone();
-    let to = if plan.live_count > 0 {
+    let to = if !plan.live.is_empty() {
         "shipped"
     } else {
         "check"
@@ -376,7 +377,7 @@ async fn track_invoice(deps: FlowDeps, input: StepInput) -> StepResult {
         })
         .collect();
     let first = &plan.missing[0];
-    let all_live: Vec<&Package> = plan.missing.iter().collect();
+    let all_live: Vec<&Package> = plan.live.iter().collect();
     let body = json!({
         "Packages": packages,
         "ShipDate$": first.ship_date.map(|d| d.with_timezone(&zone).format("%Y%m%d").to_string()),
