@@ -1,7 +1,8 @@
 # ml-connector container: build on a Rust image, run on a slim Debian image as a non-root user.
 # Base images are build arguments (mirrors, pinned digests, or a locally made Debian base).
 ARG RUST_IMAGE=rust:1-slim-bookworm
-ARG RUNTIME_IMAGE=debian:bookworm-slim
+# The runtime needs glibc and libgcc only (TLS roots are compiled in): a distroless "cc" image.
+ARG RUNTIME_IMAGE=gcr.io/distroless/cc-debian12:nonroot
 
 FROM ${RUST_IMAGE} AS build
 WORKDIR /src
@@ -12,15 +13,14 @@ RUN mkdir -p src && echo 'fn main() {}' > src/main.rs && echo '' > src/lib.rs \
 COPY src src
 COPY migrations migrations
 COPY workflows workflows
-RUN touch src/main.rs src/lib.rs && cargo build --release --locked --bin ml-connector \
-    && strip target/release/ml-connector
+RUN touch src/main.rs src/lib.rs && cargo build --release --locked --bin ml-connector
 
 FROM ${RUNTIME_IMAGE} AS runtime
-# Nothing to install: TLS roots are compiled into the binary (webpki roots); an agent's private CA
-# comes with the connection's secrets. Only an unprivileged user is added.
-RUN useradd --system --uid 10001 --home-dir /nonexistent --shell /usr/sbin/nologin connector
+# No shell, no package manager: glibc, libgcc, the binary. TLS roots are compiled into the binary;
+# an agent's private CA comes with the connection's secrets.
 COPY --from=build /src/target/release/ml-connector /usr/local/bin/ml-connector
-USER 10001:10001
+# distroless "nonroot"
+USER 65532:65532
 ENV ML_CONNECTOR_LISTEN=0.0.0.0:8080 \
     ML_CONNECTOR_LOG_FORMAT=json
 EXPOSE 8080

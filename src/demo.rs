@@ -407,6 +407,7 @@ pub async fn run(global: &GlobalArgs, args: &DemoArgs) -> anyhow::Result<()> {
         "tracking_rows_on_invoices": tracking.invoice_rows,
         "webhook_deliveries_accepted": tracking.webhooks_accepted,
         "tracking_needing_manual_action": tracking.manual_action,
+        "tracking_seconds": tracking.seconds,
         "poll_runs": count(&db.pool, &format!("SELECT count(*) FROM sync_runs WHERE connection_id = {connection_id}")).await?,
         "audit_events": count(&db.pool, "SELECT count(*) FROM workflow_events").await?,
         "seconds": (started.elapsed().as_secs_f64() * 10.0).round() / 10.0,

@@ -18,6 +18,8 @@ pub struct TrackingOutcome {
     pub invoice_rows: i64,
     pub webhooks_accepted: i64,
     pub manual_action: i64,
+    /// From the first label to the last write in Sage.
+    pub seconds: f64,
 }
 
 /// Orders marked shipped without a label (each costs a V1 call for its order).
@@ -59,6 +61,7 @@ pub async fn ship_and_track(world: &World) -> anyhow::Result<TrackingOutcome> {
             Some((o["orderId"].as_i64()?, no.to_string()))
         })
         .collect();
+    let started = Instant::now();
     let marked = MARKED_SHIPPED.min(open.len() / 10);
     let (labelled, by_hand) = open.split_at(open.len() - marked);
     for (i, batch) in labelled.chunks(LABEL_BATCH).enumerate() {
@@ -91,6 +94,7 @@ pub async fn ship_and_track(world: &World) -> anyhow::Result<TrackingOutcome> {
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
     let mut out = TrackingOutcome {
+        seconds: (started.elapsed().as_secs_f64() * 10.0).round() / 10.0,
         orders_shipped: shipped,
         packages: count(world, "SELECT count(*) FROM shipments WHERE connection_id = $1 AND NOT voided AND NOT is_return").await?,
         webhooks_accepted: count(world, "SELECT count(*) FROM webhook_deliveries WHERE connection_id = $1 AND result = 'accepted'").await?,
