@@ -201,14 +201,36 @@ async fn ops_api_finds_failures_restarts_retries_and_replays_over_http() {
             "{e}"
         );
     }
+    // The connection has existed for two hours; its shipments poll (every 5 min) never ran.
+    sqlx::query("UPDATE connections SET created_at = now() - interval '2 hours' WHERE id = $1")
+        .bind(c.connection_id)
+        .execute(&c.pool)
+        .await
+        .unwrap();
     let stats = api.op(&viewer, "stats.graphql", json!({})).await;
+    let alerts = stats["alerts"].as_array().unwrap();
+    let has = |kind: &str, text: &str| {
+        alerts
+            .iter()
+            .any(|a| a["kind"] == kind && a["message"].as_str().unwrap().contains(text))
+    };
     assert!(
-        stats["alerts"]
-            .as_array()
-            .unwrap()
+        alerts
             .iter()
             .any(|a| a["kind"] == "FAILED_WORKFLOWS" && a["count"] == 3),
         "{stats}"
+    );
+    assert!(has("CONNECTION_FAILING", "no ship-to street"), "{stats}");
+    assert!(
+        has(
+            "STALE_FEED",
+            "ShipStation shipments poll has never succeeded"
+        ),
+        "{stats}"
+    );
+    assert!(
+        !has("STALE_FEED", "Sage order poll"),
+        "the order poll just ran: {stats}"
     );
 
     // Fix one in Sage and restart it; a restart of a non-failed workflow is INVALID_STATE.

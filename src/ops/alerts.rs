@@ -8,7 +8,7 @@ use super::OpsError;
 
 /// Failed or stuck beyond this is worth a person's look.
 pub const STUCK_AFTER_MINUTES: i64 = 15;
-/// This many failures of one connection's workflows within the hour means its calls keep failing.
+/// This many of one connection's workflows failing or retrying within the hour means its calls keep failing.
 pub const FAILING_THRESHOLD: i64 = 3;
 /// ShipStation keys expiring within this many days.
 pub const KEY_WARNING_DAYS: i64 = 14;
@@ -96,12 +96,13 @@ pub async fn alerts(pool: &PgPool) -> Result<Vec<Alert>, OpsError> {
             });
         }
     }
-    // Calls that keep failing: many failed workflows of one connection in the last hour.
+    // Calls that keep failing: many of one connection's workflows failed or retrying on an error
+    // within the hour (read from the open-work index, not the audit trail).
     let failing: Vec<(i64, i64, Option<String>)> = sqlx::query_as(
-        "SELECT w.connection_id, count(*), max(e.error)
-           FROM workflow_events e JOIN workflows w ON w.id = e.workflow_id
-          WHERE e.event IN ('step_failed', 'failed') AND e.at > now() - interval '1 hour' AND w.connection_id <> 0
-          GROUP BY w.connection_id HAVING count(*) >= $1",
+        "SELECT connection_id, count(*), max(last_error) FROM workflows
+          WHERE status IN ('ready', 'failed') AND last_error IS NOT NULL
+            AND updated_at > now() - interval '1 hour' AND connection_id <> 0
+          GROUP BY connection_id HAVING count(*) >= $1",
     )
     .bind(FAILING_THRESHOLD)
     .fetch_all(pool)
