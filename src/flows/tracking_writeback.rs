@@ -74,9 +74,10 @@ pub async fn packages(
         bool,
         Option<NaiveDate>,
     );
+    // `@>` (not `= ANY`) so the GIN index on sales_orders serves it.
     let rows: Vec<Row> = sqlx::query_as(
         "SELECT source, external_id, tracking_number, carrier_code, service_code, ship_date, voided, estimated_delivery
-           FROM shipments WHERE connection_id = $1 AND $2 = ANY(sales_orders) AND NOT is_return
+           FROM shipments WHERE connection_id = $1 AND sales_orders @> ARRAY[$2::text] AND NOT is_return
           ORDER BY ship_date NULLS LAST, source, external_id",
     )
     .bind(connection_id)
