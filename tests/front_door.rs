@@ -91,6 +91,23 @@ async fn serve_answers_health_checks_and_stops_on_sigterm() {
     let ready = http_get(port, "/readyz").unwrap();
     assert_eq!(ready.0, 200, "{}", ready.1);
     assert!(ready.1.contains("\"ready\""));
+    // A webhook with a token in its URL: answered, logged with a request id, the token never logged.
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let body = r#"{"resource_url":"https://ssapi.shipstation.com/shipments?batchId=1","resource_type":"SHIP_NOTIFY"}"#;
+    write!(
+        s,
+        "POST /webhooks/shipstation/acme?token=TOPSECRET-0123 HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nx-request-id: req-42\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut answer = String::new();
+    s.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 404"), "{answer}");
+    assert!(
+        answer.to_ascii_lowercase().contains("x-request-id: req-42"),
+        "{answer}"
+    );
 
     // SAFETY: kill(2) on our own child.
     unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
@@ -101,4 +118,14 @@ async fn serve_answers_health_checks_and_stops_on_sigterm() {
         .read_to_string(&mut log)
         .unwrap();
     assert!(log.lines().any(|l| l.contains("SIGTERM")), "{log}");
+    assert!(
+        log.lines().any(|l| l.contains("req-42")
+            && l.contains("/webhooks/shipstation/acme")
+            && l.contains("404")),
+        "the request is logged with its id: {log}"
+    );
+    assert!(
+        !log.contains("TOPSECRET"),
+        "a token in a URL is never logged: {log}"
+    );
 }

@@ -80,7 +80,19 @@ async fn request_id(req: Request, next: Next) -> Response {
         .map(str::to_string)
         .unwrap_or_else(|| format!("{:016x}", rand::random::<u64>()));
     let span = tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.uri().path());
-    let mut resp = tracing::Instrument::instrument(next.run(req), span).await;
+    let probe = matches!(req.uri().path(), "/healthz" | "/readyz" | "/metrics");
+    let started = std::time::Instant::now();
+    let mut resp = tracing::Instrument::instrument(next.run(req), span.clone()).await;
+    let _in = span.enter();
+    let (status, ms) = (
+        resp.status().as_u16(),
+        started.elapsed().as_secs_f64() * 1000.0,
+    );
+    if probe {
+        tracing::debug!(status, ms, "request");
+    } else {
+        tracing::info!(status, ms, "request");
+    }
     if let Ok(v) = HeaderValue::from_str(&id) {
         resp.headers_mut().insert("x-request-id", v);
     }
