@@ -135,6 +135,12 @@ pub enum WorkflowsCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Wake a waiting workflow now (it re-checks, e.g. after tracking was entered in Sage by hand).
+    Signal {
+        id: i64,
+        #[arg(long)]
+        json: bool,
+    },
     /// Re-run the step an audit event recorded.
     Replay {
         event_id: i64,

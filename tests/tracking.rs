@@ -555,5 +555,34 @@ async fn an_invoice_posted_before_tracking_arrives_needs_a_person_visibly() {
     assert!(tracking_rows(&c, "AR_InvoiceHistoryTracking", &inv)
         .await
         .is_empty());
+    // A person enters the tracking on the posted invoice in Sage, then wakes the workflow.
+    {
+        let mut data = c.sage.sim.data.lock().unwrap();
+        let co = data.companies.get_mut("ABC").unwrap();
+        let seq = "000001";
+        let row: ml_connector::sim::sage100::data::Record = [
+            ("InvoiceNo", json!(inv)),
+            ("HeaderSeqNo", json!(seq)),
+            ("PackageNo", json!("0001")),
+            ("TrackingID", json!(tracking_of(&shipped)[0])),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+        co.ar_history_tracking.insert(
+            ml_connector::sim::sage100::data::key(&[&inv, seq, "0001"]),
+            row,
+        );
+    }
+    let id: i64 =
+        sqlx::query_scalar("SELECT id FROM workflows WHERE kind = 'order' AND business_key = $1")
+            .bind(no)
+            .fetch_one(&c.pool)
+            .await
+            .unwrap();
+    ml_connector::ops::workflows::signal(&c.pool, id, "test")
+        .await
+        .unwrap();
+    wait_state(&c, no, "shipped").await;
     shutdown.trigger();
 }

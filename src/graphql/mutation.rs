@@ -74,6 +74,17 @@ impl Mutation {
             .map_err(ops)
     }
 
+    /// Wake a waiting workflow now: it re-checks (e.g. an order needing manual action, once the
+    /// tracking was entered in Sage).
+    async fn signal_workflow(&self, ctx: &Context<'_>, id: ID) -> Result<Workflow> {
+        require(ctx, Role::Operator)?;
+        let st = ctx.data::<GqlState>()?;
+        ops::workflows::signal(&st.engine.pool, parse_id(&id, "id")?, &actor(ctx))
+            .await
+            .map(Workflow)
+            .map_err(ops)
+    }
+
     async fn cancel_workflow(
         &self,
         ctx: &Context<'_>,

@@ -77,6 +77,10 @@ pub async fn workflows_cmd(global: &GlobalArgs, cmd: &WorkflowsCommand) -> anyho
                 let w = workflows::restart(pool, *id, actor).await?;
                 if *json { println!("{}", to_json(&w)) } else { println!("restarted: {}", line(&w)) }
             }
+            WorkflowsCommand::Signal { id, json } => {
+                let w = workflows::signal(pool, *id, actor).await?;
+                if *json { println!("{}", to_json(&w)) } else { println!("signalled: {}", line(&w)) }
+            }
             WorkflowsCommand::Replay { event_id, json } => {
                 let workflows = crate::service::Workflows::load(global)?;
                 let engine = workflows.into_engine(pool.clone());

@@ -179,6 +179,21 @@ pub async fn retry_failed(
     Ok(n)
 }
 
+/// Wake a waiting workflow now (e.g. after a person entered tracking in Sage by hand).
+pub async fn signal(pool: &PgPool, id: i64, actor: &str) -> Result<WorkflowRow, OpsError> {
+    let mut conn = pool.acquire().await?;
+    let woke = store::signal(&mut conn, id, actor, Some(&json!({"by": actor}))).await?;
+    drop(conn);
+    let w = get(pool, id).await?;
+    if !woke {
+        return Err(OpsError::InvalidState(format!(
+            "workflow {id} is {}; only an unfinished workflow can be signalled",
+            w.status
+        )));
+    }
+    Ok(w)
+}
+
 pub async fn cancel(
     pool: &PgPool,
     id: i64,
