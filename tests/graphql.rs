@@ -404,3 +404,88 @@ async fn the_workflows_cli_uses_the_same_services() {
     let (ok, _, err) = run(&["workflows", "restart", "424242"]);
     assert!(!ok && err.contains("workflow 424242 not found"), "{err}");
 }
+
+/// The next JSON text message (None: closed, an error, or 10 s of silence).
+async fn next_json<S>(ws: &mut S) -> Option<Value>
+where
+    S: futures_util::Stream<
+            Item = Result<
+                tokio_tungstenite::tungstenite::Message,
+                tokio_tungstenite::tungstenite::Error,
+            >,
+        > + Unpin,
+{
+    use futures_util::StreamExt;
+    match tokio::time::timeout(Duration::from_secs(10), ws.next()).await {
+        Ok(Some(Ok(tokio_tungstenite::tungstenite::Message::Text(t)))) => {
+            serde_json::from_str(&t).ok()
+        }
+        _ => None,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn workflow_changes_stream_to_subscribers_with_a_token() {
+    use futures_util::SinkExt;
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    use tokio_tungstenite::tungstenite::Message;
+
+    let c = common::connector::start(SimConfig::default()).await;
+    let base = c.start_api().await;
+    let token = tokens::create(&c.pool, "v", Role::Viewer).await.unwrap();
+    let connect = || async {
+        let mut req = format!("{}/graphql/ws", base.replace("http://", "ws://"))
+            .into_client_request()
+            .unwrap();
+        req.headers_mut().insert(
+            "sec-websocket-protocol",
+            "graphql-transport-ws".parse().unwrap(),
+        );
+        tokio_tungstenite::connect_async(req).await.unwrap().0
+    };
+    // A forged token: the connection is refused.
+    let mut ws = connect().await;
+    ws.send(Message::Text(
+        json!({"type": "connection_init", "payload": {"token": "mlc_forged"}})
+            .to_string()
+            .into(),
+    ))
+    .await
+    .unwrap();
+    let answer = next_json(&mut ws).await;
+    assert!(
+        answer
+            .as_ref()
+            .is_none_or(|a| a["type"] != "connection_ack"),
+        "{answer:?}"
+    );
+
+    let mut ws = connect().await;
+    ws.send(Message::Text(
+        json!({"type": "connection_init", "payload": {"token": token}})
+            .to_string()
+            .into(),
+    ))
+    .await
+    .unwrap();
+    assert_eq!(next_json(&mut ws).await.unwrap()["type"], "connection_ack");
+    ws.send(Message::Text(json!({"id": "1", "type": "subscribe", "payload": {"query": "subscription { workflowChanged(filter: {kind: \"probe-sub\"}) { id businessKey status } }"}}).to_string().into()))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // A change lands in the database: the subscriber hears of it.
+    sqlx::query("INSERT INTO workflows (kind, connection_id, business_key, state, status) VALUES ('probe-sub', 0, 'K-1', 'first', 'waiting')")
+        .execute(&c.pool)
+        .await
+        .unwrap();
+    let msg = next_json(&mut ws).await.expect("a change");
+    assert_eq!(msg["type"], "next", "{msg}");
+    assert_eq!(
+        msg["payload"]["data"]["workflowChanged"]["businessKey"],
+        "K-1"
+    );
+    assert_eq!(
+        msg["payload"]["data"]["workflowChanged"]["status"],
+        "WAITING"
+    );
+}

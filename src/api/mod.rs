@@ -50,6 +50,7 @@ pub fn router(state: ApiState) -> Router {
             "/graphql",
             get(crate::graphql::graphiql).post(crate::graphql::execute),
         )
+        .route("/graphql/ws", get(crate::graphql::subscriptions))
         .layer(DefaultBodyLimit::max(crate::graphql::BODY_LIMIT))
         .with_state(state.schema.clone());
     Router::new()

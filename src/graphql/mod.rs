@@ -5,13 +5,17 @@
 pub mod errors;
 mod mutation;
 mod query;
+mod subscription;
 pub mod types;
 
 use std::sync::Arc;
 
-use async_graphql::{Context, EmptySubscription, Schema};
+use async_graphql::http::ALL_WEBSOCKET_PROTOCOLS;
+use async_graphql::{Context, Data, Schema};
+use async_graphql_axum::{GraphQLProtocol, GraphQLWebSocket};
 use axum::body::Bytes;
 use axum::extract::State;
+use axum::extract::WebSocketUpgrade;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::Json;
@@ -23,8 +27,9 @@ use crate::vault::Vault;
 
 pub use mutation::Mutation;
 pub use query::Query;
+pub use subscription::SubscriptionRoot;
 
-pub type OpsSchema = Schema<Query, Mutation, EmptySubscription>;
+pub type OpsSchema = Schema<Query, Mutation, SubscriptionRoot>;
 
 /// Deepest query accepted (the everyday documents need 6).
 pub const MAX_DEPTH: usize = 10;
@@ -46,7 +51,7 @@ pub struct Caller {
 }
 
 pub fn schema(state: Option<GqlState>) -> OpsSchema {
-    let b = Schema::build(Query, Mutation, EmptySubscription)
+    let b = Schema::build(Query, Mutation, SubscriptionRoot)
         .limit_depth(MAX_DEPTH)
         .limit_complexity(MAX_COMPLEXITY);
     match state {
@@ -140,11 +145,48 @@ pub async fn execute(State(schema): State<OpsSchema>, headers: HeaderMap, body: 
     Json(response).into_response()
 }
 
+/// GET /graphql/ws: subscriptions over a WebSocket; the connection_init payload carries the
+/// bearer token as `token` (or `Authorization: "Bearer …"`), checked like any request.
+pub async fn subscriptions(
+    State(schema): State<OpsSchema>,
+    protocol: GraphQLProtocol,
+    upgrade: WebSocketUpgrade,
+) -> Response {
+    let pool = schema.data::<GqlState>().map(|s| s.engine.pool.clone());
+    upgrade
+        .protocols(ALL_WEBSOCKET_PROTOCOLS)
+        .on_upgrade(move |socket| {
+            GraphQLWebSocket::new(socket, schema, protocol)
+                .on_connection_init(move |payload| async move {
+                    let token = payload["token"]
+                        .as_str()
+                        .or_else(|| payload["Authorization"].as_str().and_then(|a| a.strip_prefix("Bearer ")))
+                        .map(str::trim)
+                        .unwrap_or_default()
+                        .to_string();
+                    let Some(pool) = pool else {
+                        return Err("the API is not wired to a database".into());
+                    };
+                    match tokens::authenticate(&pool, &token).await {
+                        Ok(Some((token_id, role))) => {
+                            let mut data = Data::default();
+                            data.insert(Caller { token_id, role });
+                            Ok(data)
+                        }
+                        _ => Err("UNAUTHENTICATED: a valid bearer token is required in the connection_init payload".into()),
+                    }
+                })
+                .serve()
+        })
+        .into_response()
+}
+
 /// GET /graphql: GraphiQL.
 pub async fn graphiql() -> Html<String> {
     Html(
         async_graphql::http::GraphiQLSource::build()
             .endpoint("/graphql")
+            .subscription_endpoint("/graphql/ws")
             .title("ml-connector ops API")
             .finish(),
     )

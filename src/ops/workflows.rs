@@ -103,6 +103,21 @@ pub async fn list(
     Ok((rows, more))
 }
 
+/// Workflows the filter selects that changed after `since`, oldest change first.
+pub async fn changed_since(
+    pool: &PgPool,
+    filter: &WorkflowFilter,
+    since: DateTime<Utc>,
+    limit: i64,
+) -> Result<Vec<WorkflowRow>, OpsError> {
+    filter.check()?;
+    let mut q = QueryBuilder::new(format!("SELECT {COLUMNS} FROM workflows"));
+    filter.push_where(&mut q);
+    q.push(" AND updated_at > ").push_bind(since);
+    q.push(" ORDER BY updated_at, id LIMIT ").push_bind(limit);
+    Ok(q.build_query_as().fetch_all(pool).await?)
+}
+
 pub async fn count(pool: &PgPool, filter: &WorkflowFilter) -> Result<i64, OpsError> {
     filter.check()?;
     let mut q = QueryBuilder::new("SELECT count(*) FROM workflows");
