@@ -10,7 +10,7 @@
 //! - `shipped`: waits for the next change (another package, a void).
 //! - `manual_action`: the invoice was posted to A/R history before the tracking arrived (the agent
 //!   cannot write there), or no invoice came within `tracking.invoice_wait_hours`. The detail
-//!   says what to enter; a signal or restart re-checks, and it completes once Sage has it.
+//!   says what to enter; a signal (signalWorkflow) or a replay re-checks, and it completes once Sage has it.
 //!
 //! Everything is idempotent: a package counts as written when its tracking number is on an invoice.
 
@@ -459,7 +459,7 @@ async fn shipped(_deps: FlowDeps, input: StepInput) -> StepResult {
     Ok(Transition::to("shipped").on_signal())
 }
 
-/// Re-check after a person acted (signal or restart): done once Sage holds the tracking.
+/// Re-check after a person acted (signalWorkflow, or a replay): done once Sage holds the tracking.
 async fn manual_action(deps: FlowDeps, input: StepInput) -> StepResult {
     if pending(&input).await? {
         return Ok(Transition::to("track_so").with_detail(json!({"tracking_changed": true})));
