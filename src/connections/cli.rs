@@ -243,7 +243,7 @@ pub async fn run(global: &GlobalArgs, cmd: &ConnectionCommand) -> anyhow::Result
 
 /// Ping each endpoint with the stored credentials; one result per check.
 pub async fn test(pool: &sqlx::PgPool, vault: &Vault, name: &str) -> anyhow::Result<Vec<Value>> {
-    use crate::sage100::{AgentClient, AgentConfig, SoapClient, SoapConfig};
+    use crate::sage100::{AgentClient, AgentConfig, SoapClient};
     use crate::shipstation::{KeyPair, KeyRing, V1Client, V1Config, V2Client, V2Config};
     let c = super::get(pool, name).await?;
     let secret = |n: &'static str| {
@@ -259,16 +259,10 @@ pub async fn test(pool: &sqlx::PgPool, vault: &Vault, name: &str) -> anyhow::Res
         })
     };
     let s = &c.settings;
-    let soap = SoapClient::new(SoapConfig {
-        endpoint: s.sage.soap_url.clone(),
-        namespace: s.sage.soap_namespace.clone(),
-        username: s.sage.username.clone(),
-        password: secret("sage_password")
-            .await?
-            .unwrap_or_else(|| Secret::new("")),
-        company: s.sage.company.clone(),
-        timeout: Duration::from_secs(15),
-    })?;
+    let soap = SoapClient::new(
+        s.sage
+            .soap_config(secret("sage_password").await?, Duration::from_secs(15)),
+    )?;
     record(
         "sage-soap",
         soap.contract_information()

@@ -38,6 +38,31 @@ pub struct SageSettings {
     pub site_zone: String,
 }
 
+impl SageSettings {
+    /// The site's time zone (settings are validated, so the fallback only covers old rows).
+    pub fn zone(&self) -> chrono_tz::Tz {
+        self.site_zone
+            .parse()
+            .unwrap_or(chrono_tz::America::Chicago)
+    }
+
+    /// The eBusiness Web Services client settings (no password set: an empty one, which Sage refuses).
+    pub fn soap_config(
+        &self,
+        password: Option<Secret>,
+        timeout: std::time::Duration,
+    ) -> crate::sage100::SoapConfig {
+        crate::sage100::SoapConfig {
+            endpoint: self.soap_url.clone(),
+            namespace: self.soap_namespace.clone(),
+            username: self.username.clone(),
+            password: password.unwrap_or_else(|| Secret::new("")),
+            company: self.company.clone(),
+            timeout,
+        }
+    }
+}
+
 impl Default for SageSettings {
     fn default() -> Self {
         Self {

@@ -12,7 +12,7 @@ use sqlx::PgPool;
 use super::batcher::OrderBatcher;
 use crate::connections::{self, Connection};
 use crate::engine::StepError;
-use crate::sage100::{AgentClient, AgentConfig, SoapClient, SoapConfig};
+use crate::sage100::{AgentClient, AgentConfig, SoapClient};
 use crate::shipstation::webhook::ResourcePolicy;
 use crate::shipstation::{KeyPair, KeyRing, V1Client, V1Config};
 use crate::vault::Vault;
@@ -122,16 +122,10 @@ impl FlowDeps {
             .await?
             .map(|x| x.expose().to_string());
         let agent = AgentClient::new(agent_cfg).map_err(|e| StepError::fatal(e.to_string()))?;
-        let soap = SoapClient::new(SoapConfig {
-            endpoint: s.sage.soap_url.clone(),
-            namespace: s.sage.soap_namespace.clone(),
-            username: s.sage.username.clone(),
-            password: secret("sage_password")
-                .await?
-                .unwrap_or_else(|| crate::secret::Secret::new("")),
-            company: s.sage.company.clone(),
-            timeout: Duration::from_secs(30),
-        })
+        let soap = SoapClient::new(
+            s.sage
+                .soap_config(secret("sage_password").await?, Duration::from_secs(30)),
+        )
         .map_err(|e| StepError::fatal(e.to_string()))?;
         let (Some(key), Some(sec)) = (secret("v1_key").await?, secret("v1_secret").await?) else {
             return Err(StepError::fatal(format!(

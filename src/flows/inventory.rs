@@ -135,13 +135,7 @@ async fn plan(deps: FlowDeps, input: StepInput) -> StepResult {
     })?;
     let settings = clients.connection.settings.clone();
     let pool = &input.db;
-    let stored: Option<Value> =
-        sqlx::query_scalar("SELECT value FROM cursors WHERE connection_id = $1 AND feed = $2")
-            .bind(input.connection_id)
-            .bind(FEED)
-            .fetch_optional(pool)
-            .await
-            .map_err(db)?;
+    let stored = super::feed_state::load_cursor(pool, input.connection_id, FEED).await?;
     let mut cursor: Cursor = stored
         .map(serde_json::from_value)
         .transpose()
@@ -238,13 +232,7 @@ async fn plan(deps: FlowDeps, input: StepInput) -> StepResult {
     if full {
         cursor.last_full_resync = Some(now);
     }
-    sqlx::query("INSERT INTO cursors (connection_id, feed, value) VALUES ($1, $2, $3) ON CONFLICT (connection_id, feed) DO UPDATE SET value = EXCLUDED.value, updated_at = now()")
-        .bind(input.connection_id)
-        .bind(FEED)
-        .bind(serde_json::to_value(&cursor).expect("cursor serializes"))
-        .execute(&mut *tx)
-        .await
-        .map_err(db)?;
+    super::feed_state::save_cursor(&mut tx, input.connection_id, FEED, &cursor).await?;
     tx.commit().await.map_err(db)?;
     if !clamped.is_empty() {
         tracing::warn!(

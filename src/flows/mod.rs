@@ -3,6 +3,7 @@
 
 pub mod batcher;
 pub mod deps;
+pub mod feed_state;
 pub mod inventory;
 pub mod order;
 pub mod order_mapping;

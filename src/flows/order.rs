@@ -56,11 +56,7 @@ async fn fetch(deps: FlowDeps, input: StepInput) -> StepResult {
     };
     // A minimum age before posting absorbs orders cancelled right after entry.
     if settings.min_order_age_secs > 0 {
-        let zone: chrono_tz::Tz = settings
-            .sage
-            .site_zone
-            .parse()
-            .unwrap_or(chrono_tz::America::Chicago);
+        let zone = settings.sage.zone();
         let created = NaiveDate::parse_from_str(
             header
                 .get("DateCreated$")

@@ -72,11 +72,7 @@ pub fn map_order(
         _ => {}
     }
     let mut problems = Vec::new();
-    let zone: chrono_tz::Tz = settings
-        .sage
-        .site_zone
-        .parse()
-        .unwrap_or(chrono_tz::America::Chicago);
+    let zone = settings.sage.zone();
     let order_date = NaiveDate::parse_from_str(s(header, "OrderDate$"), "%Y%m%d")
         .ok()
         .and_then(|d| {

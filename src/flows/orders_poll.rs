@@ -10,6 +10,7 @@ use serde_json::{json, Map, Value};
 use sqlx::PgPool;
 
 use super::deps::FlowDeps;
+use super::feed_state;
 use crate::engine::scheduler::{ScheduleSource, ScheduleSpec, SpecFuture};
 use crate::engine::store::{self, NewWorkflow};
 use crate::engine::{HandlerRegistry, StepError, StepInput, StepResult, Transition};
@@ -28,20 +29,12 @@ pub fn register(r: &mut HandlerRegistry, deps: &FlowDeps) {
 async fn load_tracker(
     pool: &PgPool,
     connection_id: i64,
-    zone: &str,
+    zone: chrono_tz::Tz,
 ) -> Result<ChangeTracker, StepError> {
-    let v: Option<Value> =
-        sqlx::query_scalar("SELECT value FROM cursors WHERE connection_id = $1 AND feed = $2")
-            .bind(connection_id)
-            .bind(FEED)
-            .fetch_optional(pool)
-            .await
-            .map_err(|e| StepError::retry(e.to_string()))?;
-    if let Some(v) = v {
+    if let Some(v) = feed_state::load_cursor(pool, connection_id, FEED).await? {
         return serde_json::from_value(v)
             .map_err(|e| StepError::fatal(format!("cursor unreadable: {e}")));
     }
-    let zone: chrono_tz::Tz = zone.parse().unwrap_or(chrono_tz::America::Chicago);
     let start = (chrono::Utc::now() - chrono::Duration::days(BACKFILL_DAYS)).with_timezone(&zone);
     Ok(ChangeTracker {
         watermark: Watermark {
@@ -56,17 +49,9 @@ async fn run(deps: FlowDeps, input: StepInput) -> StepResult {
     let pool = &input.db;
     let c = input.connection_id;
     let clients = deps.clients(pool, c).await?;
-    let mut tracker = load_tracker(pool, c, &clients.connection.settings.sage.site_zone).await?;
+    let mut tracker = load_tracker(pool, c, clients.connection.settings.sage.zone()).await?;
     let since = tracker.watermark.clone();
-    let run_id: i64 = sqlx::query_scalar(
-        "INSERT INTO sync_runs (connection_id, feed, workflow_id) VALUES ($1, $2, $3) RETURNING id",
-    )
-    .bind(c)
-    .bind(FEED)
-    .bind(input.workflow_id)
-    .fetch_one(pool)
-    .await
-    .map_err(|e| StepError::retry(e.to_string()))?;
+    let run_id = feed_state::start_run(pool, c, FEED, input.workflow_id).await?;
     let key = |r: &Map<String, Value>| {
         r.get("SalesOrderNo$")
             .and_then(Value::as_str)
@@ -142,22 +127,13 @@ async fn run(deps: FlowDeps, input: StepInput) -> StepResult {
         .begin()
         .await
         .map_err(|e| StepError::retry(e.to_string()))?;
-    sqlx::query("INSERT INTO cursors (connection_id, feed, value) VALUES ($1, $2, $3) ON CONFLICT (connection_id, feed) DO UPDATE SET value = EXCLUDED.value, updated_at = now()")
-        .bind(c)
-        .bind(FEED)
-        .bind(serde_json::to_value(&tracker).expect("tracker serializes"))
-        .execute(&mut *tx)
-        .await
-        .map_err(|e| StepError::retry(e.to_string()))?;
-    sqlx::query("UPDATE sync_runs SET finished_at = now(), found = $2, created = $3, signalled = $4, watermark = $5 WHERE id = $1")
-        .bind(run_id)
-        .bind(found as i32)
-        .bind(created as i32)
-        .bind(signalled as i32)
-        .bind(serde_json::to_value(&tracker.watermark).expect("watermark serializes"))
-        .execute(&mut *tx)
-        .await
-        .map_err(|e| StepError::retry(e.to_string()))?;
+    feed_state::save_cursor(&mut tx, c, FEED, &tracker).await?;
+    let counts = feed_state::RunCounts {
+        found,
+        created,
+        signalled,
+    };
+    feed_state::finish_run(&mut tx, run_id, counts, &tracker.watermark).await?;
     tx.commit()
         .await
         .map_err(|e| StepError::retry(e.to_string()))?;

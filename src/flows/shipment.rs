@@ -219,13 +219,7 @@ async fn resolve(deps: FlowDeps, input: StepInput) -> StepResult {
             "why": "no Sage order of this connection was posted as this ShipStation order (created in ShipStation, or by another integration)"
         })));
     }
-    let zone: chrono_tz::Tz = clients
-        .connection
-        .settings
-        .sage
-        .site_zone
-        .parse()
-        .unwrap_or(chrono_tz::America::Chicago);
+    let zone = clients.connection.settings.sage.zone();
     let shipped = ship_date
         .unwrap_or_else(Utc::now)
         .with_timezone(&zone)

@@ -10,10 +10,11 @@
 
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::json;
 use sqlx::PgPool;
 
 use super::deps::{ConnectionClients, FlowDeps};
+use super::feed_state;
 use super::shipment_intake::{self, Intake, Seen};
 use super::step_errors::{db, shipstation};
 use crate::engine::{HandlerRegistry, StepError, StepInput, StepResult, Transition};
@@ -47,13 +48,7 @@ struct Watermarks {
 }
 
 async fn load(pool: &PgPool, connection_id: i64) -> Result<Watermarks, StepError> {
-    let v: Option<Value> =
-        sqlx::query_scalar("SELECT value FROM cursors WHERE connection_id = $1 AND feed = $2")
-            .bind(connection_id)
-            .bind(FEED)
-            .fetch_optional(pool)
-            .await
-            .map_err(db)?;
+    let v = feed_state::load_cursor(pool, connection_id, FEED).await?;
     let start = Utc::now() - Duration::days(BACKFILL_DAYS);
     Ok(v.and_then(|v| serde_json::from_value(v).ok())
         .unwrap_or(Watermarks {
@@ -193,15 +188,7 @@ async fn run(deps: FlowDeps, input: StepInput) -> StepResult {
     let pool = &input.db;
     let c = input.connection_id;
     let clients = deps.clients(pool, c).await?;
-    let run_id: i64 = sqlx::query_scalar(
-        "INSERT INTO sync_runs (connection_id, feed, workflow_id) VALUES ($1, $2, $3) RETURNING id",
-    )
-    .bind(c)
-    .bind(FEED)
-    .bind(input.workflow_id)
-    .fetch_one(pool)
-    .await
-    .map_err(db)?;
+    let run_id = feed_state::start_run(pool, c, FEED, input.workflow_id).await?;
     let subscribed = ensure_webhooks(&deps, pool, &clients).await?;
     let marks = load(pool, c).await?;
     let v1 = &clients.v1;
@@ -224,27 +211,27 @@ async fn run(deps: FlowDeps, input: StepInput) -> StepResult {
         .await
         .map_err(db)?;
     let mut tx = pool.begin().await.map_err(db)?;
-    sqlx::query("INSERT INTO cursors (connection_id, feed, value) VALUES ($1, $2, $3) ON CONFLICT (connection_id, feed) DO UPDATE SET value = EXCLUDED.value, updated_at = now()")
-        .bind(c)
-        .bind(FEED)
-        .bind(serde_json::to_value(&next).expect("watermarks serialize"))
-        .execute(&mut *tx)
-        .await
-        .map_err(db)?;
-    sqlx::query("UPDATE sync_runs SET finished_at = now(), found = $2, created = $3, signalled = $4, watermark = $5 WHERE id = $1")
-        .bind(run_id)
-        .bind(intake.found as i32)
-        .bind(intake.new as i32)
-        .bind(intake.signalled as i32)
-        .bind(serde_json::to_value(&next).expect("watermarks serialize"))
-        .execute(&mut *tx)
-        .await
-        .map_err(db)?;
+    feed_state::save_cursor(&mut tx, c, FEED, &next).await?;
+    let counts = feed_state::RunCounts {
+        found: intake.found,
+        created: intake.new,
+        signalled: intake.signalled,
+    };
+    feed_state::finish_run(&mut tx, run_id, counts, &next).await?;
     tx.commit().await.map_err(db)?;
     Ok(Transition::to("done").with_detail(json!({
         "found": intake.found, "new": intake.new, "signalled": intake.signalled,
         "watermarks": next, "webhooks_subscribed": subscribed,
     })))
+}
+
+/// What a resource_url lists (shipments or fulfillments), as seen records.
+async fn fetch_seen<T>(v1: &V1Client, url: &str) -> Result<Vec<Seen>, StepError>
+where
+    T: serde::de::DeserializeOwned + Into<Seen>,
+{
+    let page = v1.fetch_resource::<T>(url).await.map_err(shipstation)?;
+    Ok(page.items.into_iter().map(Into::into).collect())
 }
 
 /// One verified V1 delivery: fetch its resource_url, record what it lists.
@@ -258,25 +245,9 @@ async fn fetch_delivery(deps: FlowDeps, input: StepInput) -> StepResult {
     ) else {
         return Err(StepError::fatal("the delivery is incomplete"));
     };
-    let seen: Vec<Seen> = match event {
-        "FULFILLMENT_SHIPPED" => clients
-            .v1
-            .fetch_resource::<Fulfillment>(url)
-            .await
-            .map_err(shipstation)?
-            .items
-            .into_iter()
-            .map(Seen::from)
-            .collect(),
-        _ => clients
-            .v1
-            .fetch_resource::<Shipment>(url)
-            .await
-            .map_err(shipstation)?
-            .items
-            .into_iter()
-            .map(Seen::from)
-            .collect(),
+    let seen = match event {
+        "FULFILLMENT_SHIPPED" => fetch_seen::<Fulfillment>(&clients.v1, url).await?,
+        _ => fetch_seen::<Shipment>(&clients.v1, url).await?,
     };
     let Intake {
         found,

@@ -356,13 +356,7 @@ async fn track_invoice(deps: FlowDeps, input: StepInput) -> StepResult {
     let Some((inv, rows)) = &plan.open_invoice else {
         return wait_for_invoice(&clients, &input, &plan).await;
     };
-    let zone: chrono_tz::Tz = clients
-        .connection
-        .settings
-        .sage
-        .site_zone
-        .parse()
-        .unwrap_or(chrono_tz::America::Chicago);
+    let zone = clients.connection.settings.sage.zone();
     let numbers = next_package_numbers(rows, plan.missing.len());
     let packages: Vec<Value> = plan
         .missing

@@ -88,7 +88,7 @@ impl Query {
             .map(|i| parse_id(&i, "connectionId"))
             .transpose()?;
         let first = first.clamp(1, 500) as i64;
-        let mut rows: Vec<SyncRun> = sqlx::query_as(
+        let rows: Vec<SyncRun> = sqlx::query_as(
             "SELECT id, connection_id, feed, workflow_id, started_at, finished_at, found, created, signalled, watermark, error
                FROM sync_runs WHERE ($1::bigint IS NULL OR connection_id = $1) AND ($2::text IS NULL OR feed = $2)
                 AND id < $3 ORDER BY id DESC LIMIT $4",
@@ -100,8 +100,7 @@ impl Query {
         .fetch_all(&state(ctx)?.engine.pool)
         .await
         .map_err(|e| ops(e.into()))?;
-        let more = rows.len() as i64 > first;
-        rows.truncate(first as usize);
+        let (rows, more) = ops::split_page(rows, first);
         let mut conn = Connection::new(after.is_some(), more);
         conn.edges
             .extend(rows.into_iter().map(|r| Edge::new(r.id.to_string(), r)));
@@ -121,7 +120,7 @@ impl Query {
             .map(|i| parse_id(&i, "connectionId"))
             .transpose()?;
         let first = first.clamp(1, 500) as i64;
-        let mut rows: Vec<WebhookDelivery> = sqlx::query_as(
+        let rows: Vec<WebhookDelivery> = sqlx::query_as(
             "SELECT id, connection_id, connection_name, received_at, api, event, resource_url, verified, result, reason,
                     http_status, workflow_id, processed_at, shipments_found
                FROM webhook_deliveries WHERE ($1::bigint IS NULL OR connection_id = $1) AND ($2::text IS NULL OR result = $2)
@@ -134,8 +133,7 @@ impl Query {
         .fetch_all(&state(ctx)?.engine.pool)
         .await
         .map_err(|e| ops(e.into()))?;
-        let more = rows.len() as i64 > first;
-        rows.truncate(first as usize);
+        let (rows, more) = ops::split_page(rows, first);
         let mut conn = Connection::new(after.is_some(), more);
         conn.edges
             .extend(rows.into_iter().map(|r| Edge::new(r.id.to_string(), r)));

@@ -12,6 +12,13 @@ pub use workflows::{trigger_sync, WorkflowFilter};
 
 use crate::engine::store::StoreError;
 
+/// Rows fetched with `LIMIT first + 1`: the page, and whether another follows.
+pub fn split_page<T>(mut rows: Vec<T>, first: i64) -> (Vec<T>, bool) {
+    let more = rows.len() as i64 > first;
+    rows.truncate(first.max(0) as usize);
+    (rows, more)
+}
+
 /// Why an operation did not happen, in words for the person who asked.
 #[derive(Debug, thiserror::Error)]
 pub enum OpsError {

@@ -97,10 +97,8 @@ pub async fn list(
         q.push(" AND id < ").push_bind(b);
     }
     q.push(" ORDER BY id DESC LIMIT ").push_bind(first + 1);
-    let mut rows: Vec<WorkflowRow> = q.build_query_as().fetch_all(pool).await?;
-    let more = rows.len() as i64 > first;
-    rows.truncate(first as usize);
-    Ok((rows, more))
+    let rows: Vec<WorkflowRow> = q.build_query_as().fetch_all(pool).await?;
+    Ok(super::split_page(rows, first))
 }
 
 /// Workflows the filter selects that changed after `since`, oldest change first.
@@ -137,7 +135,7 @@ pub async fn events(
     after_id: Option<i64>,
 ) -> Result<(Vec<EventRow>, bool), OpsError> {
     let first = first.clamp(1, 1000);
-    let mut rows: Vec<EventRow> = sqlx::query_as(
+    let rows: Vec<EventRow> = sqlx::query_as(
         "SELECT id, workflow_id, at, actor, event, from_state, to_state, status, attempt, started_at,
                 duration_ms, error, detail
            FROM workflow_events WHERE workflow_id = $1 AND id > $2 ORDER BY id LIMIT $3",
@@ -147,9 +145,7 @@ pub async fn events(
     .bind(first + 1)
     .fetch_all(pool)
     .await?;
-    let more = rows.len() as i64 > first;
-    rows.truncate(first as usize);
-    Ok((rows, more))
+    Ok(super::split_page(rows, first))
 }
 
 pub async fn event(pool: &PgPool, event_id: i64) -> Result<EventRow, OpsError> {
