@@ -3,13 +3,11 @@
 
 pub mod agent;
 pub mod api;
-pub mod bench;
-pub mod cli;
+pub mod app;
 pub mod config;
 pub mod connections;
 pub mod db;
-pub mod demo;
-pub mod demo_tracking;
+pub mod domain;
 pub mod engine;
 pub mod flows;
 pub mod graphql;
@@ -18,9 +16,11 @@ pub mod ops;
 pub mod pg;
 pub mod sage100;
 pub mod secret;
-pub mod service;
 pub mod shipstation;
+#[cfg(feature = "sim")]
 pub mod sim;
 pub mod telemetry;
+#[cfg(feature = "sim")]
+pub mod testkit;
 pub mod vault;
 pub mod xml;

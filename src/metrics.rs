@@ -5,6 +5,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock};
 
 use sqlx::PgPool;
@@ -127,6 +128,28 @@ fn process_metrics(out: &mut String) {
             escape(status)
         );
     }
+    let (calls, orders) = createorders_batches();
+    let _ = writeln!(
+        out,
+        "# HELP mlc_createorders_calls_total createorders calls sent by this process.\n# TYPE mlc_createorders_calls_total counter\nmlc_createorders_calls_total {calls}\n# HELP mlc_createorders_orders_total Orders carried by those calls.\n# TYPE mlc_createorders_orders_total counter\nmlc_createorders_orders_total {orders}"
+    );
+}
+
+static CREATEORDERS_CALLS: AtomicU64 = AtomicU64::new(0);
+static CREATEORDERS_ORDERS: AtomicU64 = AtomicU64::new(0);
+
+/// A `createorders` call carried `orders` orders (batching efficiency: orders per call).
+pub fn createorders_batch(orders: usize) {
+    CREATEORDERS_CALLS.fetch_add(1, Ordering::Relaxed);
+    CREATEORDERS_ORDERS.fetch_add(orders as u64, Ordering::Relaxed);
+}
+
+/// (calls, orders) of `createorders` so far in this process.
+pub fn createorders_batches() -> (u64, u64) {
+    (
+        CREATEORDERS_CALLS.load(Ordering::Relaxed),
+        CREATEORDERS_ORDERS.load(Ordering::Relaxed),
+    )
 }
 
 async fn database_metrics(pool: &PgPool, out: &mut String) -> Result<(), sqlx::Error> {

@@ -19,7 +19,7 @@ impl Worker {
     fn start(url: &str, label: &str) -> Self {
         let log = std::fs::File::create(common::temp_path(&format!("{label}.log"))).unwrap();
         let child = Command::new(common::binary())
-            .args(["worker", "--workers", "4"])
+            .args(["worker", "--workers", "4", "--sample-handlers"])
             .arg("--workflows-dir")
             .arg(common::fixtures().join("workflows"))
             .env("DATABASE_URL", url)
@@ -286,7 +286,7 @@ fn invalid_workflow_files_stop_start_up_with_the_file_and_the_problem() {
         let file = dir.join("probe.toml");
         std::fs::write(&file, text).unwrap();
         let out = Command::new(common::binary())
-            .args(["worker", "--workflows-dir"])
+            .args(["worker", "--sample-handlers", "--workflows-dir"])
             .arg(&dir)
             .env("DATABASE_URL", "postgres://nobody@127.0.0.1:1/none")
             .output()

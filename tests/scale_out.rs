@@ -57,6 +57,7 @@ fn start(url: &str, dir: &std::path::Path, label: &str) -> Replica {
             "4",
             "--listen",
             &format!("127.0.0.1:{port}"),
+            "--sample-handlers",
         ])
         .arg("--workflows-dir")
         .arg(dir)
@@ -82,7 +83,7 @@ async fn get(port: u16, path: &str) -> Option<(u16, String)> {
 async fn three_serve_replicas_share_work_and_fire_schedules_once() {
     let (pool, url) = common::fresh_db().await;
     let dir = workflows_dir();
-    let handlers = ml_connector::flows::handlers_without_vault();
+    let handlers = ml_connector::testkit::handlers_with_samples();
     let defs = Definitions::load_dir(&dir, &|h| handlers.contains(h)).unwrap();
     let engine = Engine::new(pool.clone(), defs, handlers);
     let trace = common::temp_path("trace");

@@ -11,15 +11,16 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
+use mlc_agent_api::{self as wire, paths, Answer, ChangedQuery, ErrorKind, PageCursor, Status};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
 use serde_json::{json, Map, Value};
 
 use super::boi::{BoiSession, ObjectId};
-use super::columns;
 use super::pool::SessionPool;
 use crate::secret::{constant_time_eq, Secret};
 
-/// Header carrying the agent API key.
-pub const API_KEY_HEADER: &str = "x-ml-agent-key";
+pub use mlc_agent_api::API_KEY_HEADER;
 
 /// Messages that mean "another user holds the record" (Sage's exact text is unpublished).
 const LOCK_PATTERNS: &[&str] = &["in use by another", "locked by another", "record is locked"];
@@ -29,16 +30,6 @@ pub struct AgentState {
     pub pool: Arc<SessionPool>,
     pub api_key: Option<Secret>,
     pub companies: Vec<String>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ErrorKind {
-    RecordLocked,
-    NotFound,
-    Posted,
-    Invalid,
-    Session,
 }
 
 /// A BOI call that did not return 1.
@@ -72,43 +63,49 @@ impl IntoResponse for Failure {
             ErrorKind::Invalid => StatusCode::BAD_REQUEST,
             ErrorKind::Session => StatusCode::SERVICE_UNAVAILABLE,
         };
-        let retryable = matches!(self.kind, ErrorKind::RecordLocked | ErrorKind::Session);
-        (status, Json(json!({"ReturnCode": self.code, "LastErrorMsg": self.message, "ErrorKind": self.kind, "Retryable": retryable}))).into_response()
+        (
+            status,
+            Json(Status::failure(self.code, self.kind, self.message)),
+        )
+            .into_response()
     }
 }
 
-fn ok(mut body: Map<String, Value>) -> Response {
-    body.insert("ReturnCode".into(), json!(1));
-    body.insert("LastErrorMsg".into(), json!(""));
-    Json(Value::Object(body)).into_response()
+fn ok<T: Serialize>(body: T) -> Response {
+    Json(Answer::ok(body)).into_response()
+}
+
+fn answer<T: Serialize>(result: Result<T, Failure>) -> Response {
+    match result {
+        Ok(body) => ok(body),
+        Err(f) => f.into_response(),
+    }
+}
+
+/// BOI column values → a contract row; a value of the wrong shape is Sage data we cannot serve.
+fn typed<T: DeserializeOwned>(row: Map<String, Value>) -> Result<T, Failure> {
+    serde_json::from_value(Value::Object(row)).map_err(|e| Failure {
+        code: 0,
+        kind: ErrorKind::Invalid,
+        message: format!("a Sage record could not be read: {e}"),
+    })
+}
+
+fn typed_all<T: DeserializeOwned>(rows: Vec<Map<String, Value>>) -> Result<Vec<T>, Failure> {
+    rows.into_iter().map(typed).collect()
 }
 
 pub fn router(state: AgentState) -> Router {
     Router::new()
-        .route("/v1/health", get(health))
-        .route(
-            "/v1/companies/{co}/sales-orders/changed",
-            get(changed_orders),
-        )
-        .route("/v1/companies/{co}/sales-orders/exists", post(orders_exist))
-        .route("/v1/companies/{co}/sales-orders/{no}", get(one_order))
-        .route(
-            "/v1/companies/{co}/sales-orders/{no}/invoices",
-            get(invoices_of_order),
-        )
-        .route("/v1/companies/{co}/items/lookup", post(items))
-        .route(
-            "/v1/companies/{co}/item-warehouses/changed",
-            get(changed_item_warehouses),
-        )
-        .route(
-            "/v1/companies/{co}/invoices/{inv}/tracking",
-            post(write_tracking),
-        )
-        .route(
-            "/v1/companies/{co}/invoices/{inv}/tracking/{package}",
-            delete(remove_tracking),
-        )
+        .route(paths::HEALTH, get(health))
+        .route(paths::CHANGED_ORDERS, get(changed_orders))
+        .route(paths::ORDERS_EXIST, post(orders_exist))
+        .route(paths::ONE_ORDER, get(one_order))
+        .route(paths::ORDER_INVOICES, get(invoices_of_order))
+        .route(paths::ITEMS_LOOKUP, post(items))
+        .route(paths::CHANGED_ITEM_WAREHOUSES, get(changed_item_warehouses))
+        .route(paths::INVOICE_TRACKING, post(write_tracking))
+        .route(paths::INVOICE_PACKAGE, delete(remove_tracking))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             authenticate,
@@ -127,7 +124,12 @@ async fn authenticate(State(state): State<AgentState>, req: Request, next: Next)
         if !constant_time_eq(expected.expose().as_bytes(), presented.as_bytes()) {
             return (
                 StatusCode::UNAUTHORIZED,
-                Json(json!({"ReturnCode": 0, "LastErrorMsg": "Missing or wrong API key."})),
+                Json(Status {
+                    return_code: 0,
+                    last_error_msg: "Missing or wrong API key.".into(),
+                    error_kind: None,
+                    retryable: None,
+                }),
             )
                 .into_response();
         }
@@ -166,9 +168,12 @@ fn object(s: &mut dyn BoiSession, name: &str) -> Result<ObjectId, Failure> {
     s.new_object(name).map_err(|m| failure(0, m))
 }
 
+/// The record's columns; a column the backend does not know (null) is left out, so the row's
+/// default applies.
 fn read(s: &mut dyn BoiSession, o: ObjectId, cols: &[&str]) -> Map<String, Value> {
     cols.iter()
         .map(|c| (c.to_string(), s.get_value(o, c).1))
+        .filter(|(_, v)| !v.is_null())
         .collect()
 }
 
@@ -206,22 +211,12 @@ fn stamp(v: &Map<String, Value>) -> (String, f64) {
     )
 }
 
-#[derive(serde::Deserialize)]
-struct ChangedQuery {
-    since_date: Option<String>,
-    since_time: Option<f64>,
-    limit: Option<usize>,
-    after_date: Option<String>,
-    after_time: Option<f64>,
-    after_key: Option<String>,
-}
-
 /// A row with its key (SalesOrderNo, or ItemCode|WarehouseCode).
 type Keyed = (String, Map<String, Value>);
 
 /// Rows changed at or after the watermark (inclusive: an update in the same second as the
 /// watermark is never missed), ordered by (DateUpdated, TimeUpdated, key), after the cursor.
-fn changed_page(mut rows: Vec<Keyed>, q: &ChangedQuery) -> (Vec<Keyed>, Option<Value>) {
+fn changed_page(mut rows: Vec<Keyed>, q: &ChangedQuery) -> (Vec<Keyed>, Option<PageCursor>) {
     let since = (
         q.since_date.clone().unwrap_or_default(),
         q.since_time.unwrap_or(0.0),
@@ -247,7 +242,11 @@ fn changed_page(mut rows: Vec<Keyed>, q: &ChangedQuery) -> (Vec<Keyed>, Option<V
     let next = more.then(|| {
         let (k, r) = rows.last().expect("non-empty");
         let (d, t) = stamp(r);
-        json!({"after_date": d, "after_time": t, "after_key": k})
+        PageCursor {
+            after_date: d,
+            after_time: t,
+            after_key: k.clone(),
+        }
     });
     (rows, next)
 }
@@ -256,15 +255,16 @@ async fn health(State(state): State<AgentState>) -> Response {
     let mut companies = Vec::new();
     for co in state.companies.clone() {
         let open = with_session(&state, &co, |_| Ok(())).await;
-        companies.push(
-            json!({"Company": co, "ReturnCode": if open.is_ok() { 1 } else { 0 },
-            "LastErrorMsg": open.err().map(|f| f.message).unwrap_or_default()}),
-        );
+        companies.push(wire::CompanyHealth {
+            company: co,
+            return_code: if open.is_ok() { 1 } else { 0 },
+            last_error_msg: open.err().map(|f| f.message).unwrap_or_default(),
+        });
     }
-    let mut body = Map::new();
-    body.insert("Backend".into(), json!(state.pool.describe()));
-    body.insert("Companies".into(), json!(companies));
-    ok(body)
+    ok(wire::Health {
+        backend: state.pool.describe(),
+        companies,
+    })
 }
 
 async fn changed_orders(
@@ -272,96 +272,88 @@ async fn changed_orders(
     Path(co): Path<String>,
     Query(q): Query<ChangedQuery>,
 ) -> Response {
-    let result = with_session(&state, &co, move |s| {
-        let headers = browse(s, "SO_SalesOrder_svc", "", columns::SO_HEADER)?;
-        let keyed = headers
-            .into_iter()
-            .map(|h| (text(&h, "SalesOrderNo$"), h))
-            .collect();
-        let (page, next) = changed_page(keyed, &q);
-        let mut orders = Vec::new();
-        for (no, mut h) in page {
-            let lines = browse(s, "SO_SalesOrderDetail_svc", &no, columns::SO_DETAIL)?;
-            h.insert("Lines".into(), json!(lines));
-            orders.push(Value::Object(h));
-        }
-        Ok((orders, next))
-    })
-    .await;
-    match result {
-        Ok((orders, next)) => ok(Map::from_iter([
-            ("SalesOrders".into(), json!(orders)),
-            ("Next".into(), json!(next)),
-        ])),
-        Err(f) => f.into_response(),
-    }
+    answer(
+        with_session(&state, &co, move |s| {
+            let headers = browse(s, "SO_SalesOrder_svc", "", wire::SalesOrderHeader::COLUMNS)?;
+            let keyed = headers
+                .into_iter()
+                .map(|h| (text(&h, "SalesOrderNo$"), h))
+                .collect();
+            let (page, next) = changed_page(keyed, &q);
+            let mut sales_orders = Vec::new();
+            for (no, h) in page {
+                let mut order: wire::SalesOrderHeader = typed(h)?;
+                order.lines = typed_all(browse(
+                    s,
+                    "SO_SalesOrderDetail_svc",
+                    &no,
+                    wire::SalesOrderLine::COLUMNS,
+                )?)?;
+                sales_orders.push(order);
+            }
+            Ok(wire::ChangedOrders { sales_orders, next })
+        })
+        .await,
+    )
 }
 
 async fn one_order(
     State(state): State<AgentState>,
     Path((co, no)): Path<(String, String)>,
 ) -> Response {
-    let result = with_session(&state, &co, move |s| {
-        let o = object(s, "SO_SalesOrder_svc")?;
-        s.set_key_value(o, "SalesOrderNo$", &no);
-        if s.find(o) != 1 {
-            return Err(Failure {
-                code: 0,
-                kind: ErrorKind::NotFound,
-                message: format!("Sales order {no} is not on file."),
-            });
-        }
-        let mut h = read(s, o, columns::SO_HEADER);
-        s.drop_object(o);
-        h.insert(
-            "Lines".into(),
-            json!(browse(
+    answer(
+        with_session(&state, &co, move |s| {
+            let o = object(s, "SO_SalesOrder_svc")?;
+            s.set_key_value(o, "SalesOrderNo$", &no);
+            if s.find(o) != 1 {
+                s.drop_object(o);
+                return Err(Failure {
+                    code: 0,
+                    kind: ErrorKind::NotFound,
+                    message: format!("Sales order {no} is not on file."),
+                });
+            }
+            let h = read(s, o, wire::SalesOrderHeader::COLUMNS);
+            s.drop_object(o);
+            let mut order: wire::SalesOrderHeader = typed(h)?;
+            order.lines = typed_all(browse(
                 s,
                 "SO_SalesOrderDetail_svc",
                 &no,
-                columns::SO_DETAIL
-            )?),
-        );
-        Ok(h)
-    })
-    .await;
-    match result {
-        Ok(h) => ok(Map::from_iter([("SalesOrder".into(), Value::Object(h))])),
-        Err(f) => f.into_response(),
-    }
+                wire::SalesOrderLine::COLUMNS,
+            )?)?;
+            Ok(wire::OneOrder { sales_order: order })
+        })
+        .await,
+    )
 }
 
-fn strings(v: &Value) -> Vec<String> {
-    v.as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|c| c.as_str().map(str::to_string))
-        .collect()
-}
+/// Rows found, keys found, keys missing.
+type Lookup = (Vec<Map<String, Value>>, Vec<String>, Vec<String>);
 
-/// Look records up by single key: (found, missing keys). `cols` None answers the key itself.
+/// Look records up by single key. `cols` empty answers no rows (only which keys exist).
 fn lookup(
     s: &mut dyn BoiSession,
     object_name: &str,
     key_col: &str,
     keys: Vec<String>,
-    cols: Option<&[&str]>,
-) -> Result<(Vec<Value>, Vec<Value>), Failure> {
+    cols: &[&str],
+) -> Result<Lookup, Failure> {
     let o = object(s, object_name)?;
-    let (mut found, mut missing) = (Vec::new(), Vec::new());
+    let (mut found, mut existing, mut missing) = (Vec::new(), Vec::new(), Vec::new());
     for key in keys {
         s.set_key_value(o, key_col, &key);
         if s.find(o) != 1 {
-            missing.push(json!(key));
+            missing.push(key);
         } else {
-            found.push(match cols {
-                Some(cols) => Value::Object(read(s, o, cols)),
-                None => json!(key),
-            });
+            if !cols.is_empty() {
+                found.push(read(s, o, cols));
+            }
+            existing.push(key);
         }
     }
     s.drop_object(o);
-    Ok((found, missing))
+    Ok((found, existing, missing))
 }
 
 /// Which of these sales orders are still in SO_SalesOrderHeader (deleted orders never show up in a
@@ -369,45 +361,44 @@ fn lookup(
 async fn orders_exist(
     State(state): State<AgentState>,
     Path(co): Path<String>,
-    Json(body): Json<Value>,
+    Json(body): Json<wire::OrdersExistRequest>,
 ) -> Response {
-    let numbers = strings(&body["SalesOrderNos"]);
-    match with_session(&state, &co, move |s| {
-        lookup(s, "SO_SalesOrder_svc", "SalesOrderNo$", numbers, None)
-    })
-    .await
-    {
-        Ok((existing, missing)) => ok(Map::from_iter([
-            ("Existing".into(), json!(existing)),
-            ("Missing".into(), json!(missing)),
-        ])),
-        Err(f) => f.into_response(),
-    }
+    answer(
+        with_session(&state, &co, move |s| {
+            let (_, existing, missing) = lookup(
+                s,
+                "SO_SalesOrder_svc",
+                "SalesOrderNo$",
+                body.sales_order_nos,
+                &[],
+            )?;
+            Ok(wire::OrdersExist { existing, missing })
+        })
+        .await,
+    )
 }
 
 async fn items(
     State(state): State<AgentState>,
     Path(co): Path<String>,
-    Json(body): Json<Value>,
+    Json(body): Json<wire::ItemsRequest>,
 ) -> Response {
-    let codes = strings(&body["ItemCodes"]);
-    match with_session(&state, &co, move |s| {
-        lookup(
-            s,
-            "CI_ItemCode_svc",
-            "ItemCode$",
-            codes,
-            Some(columns::CI_ITEM),
-        )
-    })
-    .await
-    {
-        Ok((found, missing)) => ok(Map::from_iter([
-            ("Items".into(), json!(found)),
-            ("Missing".into(), json!(missing)),
-        ])),
-        Err(f) => f.into_response(),
-    }
+    answer(
+        with_session(&state, &co, move |s| {
+            let (found, _, missing) = lookup(
+                s,
+                "CI_ItemCode_svc",
+                "ItemCode$",
+                body.item_codes,
+                wire::ItemRow::COLUMNS,
+            )?;
+            Ok(wire::Items {
+                items: typed_all(found)?,
+                missing,
+            })
+        })
+        .await,
+    )
 }
 
 async fn changed_item_warehouses(
@@ -415,74 +406,68 @@ async fn changed_item_warehouses(
     Path(co): Path<String>,
     Query(q): Query<ChangedQuery>,
 ) -> Response {
-    let result = with_session(&state, &co, move |s| {
-        let rows = browse(s, "IM_ItemWarehouse_svc", "", columns::IM_ITEM_WAREHOUSE)?;
-        let keyed = rows
-            .into_iter()
-            .map(|r| {
-                (
-                    format!("{}|{}", text(&r, "ItemCode$"), text(&r, "WarehouseCode$")),
-                    r,
-                )
+    answer(
+        with_session(&state, &co, move |s| {
+            let rows = browse(
+                s,
+                "IM_ItemWarehouse_svc",
+                "",
+                wire::ItemWarehouseRow::COLUMNS,
+            )?;
+            let keyed = rows
+                .into_iter()
+                .map(|r| {
+                    (
+                        format!("{}|{}", text(&r, "ItemCode$"), text(&r, "WarehouseCode$")),
+                        r,
+                    )
+                })
+                .collect();
+            let (rows, next) = changed_page(keyed, &q);
+            Ok(wire::ChangedItemWarehouses {
+                item_warehouses: typed_all(rows.into_iter().map(|(_, r)| r).collect())?,
+                next,
             })
-            .collect();
-        Ok(changed_page(keyed, &q))
-    })
-    .await;
-    match result {
-        Ok((rows, next)) => ok(Map::from_iter([
-            (
-                "ItemWarehouses".into(),
-                json!(rows
-                    .into_iter()
-                    .map(|(_, r)| Value::Object(r))
-                    .collect::<Vec<_>>()),
-            ),
-            ("Next".into(), json!(next)),
-        ])),
-        Err(f) => f.into_response(),
-    }
+        })
+        .await,
+    )
 }
 
 async fn invoices_of_order(
     State(state): State<AgentState>,
     Path((co, no)): Path<(String, String)>,
 ) -> Response {
-    let result = with_session(&state, &co, move |s| {
-        let mut out = Vec::new();
-        for (object_name, tracking_object, posted) in [
-            ("SO_Invoice_svc", "SO_InvoiceTracking_svc", false),
-            (
-                "AR_InvoiceHistoryInquiry_svc",
-                "AR_InvoiceHistoryTracking_svc",
-                true,
-            ),
-        ] {
-            for mut inv in browse(s, object_name, "", columns::INVOICE_HEADER)? {
-                if text(&inv, "SalesOrderNo$") != no {
-                    continue;
-                }
-                let inv_no = text(&inv, "InvoiceNo$");
-                inv.insert("Posted".into(), json!(posted));
-                inv.insert(
-                    "Tracking".into(),
-                    json!(browse(
+    answer(
+        with_session(&state, &co, move |s| {
+            let mut invoices = Vec::new();
+            for (object_name, tracking_object, posted) in [
+                ("SO_Invoice_svc", "SO_InvoiceTracking_svc", false),
+                (
+                    "AR_InvoiceHistoryInquiry_svc",
+                    "AR_InvoiceHistoryTracking_svc",
+                    true,
+                ),
+            ] {
+                for row in browse(s, object_name, "", wire::InvoiceHeader::COLUMNS)? {
+                    if text(&row, "SalesOrderNo$") != no {
+                        continue;
+                    }
+                    let inv_no = text(&row, "InvoiceNo$");
+                    let mut inv: wire::InvoiceHeader = typed(row)?;
+                    inv.posted = posted;
+                    inv.tracking = typed_all(browse(
                         s,
                         tracking_object,
                         &inv_no,
-                        columns::INVOICE_TRACKING
-                    )?),
-                );
-                out.push(Value::Object(inv));
+                        wire::InvoiceTrackingRow::COLUMNS,
+                    )?)?;
+                    invoices.push(inv);
+                }
             }
-        }
-        Ok(out)
-    })
-    .await;
-    match result {
-        Ok(invoices) => ok(Map::from_iter([("Invoices".into(), json!(invoices))])),
-        Err(f) => f.into_response(),
-    }
+            Ok(wire::Invoices { invoices })
+        })
+        .await,
+    )
 }
 
 fn check(rc: i32, s: &dyn BoiSession, o: ObjectId) -> Result<i32, Failure> {
@@ -493,15 +478,37 @@ fn check(rc: i32, s: &dyn BoiSession, o: ObjectId) -> Result<i32, Failure> {
     }
 }
 
+/// A decimal as BOI's SetValue takes it (a number).
+fn number(d: rust_decimal::Decimal) -> Value {
+    json!(rust_decimal::prelude::ToPrimitive::to_f64(&d).unwrap_or_default())
+}
+
+/// The columns of one package row to set (the key, PackageNo, is set apart).
+fn package_columns(p: &wire::PackageRow) -> Vec<(&'static str, Value)> {
+    let mut cols = vec![("TrackingID$", json!(p.tracking_id))];
+    if let Some(v) = &p.starship_ship_via {
+        cols.push(("StarshipShipVia$", json!(v)));
+    }
+    if let Some(v) = &p.comment {
+        cols.push(("Comment$", json!(v)));
+    }
+    if let Some(v) = p.weight {
+        cols.push(("Weight", number(v)));
+    }
+    if let Some(v) = p.freight_amt {
+        cols.push(("FreightAmt", number(v)));
+    }
+    cols
+}
+
 /// Write tracking rows (one per package, idempotent by InvoiceNo + PackageNo) and the invoice
-/// header's ShipDate / ShipVia / UDFs. Body: `{Packages: [{PackageNo$, TrackingID$, StarshipShipVia$?,
-/// Comment$?, Weight?, FreightAmt?}], ShipDate$?, ShipVia$?, UDFs?: {UDF_X$: value}}`.
+/// header's ShipDate / ShipVia / UDFs.
 async fn write_tracking(
     State(state): State<AgentState>,
     Path((co, inv)): Path<(String, String)>,
-    Json(body): Json<Value>,
+    Json(body): Json<wire::WriteTracking>,
 ) -> Response {
-    let result = with_session(&state, &co, move |s| {
+    answer(with_session(&state, &co, move |s| {
         s.set_module("S/O");
         s.set_program("SO_Invoice_ui");
         let header = object(s, "SO_Invoice_bus")?;
@@ -518,73 +525,63 @@ async fn write_tracking(
             });
         }
         let mut header_values: HashMap<String, Value> = HashMap::new();
-        for col in ["ShipDate$", "ShipVia$"] {
-            if let Some(v) = body.get(col).filter(|v| !v.is_null()) {
-                header_values.insert(col.into(), v.clone());
-            }
+        if let Some(d) = &body.ship_date {
+            header_values.insert("ShipDate$".into(), json!(d));
         }
-        for (k, v) in body["UDFs"].as_object().into_iter().flatten() {
-            header_values.insert(k.clone(), v.clone());
+        if let Some(v) = &body.ship_via {
+            header_values.insert("ShipVia$".into(), json!(v));
+        }
+        for (k, v) in &body.udfs {
+            header_values.insert(k.clone(), json!(v));
         }
         for (col, v) in &header_values {
             check(s.set_value(header, col, v), s, header)?;
         }
-        let packages = body["Packages"].as_array().cloned().unwrap_or_default();
-        s.set_value(header, "NumberOfPackages", &json!(packages.len()));
+        s.set_value(header, "NumberOfPackages", &json!(body.packages.len()));
         check(s.write(header), s, header)?;
         s.drop_object(header);
         let tracking = object(s, "SO_InvoiceTracking_bus")?;
         let mut written = Vec::new();
-        for p in packages {
-            let package = p["PackageNo$"].as_str().unwrap_or_default().to_string();
+        for p in &body.packages {
             s.set_key_value(tracking, "InvoiceNo$", &inv);
-            s.set_key_value(tracking, "PackageNo$", &package);
+            s.set_key_value(tracking, "PackageNo$", &p.package_no);
             let rc = check(s.set_key(tracking), s, tracking)?;
-            for (col, v) in p.as_object().into_iter().flatten() {
-                if col == "PackageNo$" || v.is_null() {
-                    continue;
-                }
-                if let Err(f) = check(s.set_value(tracking, col, v), s, tracking) {
+            for (col, v) in package_columns(p) {
+                if let Err(f) = check(s.set_value(tracking, col, &v), s, tracking) {
                     s.clear(tracking);
                     return Err(f);
                 }
             }
             check(s.write(tracking), s, tracking)?;
-            written.push(json!({"PackageNo$": package, "Existing": rc == 1}));
+            written.push(wire::PackageWritten { package_no: p.package_no.clone(), existing: rc == 1 });
         }
         s.drop_object(tracking);
-        Ok(written)
+        Ok(wire::TrackingWritten { written })
     })
-    .await;
-    match result {
-        Ok(written) => ok(Map::from_iter([("Written".into(), json!(written))])),
-        Err(f) => f.into_response(),
-    }
+    .await)
 }
 
 async fn remove_tracking(
     State(state): State<AgentState>,
     Path((co, inv, package)): Path<(String, String, String)>,
 ) -> Response {
-    let result = with_session(&state, &co, move |s| {
-        s.set_module("S/O");
-        s.set_program("SO_Invoice_ui");
-        let o = object(s, "SO_InvoiceTracking_bus")?;
-        s.set_key_value(o, "InvoiceNo$", &inv);
-        s.set_key_value(o, "PackageNo$", &package);
-        let rc = s.delete(o);
-        let msg = s.last_error(o);
-        s.drop_object(o);
-        // Already gone counts as done: deleting is idempotent.
-        if rc == 1 || msg.contains("not found") {
-            Ok(())
-        } else {
-            Err(failure(0, msg))
-        }
-    })
-    .await;
-    match result {
-        Ok(()) => ok(Map::new()),
-        Err(f) => f.into_response(),
-    }
+    answer(
+        with_session(&state, &co, move |s| {
+            s.set_module("S/O");
+            s.set_program("SO_Invoice_ui");
+            let o = object(s, "SO_InvoiceTracking_bus")?;
+            s.set_key_value(o, "InvoiceNo$", &inv);
+            s.set_key_value(o, "PackageNo$", &package);
+            let rc = s.delete(o);
+            let msg = s.last_error(o);
+            s.drop_object(o);
+            // Already gone counts as done: deleting is idempotent.
+            if rc == 1 || msg.contains("not found") {
+                Ok(wire::Empty {})
+            } else {
+                Err(failure(0, msg))
+            }
+        })
+        .await,
+    )
 }

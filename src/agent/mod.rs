@@ -4,7 +4,6 @@
 
 pub mod api;
 pub mod boi;
-pub mod columns;
 pub mod pool;
 pub mod server;
 
@@ -47,4 +46,3 @@ impl TestPki {
         })
     }
 }
-pub mod run;

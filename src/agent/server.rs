@@ -125,3 +125,17 @@ pub async fn serve(
         });
     }
 }
+
+/// The agent over a given backend; returns once shutdown is triggered.
+pub async fn serve_agent(
+    state: super::api::AgentState,
+    addr: SocketAddr,
+    transport: Transport,
+    shutdown: Shutdown,
+) -> anyhow::Result<(SocketAddr, tokio::task::JoinHandle<anyhow::Result<()>>)> {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let app = super::api::router(state);
+    let task = tokio::spawn(serve(app, addr, transport, shutdown, tx));
+    let bound = rx.await.context("agent did not start")?;
+    Ok((bound, task))
+}

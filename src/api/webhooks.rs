@@ -22,7 +22,8 @@ use serde_json::{json, Value};
 use super::ApiState;
 use crate::engine::store::{self, NewWorkflow};
 use crate::flows::deps::resource_policy;
-use crate::flows::shipments_poll::EVENTS;
+use crate::flows::kinds::{new_workflow, ShipmentsPollState, WebhookState};
+use crate::flows::shipments_poll::{WebhookContext, EVENTS};
 use crate::shipstation::types::WebhookPayload;
 use crate::shipstation::webhook::{v1_token_matches, V2Signature, V2Verifier};
 
@@ -149,14 +150,8 @@ pub async fn receive(
         d.result = "accepted";
         d.status = StatusCode::OK;
         d.reason = Some("verified V2 event: a shipments poll runs now".into());
-        let poll = NewWorkflow {
-            kind: "shipments_poll".into(),
-            connection_id: connection.id,
-            business_key: String::new(),
-            initial_state: "poll".into(),
-            context: json!({"trigger": "v2 webhook"}),
-            run_at: None,
-        };
+        let poll =
+            new_workflow::<ShipmentsPollState>(connection.id, "", json!({"trigger": "v2 webhook"}));
         return store_delivery(&state, d, Some(poll)).await;
     }
     // V1: the token in our target URL.
@@ -215,14 +210,16 @@ pub async fn receive(
     }
     d.result = "accepted";
     d.status = StatusCode::OK;
-    let work = NewWorkflow {
-        kind: "webhook".into(),
-        connection_id: connection.id,
-        business_key: String::new(),
-        initial_state: "fetch".into(),
-        context: json!({"resource_url": payload.resource_url, "resource_type": payload.resource_type}),
-        run_at: None,
-    };
+    let work = new_workflow::<WebhookState>(
+        connection.id,
+        "",
+        serde_json::to_value(WebhookContext {
+            delivery_id: None,
+            resource_url: payload.resource_url,
+            resource_type: payload.resource_type,
+        })
+        .unwrap_or_default(),
+    );
     store_delivery(&state, d, Some(work)).await
 }
 

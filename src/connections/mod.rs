@@ -7,6 +7,11 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use sqlx::{PgPool, Row};
 
+pub mod probe;
+
+use serde_json::Value;
+
+use crate::domain::{CompanyCode, SiteZone, StockQuantity};
 use crate::secret::Secret;
 use crate::vault::{Envelope, Vault, VaultError};
 
@@ -38,12 +43,21 @@ pub struct SageSettings {
     pub site_zone: String,
 }
 
+/// The typed identity of a connection's Sage site, parsed once when its clients are built.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SageSite {
+    pub company: CompanyCode,
+    pub zone: SiteZone,
+}
+
 impl SageSettings {
-    /// The site's time zone (settings are validated, so the fallback only covers old rows).
-    pub fn zone(&self) -> chrono_tz::Tz {
-        self.site_zone
-            .parse()
-            .unwrap_or(chrono_tz::America::Chicago)
+    /// The company code and site zone as types (the same checks as `Settings::problems`).
+    pub fn site(&self) -> Result<SageSite, ConnectionError> {
+        let company = CompanyCode::parse(&self.company)
+            .map_err(|e| ConnectionError::Invalid(format!("sage.company: {e}")))?;
+        let zone = SiteZone::parse(&self.site_zone)
+            .map_err(|e| ConnectionError::Invalid(format!("sage.site_zone: {e}")))?;
+        Ok(SageSite { company, zone })
     }
 
     /// The eBusiness Web Services client settings (no password set: an empty one, which Sage refuses).
@@ -67,7 +81,7 @@ impl Default for SageSettings {
     fn default() -> Self {
         Self {
             soap_url: String::new(),
-            soap_namespace: crate::sim::sage100::SERVICE_NS.into(),
+            soap_namespace: crate::sage100::soap::ASSUMED_SERVICE_NAMESPACE.into(),
             username: String::new(),
             company: String::new(),
             agent_url: String::new(),
@@ -209,7 +223,7 @@ pub struct Buffer {
 #[serde(default, deny_unknown_fields)]
 pub struct InventorySettings {
     /// IM_ItemWarehouse quantities subtracted from QuantityOnHand.
-    pub subtract: Vec<String>,
+    pub subtract: Vec<StockQuantity>,
     /// Buffers by Sage WarehouseCode, and by SKU (`sku:<ItemCode>`, which wins).
     pub buffers: BTreeMap<String, Buffer>,
     /// Create the ShipStation inventory warehouse and location of a mapped Sage warehouse that has none.
@@ -221,7 +235,7 @@ pub struct InventorySettings {
 impl Default for InventorySettings {
     fn default() -> Self {
         Self {
-            subtract: vec!["QuantityOnSalesOrder".into()],
+            subtract: vec![StockQuantity::QuantityOnSalesOrder],
             buffers: BTreeMap::new(),
             create_locations: true,
             full_resync_hours: 24,
@@ -248,13 +262,13 @@ impl Settings {
     /// Problems a person must fix, in words they understand.
     pub fn problems(&self) -> Vec<String> {
         let mut p = Vec::new();
-        if self.sage.company.len() != 3 {
+        if CompanyCode::parse(&self.sage.company).is_err() {
             p.push(format!(
                 "sage.company must be the 3-character Sage company code (got {:?})",
                 self.sage.company
             ));
         }
-        if self.sage.site_zone.parse::<chrono_tz::Tz>().is_err() {
+        if SiteZone::parse(&self.sage.site_zone).is_err() {
             p.push(format!(
                 "sage.site_zone {:?} is not an IANA time zone (e.g. America/Chicago)",
                 self.sage.site_zone
@@ -286,17 +300,6 @@ impl Settings {
         if let Some(u) = &self.tracking.webhook_base_url {
             if url::Url::parse(u).is_err() {
                 p.push(format!("tracking.webhook_base_url {u:?} is not a URL"));
-            }
-        }
-        for f in &self.inventory.subtract {
-            if ![
-                "QuantityOnSalesOrder",
-                "QuantityOnBackOrder",
-                "QuantityOnPurchaseOrder",
-            ]
-            .contains(&f.as_str())
-            {
-                p.push(format!("inventory.subtract: {f:?} is not one of QuantityOnSalesOrder, QuantityOnBackOrder, QuantityOnPurchaseOrder"));
             }
         }
         for (k, b) in &self.inventory.buffers {
@@ -530,4 +533,14 @@ pub async fn rotate_master_key(pool: &PgPool, vault: &Vault) -> Result<u64, Conn
     }
     Ok(n)
 }
-pub mod cli;
+/// Merge a JSON patch into settings JSON (objects key by key; anything else replaces).
+pub fn merge(base: &mut Value, patch: &Value) {
+    match (base, patch) {
+        (Value::Object(b), Value::Object(p)) => {
+            for (k, v) in p {
+                merge(b.entry(k.clone()).or_insert(Value::Null), v);
+            }
+        }
+        (b, p) => *b = p.clone(),
+    }
+}

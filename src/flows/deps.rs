@@ -9,25 +9,25 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 
-use super::batcher::OrderBatcher;
-use crate::connections::{self, Connection};
+use crate::connections::{self, Connection, SageSite};
+use crate::domain::ports::{Erp, Fulfilment};
 use crate::engine::StepError;
-use crate::sage100::{AgentClient, AgentConfig, SoapClient};
+use crate::sage100::{AgentClient, AgentConfig, Sage100, SoapClient};
+use crate::shipstation::batcher::OrderBatcher;
 use crate::shipstation::webhook::ResourcePolicy;
-use crate::shipstation::{KeyPair, KeyRing, V1Client, V1Config};
+use crate::shipstation::{KeyPair, KeyRing, ShipStation, V1Client, V1Config};
 use crate::vault::Vault;
 
 /// Clients of one connection.
 #[derive(Clone)]
 pub struct ConnectionClients {
     pub connection: Connection,
-    pub agent: AgentClient,
-    /// eBusiness Web Services (sales order header write-back).
-    pub soap: SoapClient,
-    pub v1: V1Client,
-    /// Present when the connection has a V2 key (inventory, tracking).
-    pub v2: Option<crate::shipstation::V2Client>,
-    pub batcher: OrderBatcher,
+    /// The Sage company and site zone, parsed once here.
+    pub site: SageSite,
+    /// The ERP side (Sage 100 through the agent and eBusiness Web Services).
+    pub erp: Arc<dyn Erp>,
+    /// The fulfilment side (ShipStation V1, and V2 when the connection has a V2 key).
+    pub fulfilment: Arc<dyn Fulfilment>,
 }
 
 /// Tuning shared by every connection (tests and the demo shorten the waits).
@@ -116,6 +116,10 @@ impl FlowDeps {
             }
         };
         let s = &c.settings;
+        let site = s
+            .sage
+            .site()
+            .map_err(|e| StepError::fatal(format!("connection {cname}: {e}")))?;
         let mut agent_cfg = AgentConfig::new(s.sage.agent_url.clone(), s.sage.company.clone());
         agent_cfg.api_key = secret("agent_api_key").await?;
         agent_cfg.identity_pem = secret("agent_client_identity")
@@ -170,11 +174,9 @@ impl FlowDeps {
         let batcher = OrderBatcher::start(v1.clone(), self.tuning.batch_window);
         Ok(ConnectionClients {
             connection: c,
-            agent,
-            soap,
-            v1,
-            v2,
-            batcher,
+            site,
+            erp: Arc::new(Sage100 { agent, soap }),
+            fulfilment: Arc::new(ShipStation { v1, v2, batcher }),
         })
     }
 }

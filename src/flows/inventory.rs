@@ -10,38 +10,25 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use serde_json::{json, Map, Value};
+use rust_decimal::prelude::ToPrimitive;
+use rust_decimal::Decimal;
+use serde_json::json;
 
 use super::deps::{ConnectionClients, FlowDeps};
+use super::kinds::{self, InventoryState};
 use super::step_errors::db;
 use crate::connections::{self, Settings};
+use crate::domain::{ChangeStamp, ChangeTracker, StockLevel, StockSet};
 use crate::engine::{HandlerRegistry, StepError, StepInput, StepResult, Transition};
-use crate::sage100::feed::ChangeTracker;
-use crate::sage100::Watermark;
-use crate::shipstation::v2::{InventoryTransaction, V2Client};
-use crate::shipstation::ShipStationError;
 
 pub const FEED: &str = "sage_item_warehouses";
 const CHUNK: i64 = 200;
 
 pub fn register(r: &mut HandlerRegistry, deps: &FlowDeps) {
     let d = deps.clone();
-    r.register("inventory.plan", move |i| plan(d.clone(), i));
+    kinds::register(r, InventoryState::Plan, move |i| plan(d.clone(), i));
     let d = deps.clone();
-    r.register("inventory.apply", move |i| apply(d.clone(), i));
-}
-
-fn ss(e: ShipStationError) -> StepError {
-    let after = e.retry_after();
-    let err = if e.is_transient() {
-        StepError::retry(e.to_string())
-    } else {
-        StepError::fatal(e.to_string())
-    };
-    match after {
-        Some(d) => err.after(d),
-        None => err,
-    }
+    kinds::register(r, InventoryState::Apply, move |i| apply(d.clone(), i));
 }
 
 #[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
@@ -50,29 +37,29 @@ struct Cursor {
     last_full_resync: Option<chrono::DateTime<chrono::Utc>>,
 }
 
-fn num(row: &Map<String, Value>, col: &str) -> f64 {
-    row.get(col).and_then(Value::as_f64).unwrap_or(0.0)
-}
-
-fn text<'a>(row: &'a Map<String, Value>, col: &str) -> &'a str {
-    row.get(col).and_then(Value::as_str).unwrap_or_default()
-}
-
-/// What ShipStation may sell of one item-warehouse row, and whether it had to be clamped at 0.
-pub fn available(settings: &Settings, row: &Map<String, Value>) -> (i64, bool) {
+/// What ShipStation may sell of one stock level (whole units), and whether it had to be clamped
+/// at 0: on hand minus the configured quantities minus the buffer (absolute, then a percent of
+/// what is left, rounded up).
+pub fn available(settings: &Settings, level: &StockLevel) -> (i64, bool) {
     let inv = &settings.inventory;
-    let mut q = num(row, "QuantityOnHand") - inv.subtract.iter().map(|f| num(row, f)).sum::<f64>();
+    let mut q = level.on_hand.0
+        - inv
+            .subtract
+            .iter()
+            .map(|f| level.quantity(*f).0)
+            .sum::<Decimal>();
     let buffer = inv
         .buffers
-        .get(&format!("sku:{}", text(row, "ItemCode$")))
-        .or_else(|| inv.buffers.get(text(row, "WarehouseCode$")));
+        .get(&format!("sku:{}", level.item))
+        .or_else(|| inv.buffers.get(level.warehouse.as_str()));
     if let Some(b) = buffer {
-        q -= b.absolute as f64;
-        if q > 0.0 {
-            q -= (q * b.percent / 100.0).ceil();
+        q -= Decimal::from(b.absolute);
+        if q > Decimal::ZERO {
+            let percent = Decimal::try_from(b.percent).unwrap_or_default();
+            q -= (q * percent / Decimal::ONE_HUNDRED).ceil();
         }
     }
-    let q = q.floor() as i64;
+    let q = q.floor().to_i64().unwrap_or(0);
     (q.max(0), q < 0)
 }
 
@@ -80,7 +67,6 @@ pub fn available(settings: &Settings, row: &Map<String, Value>) -> (i64, bool) {
 async fn location_of(
     input: &StepInput,
     clients: &ConnectionClients,
-    v2: &V2Client,
     code: &str,
 ) -> Result<String, StepError> {
     let settings = &clients.connection.settings;
@@ -96,20 +82,14 @@ async fn location_of(
     if !settings.inventory.create_locations {
         return Err(StepError::fatal(format!("Sage warehouse {code} is mapped without inventory_location_id, and inventory.create_locations is off")));
     }
-    let warehouse = match &mapping.inventory_warehouse_id {
-        Some(w) => w.clone(),
-        None => {
-            v2.create_inventory_warehouse(&format!("Sage {} {code}", settings.sage.company))
-                .await
-                .map_err(ss)?
-                .inventory_warehouse_id
-        }
-    };
-    let location = v2
-        .create_inventory_location(&warehouse, &format!("Sage {code}"))
-        .await
-        .map_err(ss)?
-        .inventory_location_id;
+    let (warehouse, location) = clients
+        .fulfilment
+        .create_stock_location(
+            mapping.inventory_warehouse_id.as_deref(),
+            &format!("Sage {} {code}", clients.site.company),
+            &format!("Sage {code}"),
+        )
+        .await?;
     // Remember them on the connection (re-read so concurrent edits are kept).
     let mut current = connections::get(&input.db, &clients.connection.name)
         .await
@@ -130,9 +110,11 @@ async fn location_of(
 
 async fn plan(deps: FlowDeps, input: StepInput) -> StepResult {
     let clients = deps.clients(&input.db, input.connection_id).await?;
-    let v2 = clients.v2.clone().ok_or_else(|| {
-        StepError::fatal("inventory sync needs the connection's ShipStation V2 API key (v2_key)")
-    })?;
+    if !clients.fulfilment.offers_inventory() {
+        return Err(StepError::fatal(
+            "inventory sync needs the connection's ShipStation V2 API key (v2_key)",
+        ));
+    }
     let settings = clients.connection.settings.clone();
     let pool = &input.db;
     let stored = super::feed_state::load_cursor(pool, input.connection_id, FEED).await?;
@@ -146,25 +128,22 @@ async fn plan(deps: FlowDeps, input: StepInput) -> StepResult {
         now - t >= chrono::Duration::hours(settings.inventory.full_resync_hours as i64)
     });
     let since = if full {
-        Watermark::default()
+        ChangeStamp::default()
     } else {
         cursor.tracker.watermark.clone()
     };
-    let key =
-        |r: &Map<String, Value>| format!("{}|{}", text(r, "ItemCode$"), text(r, "WarehouseCode$"));
-    let mut rows = Vec::new();
+    let mut rows: Vec<StockLevel> = Vec::new();
     let mut page_cursor = None;
     loop {
         let page = clients
-            .agent
-            .changed_item_warehouses(&since, 1000, page_cursor.as_ref())
-            .await
-            .map_err(|e| StepError::retry(e.to_string()))?;
+            .erp
+            .changed_stock(&since, 1000, page_cursor.as_ref())
+            .await?;
         if full {
-            cursor.tracker.accept(page.rows.clone(), key);
+            cursor.tracker.accept(page.rows.clone());
             rows.extend(page.rows);
         } else {
-            rows.extend(cursor.tracker.accept(page.rows, key));
+            rows.extend(cursor.tracker.accept(page.rows));
         }
         match page.next {
             Some(n) => page_cursor = Some(n),
@@ -175,32 +154,22 @@ async fn plan(deps: FlowDeps, input: StepInput) -> StepResult {
     let mut locations: HashMap<String, String> = HashMap::new();
     for code in rows
         .iter()
-        .map(|r| text(r, "WarehouseCode$").to_string())
+        .map(|r| r.warehouse.to_string())
         .collect::<BTreeSet<_>>()
     {
-        locations.insert(
-            code.clone(),
-            location_of(&input, &clients, &v2, &code).await?,
-        );
+        locations.insert(code.clone(), location_of(&input, &clients, &code).await?);
     }
     let mut current: HashMap<(String, String), i64> = HashMap::new();
     for loc in locations.values().collect::<BTreeSet<_>>() {
-        for level in v2
-            .list_inventory(&[("inventory_location_id", loc.clone())])
-            .await
-            .map_err(ss)?
-        {
-            current.insert((level.sku.clone(), loc.clone()), level.on_hand);
+        for (sku, on_hand) in clients.fulfilment.stock_at(loc).await? {
+            current.insert((sku, loc.clone()), on_hand);
         }
     }
     let mut clamped = Vec::new();
     let mut planned: BTreeMap<(String, String), (String, i64, Option<i64>)> = BTreeMap::new();
     for r in &rows {
         let (qty, was_clamped) = available(&settings, r);
-        let (sku, code) = (
-            text(r, "ItemCode$").to_string(),
-            text(r, "WarehouseCode$").to_string(),
-        );
+        let (sku, code) = (r.item.to_string(), r.warehouse.to_string());
         if was_clamped {
             clamped.push(format!("{sku}@{code}"));
         }
@@ -241,7 +210,7 @@ async fn plan(deps: FlowDeps, input: StepInput) -> StepResult {
             "inventory: negative available quantities clamped to 0"
         );
     }
-    Ok(Transition::to("apply").with_detail(json!({
+    Ok(Transition::to(InventoryState::Apply).with_detail(json!({
         "full_resync": full, "rows_read": rows.len(), "to_adjust": planned.len(),
         "clamped_to_zero": clamped.iter().take(50).collect::<Vec<_>>(), "clamped_count": clamped.len(),
     })))
@@ -249,9 +218,11 @@ async fn plan(deps: FlowDeps, input: StepInput) -> StepResult {
 
 async fn apply(deps: FlowDeps, input: StepInput) -> StepResult {
     let clients = deps.clients(&input.db, input.connection_id).await?;
-    let v2 = clients.v2.clone().ok_or_else(|| {
-        StepError::fatal("inventory sync needs the connection's ShipStation V2 API key (v2_key)")
-    })?;
+    if !clients.fulfilment.offers_inventory() {
+        return Err(StepError::fatal(
+            "inventory sync needs the connection's ShipStation V2 API key (v2_key)",
+        ));
+    }
     let pool = &input.db;
     let pending: Vec<(String, String, i64)> = sqlx::query_as(
         "SELECT sku, inventory_location_id, quantity FROM inventory_adjustments
@@ -263,44 +234,40 @@ async fn apply(deps: FlowDeps, input: StepInput) -> StepResult {
     .await
     .map_err(db)?;
     for (sku, loc, qty) in &pending {
-        let tx = InventoryTransaction {
-            transaction_type: "adjust".into(),
-            sku: sku.clone(),
-            quantity: *qty,
-            inventory_location_id: loc.clone(),
-            reason: Some("Sage 100 sync".into()),
-            notes: None,
+        // An error returns now: progress so far is kept; the retry resumes with what is pending.
+        let (event, error) = match clients.fulfilment.set_stock(sku, loc, *qty).await? {
+            StockSet::Set => ("inventory_adjusted", None),
+            StockSet::Refused(message) => ("inventory_rejected", Some(message)),
         };
-        let (event, error) = match v2.update_inventory(&tx).await {
-            Ok(()) => ("inventory_adjusted", None),
-            Err(ShipStationError::Api {
-                status, message, ..
-            }) if (400..500).contains(&status) && status != 429 => {
-                ("inventory_rejected", Some(message))
-            }
-            Err(e) => return Err(ss(e)), // progress so far is kept; the retry resumes with what is pending
-        };
-        sqlx::query(
-            "WITH u AS (
-                 UPDATE inventory_adjustments SET applied_at = CASE WHEN $5::text IS NULL THEN now() END, error = $5
-                  WHERE workflow_id = $1 AND sku = $2 AND inventory_location_id = $3
-                 RETURNING warehouse_code, quantity, previous)
-             INSERT INTO workflow_events (workflow_id, actor, event, from_state, to_state, status, error, detail)
-             SELECT $1, $4, $6, 'apply', 'apply', 'running', $5,
-                    jsonb_build_object('sku', $2, 'location', $3, 'warehouse', warehouse_code, 'from', previous, 'to', quantity) FROM u",
+        let mut tx = pool.begin().await?;
+        let row: Option<(String, i64, Option<i64>)> = sqlx::query_as(
+            "UPDATE inventory_adjustments SET applied_at = CASE WHEN $4::text IS NULL THEN now() END, error = $4
+              WHERE workflow_id = $1 AND sku = $2 AND inventory_location_id = $3
+             RETURNING warehouse_code, quantity, previous",
         )
         .bind(input.workflow_id)
         .bind(sku)
         .bind(loc)
-        .bind("inventory.apply")
         .bind(error.as_deref())
-        .bind(event)
-        .execute(pool)
-        .await
-        .map_err(db)?;
+        .fetch_optional(&mut *tx)
+        .await?;
+        if let Some((warehouse, quantity, previous)) = row {
+            crate::engine::append_event(
+                &mut *tx,
+                input.workflow_id,
+                "inventory.apply",
+                event,
+                InventoryState::Apply.as_str(),
+                error.as_deref(),
+                &json!({"sku": sku, "location": loc, "warehouse": warehouse, "from": previous, "to": quantity}),
+            )
+            .await?;
+        }
+        tx.commit().await?;
     }
     if pending.len() as i64 == CHUNK {
-        return Ok(Transition::to("apply").with_detail(json!({"applied_in_step": pending.len()})));
+        return Ok(Transition::to(InventoryState::Apply)
+            .with_detail(json!({"applied_in_step": pending.len()})));
     }
     let (applied, rejected): (i64, i64) = sqlx::query_as(
         "SELECT count(*) FILTER (WHERE applied_at IS NOT NULL), count(*) FILTER (WHERE error IS NOT NULL) FROM inventory_adjustments WHERE workflow_id = $1",
@@ -314,7 +281,7 @@ async fn apply(deps: FlowDeps, input: StepInput) -> StepResult {
         .fetch_all(pool)
         .await
         .map_err(db)?;
-    Ok(Transition::to("done").with_detail(
+    Ok(Transition::to(InventoryState::Done).with_detail(
         json!({"adjusted": applied, "rejected_by_shipstation": rejected, "rejected_skus": unknown}),
     ))
 }
@@ -324,23 +291,31 @@ mod tests {
     use super::*;
     use crate::connections::Buffer;
 
-    fn row(sku: &str, wh: &str, on_hand: f64, on_so: f64, on_bo: f64) -> Map<String, Value> {
-        json!({"ItemCode$": sku, "WarehouseCode$": wh, "QuantityOnHand": on_hand, "QuantityOnSalesOrder": on_so, "QuantityOnBackOrder": on_bo}).as_object().cloned().unwrap()
+    fn row(sku: &str, wh: &str, on_hand: i64, on_so: i64, on_bo: i64) -> StockLevel {
+        let q = |n: i64| crate::domain::Quantity(Decimal::from(n));
+        StockLevel {
+            item: sku.parse().unwrap(),
+            warehouse: wh.parse().unwrap(),
+            on_hand: q(on_hand),
+            on_sales_order: q(on_so),
+            on_back_order: q(on_bo),
+            on_purchase_order: q(0),
+            stamp: ChangeStamp::default(),
+        }
     }
 
     #[test]
     fn formula_buffers_and_clamping() {
         let mut s = Settings::default();
         assert_eq!(
-            available(&s, &row("A", "000", 100.0, 30.0, 5.0)),
+            available(&s, &row("A", "000", 100, 30, 5)),
             (70, false),
             "on hand − on sales order"
         );
-        s.inventory.subtract.push("QuantityOnBackOrder".into());
-        assert_eq!(
-            available(&s, &row("A", "000", 100.0, 30.0, 5.0)),
-            (65, false)
-        );
+        s.inventory
+            .subtract
+            .push(crate::domain::StockQuantity::QuantityOnBackOrder);
+        assert_eq!(available(&s, &row("A", "000", 100, 30, 5)), (65, false));
         s.inventory.buffers.insert(
             "000".into(),
             Buffer {
@@ -349,7 +324,7 @@ mod tests {
             },
         );
         assert_eq!(
-            available(&s, &row("A", "000", 100.0, 30.0, 5.0)),
+            available(&s, &row("A", "000", 100, 30, 5)),
             (54, false),
             "65 − 5 = 60, minus 10 % = 54"
         );
@@ -361,12 +336,12 @@ mod tests {
             },
         );
         assert_eq!(
-            available(&s, &row("A", "000", 100.0, 30.0, 5.0)),
+            available(&s, &row("A", "000", 100, 30, 5)),
             (32, false),
             "the SKU's buffer wins: 65 − 33"
         );
         assert_eq!(
-            available(&s, &row("B", "000", 3.0, 10.0, 0.0)),
+            available(&s, &row("B", "000", 3, 10, 0)),
             (0, true),
             "never negative"
         );

@@ -1,14 +1,13 @@
 //! Business step handlers, one file per workflow kind; the mapping between Sage 100 and
 //! ShipStation lives here and nowhere else.
 
-pub mod batcher;
 pub mod deps;
 pub mod feed_state;
 pub mod inventory;
+pub mod kinds;
 pub mod order;
 pub mod order_mapping;
 pub mod orders_poll;
-pub mod sample;
 pub mod shipment;
 pub mod shipment_intake;
 pub mod shipments_poll;
@@ -51,7 +50,6 @@ pub const BUILTIN_WORKFLOWS: &[(&str, &str)] = &[
 /// Every step handler this binary has.
 pub fn handlers(deps: &deps::FlowDeps) -> HandlerRegistry {
     let mut r = HandlerRegistry::new();
-    sample::register(&mut r);
     order::register(&mut r, deps);
     orders_poll::register(&mut r, deps);
     inventory::register(&mut r, deps);
@@ -59,11 +57,6 @@ pub fn handlers(deps: &deps::FlowDeps) -> HandlerRegistry {
     shipments_poll::register(&mut r, deps);
     tracking_writeback::register(&mut r, deps);
     r
-}
-
-/// Handlers without a vault (engine tests, benchmarks): business steps fail clearly if run.
-pub fn handlers_without_vault() -> HandlerRegistry {
-    handlers(&deps::FlowDeps::new(None, deps::FlowTuning::default()))
 }
 
 /// The built-in definitions, or those in `dir` when given; validated against the handlers.

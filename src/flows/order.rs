@@ -1,28 +1,92 @@
 //! The order workflow's steps (workflows/order.toml).
 
-use chrono::{NaiveDate, TimeZone, Utc};
-use serde_json::{json, Map, Value};
+use chrono::Utc;
+use serde_json::{json, Value};
 
 use super::deps::FlowDeps;
+use super::kinds::{self, OrderState};
 use super::order_mapping::{map_order, Mapped};
-use super::step_errors::sage;
+use crate::domain::{OutboundOrder, OutboundStatus, SalesOrder, SalesOrderNo, Upserted};
 use crate::engine::{HandlerRegistry, StepError, StepInput, StepResult, Transition};
-use crate::sage100::SageError;
-use crate::shipstation::types::Order;
 
 pub fn register(r: &mut HandlerRegistry, deps: &FlowDeps) {
     let d = deps.clone();
-    r.register("order.fetch", move |i| fetch(d.clone(), i));
+    kinds::register(r, OrderState::Fetch, move |i| fetch(d.clone(), i));
     let d = deps.clone();
-    r.register("order.post", move |i| post(d.clone(), i));
+    kinds::register(r, OrderState::Post, move |i| post(d.clone(), i));
     let d = deps.clone();
-    r.register("order.check", move |i| check(d.clone(), i));
+    kinds::register(r, OrderState::Check, move |i| check(d.clone(), i));
     let d = deps.clone();
-    r.register("order.cancel_remote", move |i| cancel_remote(d.clone(), i));
+    kinds::register(r, OrderState::CancelRemote, move |i| {
+        cancel_remote(d.clone(), i)
+    });
 }
 
-fn stamp(h: &Map<String, Value>) -> Value {
-    json!({"date": h.get("DateUpdated$"), "time": h.get("TimeUpdated$")})
+/// What an order workflow remembers between its steps (workflows/order.toml). Fields it does not
+/// know (written by an older or newer release) are kept as they are.
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
+pub struct OrderContext {
+    #[serde(
+        rename = "SalesOrderNo",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub sales_order_no: Option<String>,
+    /// The mapped ShipStation order, as posted (and re-sent to cancel).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payload: Option<Value>,
+    /// Sage's change stamp when the order was read, and when it was posted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fetched_stamp: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub posted_stamp: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shipstation_order_id: Option<i64>,
+    /// The packages whose tracking is in Sage, and those being written (see tracking_writeback).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tracking_fp: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tracking_fp_applying: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub awaiting_invoice_since: Option<chrono::DateTime<Utc>>,
+    /// What a person must do (manual_action).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub manual_action: Option<String>,
+    #[serde(flatten)]
+    pub other: serde_json::Map<String, Value>,
+}
+
+impl OrderContext {
+    pub fn of(input: &StepInput) -> Result<Self, StepError> {
+        serde_json::from_value(input.context.clone())
+            .map_err(|e| StepError::fatal(format!("order context unreadable: {e}")))
+    }
+
+    pub fn to_value(&self) -> Value {
+        serde_json::to_value(self).unwrap_or_default()
+    }
+}
+
+/// The order's Sage change stamp as stored in the context.
+fn stamp(o: &SalesOrder) -> Value {
+    json!({"date": o.stamp.date, "time": o.stamp.time})
+}
+
+/// Whether the stamp stored in the context is the order's current one. Older releases stored
+/// `time` as Sage's text ("9.50000"), so both forms are read.
+fn same_stamp(stored: &Value, o: &SalesOrder) -> bool {
+    let time = match &stored["time"] {
+        Value::Number(n) => n.as_f64(),
+        Value::String(t) => t.trim().parse().ok(),
+        _ => None,
+    };
+    stored["date"].as_str() == Some(o.stamp.date.as_str()) && time == Some(o.stamp.time)
+}
+
+/// The workflow's business key is the SalesOrderNo.
+pub fn sales_order_no(input: &StepInput) -> Result<SalesOrderNo, StepError> {
+    SalesOrderNo::parse(&input.business_key)
+        .map_err(|e| StepError::fatal(format!("workflow key: {e}")))
 }
 
 /// What to do when the order is gone from SO_SalesOrderHeader: invoiced (and posted) orders
@@ -30,136 +94,99 @@ fn stamp(h: &Map<String, Value>) -> Value {
 async fn gone(deps: &FlowDeps, input: &StepInput) -> StepResult {
     let clients = deps.clients(&input.db, input.connection_id).await?;
     let invoices = clients
-        .agent
-        .invoices_of_order(&input.business_key)
-        .await
-        .map_err(sage)?;
+        .erp
+        .invoices_of_order(&sales_order_no(input)?)
+        .await?;
     if !invoices.is_empty() {
-        return Ok(Transition::to("check")
+        return Ok(Transition::to(OrderState::Check)
             .on_signal()
             .with_detail(json!({"invoiced": invoices.len()})));
     }
-    if input.context.get("payload").is_some() {
-        Ok(Transition::to("cancel_remote").with_detail(json!({"deleted_in_sage": true})))
+    if OrderContext::of(input)?.payload.is_some() {
+        Ok(Transition::to(OrderState::CancelRemote).with_detail(json!({"deleted_in_sage": true})))
     } else {
-        Ok(Transition::to("skipped").with_detail(json!({"deleted_in_sage_before_posting": true})))
+        Ok(Transition::to(OrderState::Skipped)
+            .with_detail(json!({"deleted_in_sage_before_posting": true})))
     }
 }
 
 async fn fetch(deps: FlowDeps, input: StepInput) -> StepResult {
     let clients = deps.clients(&input.db, input.connection_id).await?;
     let settings = &clients.connection.settings;
-    let header = match clients.agent.sales_order(&input.business_key).await {
-        Ok(h) => h,
-        Err(SageError::NotFound(_)) => return gone(&deps, &input).await,
-        Err(e) => return Err(sage(e)),
+    let Some(order) = clients.erp.sales_order(&sales_order_no(&input)?).await? else {
+        return gone(&deps, &input).await;
     };
     // A minimum age before posting absorbs orders cancelled right after entry.
     if settings.min_order_age_secs > 0 {
-        let zone = settings.sage.zone();
-        let created = NaiveDate::parse_from_str(
-            header
-                .get("DateCreated$")
-                .and_then(Value::as_str)
-                .unwrap_or(""),
-            "%Y%m%d",
-        )
-        .ok()
-        .and_then(|d| {
-            let hours: f64 = header
-                .get("TimeCreated$")
-                .and_then(Value::as_str)
-                .and_then(|t| t.trim().parse().ok())
-                .unwrap_or(0.0);
-            let naive = d.and_hms_opt(0, 0, 0)?
-                + chrono::Duration::milliseconds((hours * 3_600_000.0) as i64);
-            zone.from_local_datetime(&naive).earliest()
-        });
-        if let Some(created) = created {
-            let ready = created.with_timezone(&Utc)
+        if let Some(created) = order.created {
+            let ready = clients.site.zone.to_utc(created)
                 + chrono::Duration::seconds(settings.min_order_age_secs as i64);
             if ready > Utc::now() {
-                return Ok(Transition::to("fetch")
+                return Ok(Transition::to(OrderState::Fetch)
                     .at(ready)
                     .with_detail(json!({"waiting_for_minimum_age_until": ready})));
             }
         }
     }
-    let codes: Vec<String> = header
-        .get("Lines")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter(|l| !matches!(l["ItemType$"].as_str(), Some("3") | Some("4")))
-        .filter_map(|l| l["ItemCode$"].as_str().map(str::to_string))
-        .collect();
-    let (items, _missing) = clients.agent.items(&codes).await.map_err(sage)?;
-    match map_order(settings, &header, &items) {
-        Ok(Mapped::Skip(why)) => Ok(Transition::to("skipped").with_detail(json!({"skipped": why}))),
+    let items = clients.erp.items(&order.item_codes()).await?;
+    match map_order(settings, &clients.site, &order, &items) {
+        Ok(Mapped::Skip(why)) => {
+            Ok(Transition::to(OrderState::Skipped).with_detail(json!({"skipped": why})))
+        }
         Err(problems) => Err(StepError::fatal(problems.join("; "))),
-        Ok(Mapped::Post(order)) => {
-            let mut ctx = input.context.clone();
-            ctx["payload"] =
-                serde_json::to_value(&*order).map_err(|e| StepError::fatal(e.to_string()))?;
-            ctx["fetched_stamp"] = stamp(&header);
-            Ok(Transition::to("post").with_context(ctx).with_detail(json!({"stamp": stamp(&header), "items": order.items.len(), "status": order.order_status})))
+        Ok(Mapped::Post(mapped)) => {
+            let mut ctx = OrderContext::of(&input)?;
+            ctx.payload =
+                Some(serde_json::to_value(&*mapped).map_err(|e| StepError::fatal(e.to_string()))?);
+            ctx.fetched_stamp = Some(stamp(&order));
+            Ok(Transition::to(OrderState::Post)
+                .with_context(ctx.to_value())
+                .with_detail(json!({"stamp": stamp(&order), "items": mapped.lines.len(), "status": mapped.status})))
         }
     }
 }
 
-fn payload(input: &StepInput) -> Result<Order, StepError> {
-    serde_json::from_value(input.context["payload"].clone())
-        .map_err(|e| StepError::fatal(format!("stored order payload unreadable: {e}")))
-}
-
-async fn upsert(
-    deps: &FlowDeps,
-    input: &StepInput,
-    order: Order,
-) -> Result<Result<i64, String>, StepError> {
-    let clients = deps.clients(&input.db, input.connection_id).await?;
-    match clients.batcher.post(order).await {
-        Ok(r) if r.success => Ok(Ok(r.order_id.unwrap_or_default())),
-        Ok(r) => Ok(Err(r.error_message.unwrap_or_else(|| {
-            "ShipStation refused the order without a message".into()
-        }))),
-        Err(msg) => Err(StepError::retry(msg)),
-    }
+/// The order as mapped at fetch time (what post sends, and cancel re-sends as cancelled).
+fn payload(input: &StepInput) -> Result<OutboundOrder, StepError> {
+    serde_json::from_value(OrderContext::of(input)?.payload.unwrap_or_default()).map_err(|e| {
+        StepError::fatal(format!(
+            "stored order payload unreadable ({e}): restart the workflow at fetch (replay its fetch step)"
+        ))
+    })
 }
 
 async fn post(deps: FlowDeps, input: StepInput) -> StepResult {
     let order = payload(&input)?;
     // Merged into another order in ShipStation: re-posting would revive what staff merged away.
-    if input.context.get("shipstation_order_id").is_some() {
+    if OrderContext::of(&input)?.shipstation_order_id.is_some() {
         let merged_into: Option<i64> = sqlx::query_scalar(
             "SELECT ss_order_id FROM order_lineage WHERE connection_id = $1 AND sales_order_no = $2 AND relation = 'merged' LIMIT 1",
         )
         .bind(input.connection_id)
         .bind(&input.business_key)
         .fetch_optional(&input.db)
-        .await
-        .map_err(|e| StepError::retry(e.to_string()))?;
+        .await?;
         if let Some(into) = merged_into {
-            return Ok(Transition::to("check")
+            return Ok(Transition::to(OrderState::Check)
                 .on_signal()
                 .with_detail(json!({"not_reposted": "merged into another ShipStation order", "merged_into": into})));
         }
     }
-    let key = order.order_key.clone();
-    match upsert(&deps, &input, order).await? {
-        Ok(order_id) => {
-            let mut ctx = input.context.clone();
-            ctx["shipstation_order_id"] = json!(order_id);
-            ctx["posted_stamp"] = ctx["fetched_stamp"].clone();
-            Ok(Transition::to("check")
-                .with_context(ctx)
-                .with_detail(json!({"orderKey": key, "orderId": order_id})))
+    let clients = deps.clients(&input.db, input.connection_id).await?;
+    match clients.fulfilment.upsert_order(&order).await? {
+        Upserted::Posted { order_id } => {
+            let mut ctx = OrderContext::of(&input)?;
+            ctx.shipstation_order_id = Some(order_id);
+            ctx.posted_stamp = ctx.fetched_stamp.clone();
+            Ok(Transition::to(OrderState::Check)
+                .with_context(ctx.to_value())
+                .with_detail(json!({"orderKey": order.key, "orderId": order_id})))
         }
         // Shipped or cancelled in ShipStation: a later Sage change cannot apply any more.
-        Err(msg) if msg.contains("cannot be updated") => Ok(Transition::to("check")
+        Upserted::NotUpdatable(msg) => Ok(Transition::to(OrderState::Check)
             .on_signal()
             .with_detail(json!({"not_updated": msg}))),
-        Err(msg) => Err(StepError::fatal(format!(
+        Upserted::Refused(msg) => Err(StepError::fatal(format!(
             "ShipStation refused order {}: {msg}",
             input.business_key
         ))),
@@ -169,30 +196,38 @@ async fn post(deps: FlowDeps, input: StepInput) -> StepResult {
 /// Posted: compare Sage's current stamp with the posted one; wait for the next signal.
 async fn check(deps: FlowDeps, input: StepInput) -> StepResult {
     if super::tracking_writeback::pending(&input).await? {
-        return Ok(Transition::to("track_so").with_detail(json!({"shipped_in_shipstation": true})));
+        return Ok(Transition::to(OrderState::TrackSo)
+            .with_detail(json!({"shipped_in_shipstation": true})));
     }
     let clients = deps.clients(&input.db, input.connection_id).await?;
-    match clients.agent.sales_order(&input.business_key).await {
-        Ok(h) if stamp(&h) != input.context["posted_stamp"] => {
-            Ok(Transition::to("fetch").with_detail(json!({"changed_in_sage": stamp(&h)})))
+    match clients.erp.sales_order(&sales_order_no(&input)?).await? {
+        Some(o)
+            if !same_stamp(
+                &OrderContext::of(&input)?.posted_stamp.unwrap_or_default(),
+                &o,
+            ) =>
+        {
+            Ok(
+                Transition::to(OrderState::Fetch)
+                    .with_detail(json!({"changed_in_sage": stamp(&o)})),
+            )
         }
-        Ok(_) => Ok(Transition::to("check").on_signal()),
-        Err(SageError::NotFound(_)) => gone(&deps, &input).await,
-        Err(e) => Err(sage(e)),
+        Some(_) => Ok(Transition::to(OrderState::Check).on_signal()),
+        None => gone(&deps, &input).await,
     }
 }
 
 async fn cancel_remote(deps: FlowDeps, input: StepInput) -> StepResult {
     let mut order = payload(&input)?;
-    order.order_status = "cancelled".into();
-    match upsert(&deps, &input, order).await? {
-        Ok(id) => {
-            Ok(Transition::to("cancelled").with_detail(json!({"cancelled_in_shipstation": id})))
+    order.status = OutboundStatus::Cancelled;
+    let clients = deps.clients(&input.db, input.connection_id).await?;
+    match clients.fulfilment.upsert_order(&order).await? {
+        Upserted::Posted { order_id } => Ok(Transition::to(OrderState::Cancelled)
+            .with_detail(json!({"cancelled_in_shipstation": order_id}))),
+        Upserted::NotUpdatable(msg) => {
+            Ok(Transition::to(OrderState::Cancelled).with_detail(json!({"not_cancelled": msg})))
         }
-        Err(msg) if msg.contains("cannot be updated") => {
-            Ok(Transition::to("cancelled").with_detail(json!({"not_cancelled": msg})))
-        }
-        Err(msg) => Err(StepError::fatal(format!(
+        Upserted::Refused(msg) => Err(StepError::fatal(format!(
             "ShipStation refused to cancel order {}: {msg}",
             input.business_key
         ))),

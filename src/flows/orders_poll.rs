@@ -6,16 +6,16 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde_json::{json, Map, Value};
+use serde_json::json;
 use sqlx::PgPool;
 
 use super::deps::FlowDeps;
 use super::feed_state;
+use super::kinds::{self, Kind, OrderState, OrdersPollState};
+use crate::domain::{ChangeStamp, ChangeTracker, SalesOrderNo, SiteZone};
 use crate::engine::scheduler::{ScheduleSource, ScheduleSpec, SpecFuture};
 use crate::engine::store::{self, NewWorkflow};
-use crate::engine::{HandlerRegistry, StepError, StepInput, StepResult, Transition};
-use crate::sage100::feed::ChangeTracker;
-use crate::sage100::Watermark;
+use crate::engine::{HandlerRegistry, Status, StepError, StepInput, StepResult, Transition};
 
 pub const FEED: &str = "sage_orders";
 /// The first poll of a connection looks this far back (open orders of the last 30 days).
@@ -23,21 +23,21 @@ pub const BACKFILL_DAYS: i64 = 30;
 
 pub fn register(r: &mut HandlerRegistry, deps: &FlowDeps) {
     let d = deps.clone();
-    r.register("orders_poll.run", move |i| run(d.clone(), i));
+    kinds::register(r, OrdersPollState::Poll, move |i| run(d.clone(), i));
 }
 
 async fn load_tracker(
     pool: &PgPool,
     connection_id: i64,
-    zone: chrono_tz::Tz,
+    zone: SiteZone,
 ) -> Result<ChangeTracker, StepError> {
     if let Some(v) = feed_state::load_cursor(pool, connection_id, FEED).await? {
         return serde_json::from_value(v)
             .map_err(|e| StepError::fatal(format!("cursor unreadable: {e}")));
     }
-    let start = (chrono::Utc::now() - chrono::Duration::days(BACKFILL_DAYS)).with_timezone(&zone);
+    let start = zone.date_of(chrono::Utc::now() - chrono::Duration::days(BACKFILL_DAYS));
     Ok(ChangeTracker {
-        watermark: Watermark {
+        watermark: ChangeStamp {
             date: start.format("%Y%m%d").to_string(),
             time: 0.0,
         },
@@ -49,84 +49,78 @@ async fn run(deps: FlowDeps, input: StepInput) -> StepResult {
     let pool = &input.db;
     let c = input.connection_id;
     let clients = deps.clients(pool, c).await?;
-    let mut tracker = load_tracker(pool, c, clients.connection.settings.sage.zone()).await?;
+    let mut tracker = load_tracker(pool, c, clients.site.zone).await?;
     let since = tracker.watermark.clone();
     let run_id = feed_state::start_run(pool, c, FEED, input.workflow_id).await?;
-    let key = |r: &Map<String, Value>| {
-        r.get("SalesOrderNo$")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_string()
-    };
     let (mut found, mut created, mut signalled) = (0u64, 0u64, 0u64);
     let mut cursor = None;
     loop {
         let page = clients
-            .agent
+            .erp
             .changed_orders(&since, 200, cursor.as_ref())
-            .await
-            .map_err(|e| StepError::retry(e.to_string()))?;
-        let fresh = tracker.accept(page.rows, key);
+            .await?;
+        let fresh = tracker.accept(page.rows);
         found += fresh.len() as u64;
-        let keys: Vec<String> = fresh.iter().map(key).filter(|k| !k.is_empty()).collect();
+        let keys: Vec<String> = fresh.iter().map(|o| o.no.to_string()).collect();
         let news: Vec<NewWorkflow> = keys
             .iter()
             .map(|k| NewWorkflow {
-                kind: "order".into(),
+                kind: Kind::Order.to_string(),
                 connection_id: c,
                 business_key: k.clone(),
-                initial_state: "fetch".into(),
+                initial_state: OrderState::Fetch.to_string(),
                 context: json!({"SalesOrderNo": k}),
                 run_at: None,
             })
             .collect();
-        created += store::create_many(pool, &news, "orders_poll")
-            .await
-            .map_err(|e| StepError::retry(e.to_string()))?;
+        created += store::create_many(pool, &news, "orders_poll").await?;
         signalled += store::signal_keys(
             pool,
-            "order",
+            Kind::Order.as_str(),
             c,
             &keys,
             "orders_poll",
             &json!({"changed_in_sage": true}),
         )
-        .await
-        .map_err(|e| StepError::retry(e.to_string()))?;
+        .await?;
         match page.next {
             Some(n) => cursor = Some(n),
             None => break,
         }
     }
     // Deleted orders never appear in the feed: ask which posted orders still exist.
-    let open: Vec<String> = sqlx::query_scalar("SELECT business_key FROM workflows WHERE kind = 'order' AND connection_id = $1 AND status = 'waiting' AND state = 'check'")
-        .bind(c)
-        .fetch_all(pool)
-        .await
-        .map_err(|e| StepError::retry(e.to_string()))?;
+    let open: Vec<SalesOrderNo> = crate::engine::keys_in_state(
+        pool,
+        Kind::Order.as_str(),
+        c,
+        Status::Waiting,
+        OrderState::Check.as_str(),
+    )
+    .await?
+    .iter()
+    .filter_map(|k| SalesOrderNo::parse(k).ok())
+    .collect();
     let mut vanished = Vec::new();
     for chunk in open.chunks(500) {
-        let (_, missing) = clients
-            .agent
-            .orders_exist(chunk)
-            .await
-            .map_err(|e| StepError::retry(e.to_string()))?;
-        vanished.extend(missing);
+        vanished.extend(
+            clients
+                .erp
+                .missing_orders(chunk)
+                .await?
+                .iter()
+                .map(ToString::to_string),
+        );
     }
     signalled += store::signal_keys(
         pool,
-        "order",
+        Kind::Order.as_str(),
         c,
         &vanished,
         "orders_poll",
         &json!({"gone_from_sage": true}),
     )
-    .await
-    .map_err(|e| StepError::retry(e.to_string()))?;
-    let mut tx = pool
-        .begin()
-        .await
-        .map_err(|e| StepError::retry(e.to_string()))?;
+    .await?;
+    let mut tx = pool.begin().await?;
     feed_state::save_cursor(&mut tx, c, FEED, &tracker).await?;
     let counts = feed_state::RunCounts {
         found,
@@ -134,10 +128,8 @@ async fn run(deps: FlowDeps, input: StepInput) -> StepResult {
         signalled,
     };
     feed_state::finish_run(&mut tx, run_id, counts, &tracker.watermark).await?;
-    tx.commit()
-        .await
-        .map_err(|e| StepError::retry(e.to_string()))?;
-    Ok(Transition::to("done").with_detail(json!({"found": found, "created": created, "signalled": signalled, "vanished": vanished.len(), "watermark": tracker.watermark})))
+    tx.commit().await?;
+    Ok(Transition::to(OrdersPollState::Done).with_detail(json!({"found": found, "created": created, "signalled": signalled, "vanished": vanished.len(), "watermark": tracker.watermark})))
 }
 
 /// Every enabled connection's orders poll, at its configured interval.

@@ -9,13 +9,14 @@ use serde_json::{json, Value};
 use sqlx::PgPool;
 
 use super::deps::{ConnectionClients, FlowDeps};
-use super::order_mapping::order_key;
-use super::step_errors::{db, shipstation};
+use super::kinds::{self, Kind, ShipmentState};
+use super::step_errors::db;
+use crate::domain::{DeliveryEstimate, OrderKey, RemoteOrder};
 use crate::engine::{store, HandlerRegistry, StepError, StepInput, StepResult, Transition};
 
 pub fn register(r: &mut HandlerRegistry, deps: &FlowDeps) {
     let d = deps.clone();
-    r.register("shipment.resolve", move |i| resolve(d.clone(), i));
+    kinds::register(r, ShipmentState::Resolve, move |i| resolve(d.clone(), i));
 }
 
 /// Sales order numbers of this connection's order workflows that posted these ShipStation orders.
@@ -28,43 +29,37 @@ async fn orders_posted_as(
         return Ok(vec![]);
     }
     let ids: Vec<String> = ids.iter().map(i64::to_string).collect();
-    sqlx::query_scalar(
-        "SELECT business_key FROM workflows WHERE kind = 'order' AND connection_id = $1
-            AND (context->>'shipstation_order_id') = ANY($2) ORDER BY business_key",
+    Ok(crate::engine::keys_by_context(
+        pool,
+        Kind::Order.as_str(),
+        connection_id,
+        "shipstation_order_id",
+        &ids,
     )
-    .bind(connection_id)
-    .bind(&ids)
-    .fetch_all(pool)
-    .await
-    .map_err(db)
+    .await?)
 }
 
 async fn order_exists(pool: &PgPool, connection_id: i64, no: &str) -> Result<bool, StepError> {
-    sqlx::query_scalar(
-        "SELECT EXISTS (SELECT 1 FROM workflows WHERE kind = 'order' AND connection_id = $1 AND business_key = $2)",
-    )
-    .bind(connection_id)
-    .bind(no)
-    .fetch_one(pool)
-    .await
-    .map_err(db)
+    Ok(crate::engine::workflow_exists(pool, Kind::Order.as_str(), connection_id, no).await?)
 }
 
 /// The Sage orders a ShipStation order stands for, with how each was found.
 async fn targets(
     pool: &PgPool,
     clients: &ConnectionClients,
-    order: &Value,
+    order: &RemoteOrder,
     ss_order_id: i64,
 ) -> Result<Vec<(String, &'static str)>, StepError> {
     let c = clients.connection.id;
-    let company = &clients.connection.settings.sage.company;
     let mut out: Vec<(String, &'static str)> = Vec::new();
-    let prefix = order_key(company, "");
-    if let Some(no) = order["orderKey"]
-        .as_str()
-        .and_then(|k| k.strip_prefix(&prefix))
+    // Only our own keys, of this connection's company.
+    if let Some(key) = order
+        .key
+        .as_deref()
+        .and_then(OrderKey::parse)
+        .filter(|k| k.company == clients.site.company)
     {
+        let no = key.sales_order_no.as_str();
         if order_exists(pool, c, no).await? {
             out.push((no.to_string(), "orderKey"));
         }
@@ -75,23 +70,16 @@ async fn targets(
         }
     }
     if out.is_empty() {
-        if let Some(no) = order["orderNumber"].as_str() {
+        if let Some(no) = order.number.as_deref() {
             if order_exists(pool, c, no).await? {
                 out.push((no.to_string(), "orderNumber"));
             }
         }
     }
-    let adv = &order["advancedOptions"];
-    let merged: Vec<i64> = adv["mergedIds"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(Value::as_i64)
-        .collect();
-    for no in orders_posted_as(pool, c, &merged).await? {
+    for no in orders_posted_as(pool, c, &order.merged_ids).await? {
         out.push((no, "merged"));
     }
-    if let Some(parent) = adv["parentId"].as_i64() {
+    if let Some(parent) = order.parent_id {
         for no in orders_posted_as(pool, c, &[parent]).await? {
             out.push((no, "split"));
         }
@@ -110,27 +98,19 @@ async fn estimate(
     shipped: NaiveDate,
 ) -> (Option<NaiveDate>, Option<String>, Option<String>) {
     let mut note = None;
-    let v2 = clients
-        .v2
-        .as_ref()
-        .filter(|_| clients.connection.settings.tracking.eta_from_v2);
-    if let (Some(v2), Some(t)) = (v2, tracking) {
-        let tracked = async {
-            let Some(label) = v2.find_label_id(t).await? else {
-                return Ok(None);
-            };
-            v2.track_label(&label).await.map(Some)
-        };
-        match tracked.await {
-            Ok(Some(info)) => {
-                if let Some(d) = info.estimated_delivery_date.as_deref().and_then(|d| {
-                    NaiveDate::parse_from_str(d.get(..10).unwrap_or(d), "%Y-%m-%d").ok()
-                }) {
-                    return (Some(d), Some("shipstation_v2_tracking".into()), None);
-                }
-                note = Some("V2 tracking has no estimate yet".to_string());
+    let tracking = tracking.filter(|_| clients.connection.settings.tracking.eta_from_v2);
+    if let Some(t) = tracking {
+        match clients.fulfilment.delivery_estimate(t).await {
+            Ok(DeliveryEstimate::Estimated(d)) => {
+                return (Some(d), Some("shipstation_v2_tracking".into()), None);
             }
-            Ok(None) => note = Some("no V2 label with this tracking number".into()),
+            Ok(DeliveryEstimate::NotYet) => {
+                note = Some("V2 tracking has no estimate yet".to_string())
+            }
+            Ok(DeliveryEstimate::UnknownTrackingNumber) => {
+                note = Some("no V2 label with this tracking number".into())
+            }
+            Ok(DeliveryEstimate::NotOffered) => {}
             Err(e) => note = Some(format!("V2 tracking unavailable: {e}")),
         }
     }
@@ -194,36 +174,27 @@ async fn resolve(deps: FlowDeps, input: StepInput) -> StepResult {
         return Err(StepError::fatal("the shipment row is missing"));
     };
     if is_return {
-        return Ok(Transition::to("ignored").with_detail(json!({"return_label": true})));
+        return Ok(
+            Transition::to(ShipmentState::Ignored).with_detail(json!({"return_label": true}))
+        );
     }
     let clients = deps.clients(pool, c).await?;
-    // Fulfillments carry no orderKey or advancedOptions: read the order.
-    let order = if raw.get("orderKey").is_some_and(|k| !k.is_null())
-        && raw.get("advancedOptions").is_some()
-    {
-        raw.clone()
-    } else {
-        serde_json::to_value(
-            clients
-                .v1
-                .get_order(ss_order_id)
-                .await
-                .map_err(shipstation)?,
-        )
-        .map_err(|e| StepError::fatal(e.to_string()))?
+    // Fulfillments carry no orderKey or lineage: read the order.
+    let order = match clients.fulfilment.order_in_record(&raw, ss_order_id) {
+        Some(o) => o,
+        None => clients.fulfilment.order(ss_order_id).await?,
     };
     let found = targets(pool, &clients, &order, ss_order_id).await?;
     if found.is_empty() {
-        return Ok(Transition::to("unmatched").with_detail(json!({
-            "orderId": ss_order_id, "orderKey": order["orderKey"], "orderNumber": order["orderNumber"],
+        return Ok(Transition::to(ShipmentState::Unmatched).with_detail(json!({
+            "orderId": ss_order_id, "orderKey": order.key, "orderNumber": order.number,
             "why": "no Sage order of this connection was posted as this ShipStation order (created in ShipStation, or by another integration)"
         })));
     }
-    let zone = clients.connection.settings.sage.zone();
-    let shipped = ship_date
-        .unwrap_or_else(Utc::now)
-        .with_timezone(&zone)
-        .date_naive();
+    let shipped = clients
+        .site
+        .zone
+        .date_of(ship_date.unwrap_or_else(Utc::now));
     let (eta, eta_source, eta_note) = estimate(
         &clients,
         tracking.as_deref(),
@@ -266,7 +237,7 @@ async fn resolve(deps: FlowDeps, input: StepInput) -> StepResult {
     tx.commit().await.map_err(db)?;
     let signalled = store::signal_keys(
         pool,
-        "order",
+        Kind::Order.as_str(),
         c,
         &orders,
         "shipment",
@@ -274,7 +245,7 @@ async fn resolve(deps: FlowDeps, input: StepInput) -> StepResult {
     )
     .await
     .map_err(db)?;
-    Ok(Transition::to("applied").with_detail(json!({
+    Ok(Transition::to(ShipmentState::Applied).with_detail(json!({
         "sales_orders": found.iter().map(|(no, how)| json!({"SalesOrderNo": no, "matched_by": how})).collect::<Vec<_>>(),
         "tracking_number": tracking, "estimated_delivery": eta, "eta_source": eta_source, "eta_note": eta_note,
         "signalled": signalled,

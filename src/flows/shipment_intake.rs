@@ -4,69 +4,12 @@
 //! record that changed since last seen (voided, new tracking number) signals the order
 //! workflows it was applied to.
 
-use chrono::{DateTime, Utc};
-use serde_json::{json, Value};
+use serde_json::json;
 use sqlx::PgPool;
 
-use crate::engine::store::{self, NewWorkflow, StoreError};
-use crate::shipstation::types::{Fulfillment, Shipment};
-
-/// A label or fulfillment as ShipStation reported it.
-#[derive(Debug, Clone)]
-pub struct Seen {
-    pub source: &'static str,
-    pub external_id: i64,
-    pub ss_order_id: i64,
-    pub order_key: Option<String>,
-    pub order_number: Option<String>,
-    pub tracking_number: Option<String>,
-    pub carrier_code: Option<String>,
-    pub service_code: Option<String>,
-    pub ship_date: Option<DateTime<Utc>>,
-    pub voided: bool,
-    pub is_return: bool,
-    pub raw: Value,
-}
-
-impl From<Shipment> for Seen {
-    fn from(s: Shipment) -> Self {
-        let raw = serde_json::to_value(&s).unwrap_or(Value::Null);
-        Self {
-            source: "label",
-            external_id: s.shipment_id,
-            ss_order_id: s.order_id,
-            order_key: s.order_key,
-            order_number: s.order_number,
-            tracking_number: s.tracking_number,
-            carrier_code: s.carrier_code,
-            service_code: s.service_code,
-            ship_date: s.ship_date.map(|t| t.0),
-            voided: s.voided,
-            is_return: s.is_return_label,
-            raw,
-        }
-    }
-}
-
-impl From<Fulfillment> for Seen {
-    fn from(f: Fulfillment) -> Self {
-        let raw = serde_json::to_value(&f).unwrap_or(Value::Null);
-        Self {
-            source: "fulfillment",
-            external_id: f.fulfillment_id,
-            ss_order_id: f.order_id,
-            order_key: None,
-            order_number: f.order_number,
-            tracking_number: f.tracking_number,
-            carrier_code: f.carrier_code,
-            service_code: None,
-            ship_date: f.ship_date.map(|t| t.0),
-            voided: f.voided,
-            is_return: false,
-            raw,
-        }
-    }
-}
+use super::kinds::{new_workflow, Kind, ShipmentState};
+use crate::domain::Shipment;
+use crate::engine::store::{self, StoreError};
 
 /// What one intake did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -82,7 +25,7 @@ pub struct Intake {
 pub async fn record(
     pool: &PgPool,
     connection_id: i64,
-    seen: &[Seen],
+    seen: &[Shipment],
     via: &str,
     actor: &str,
 ) -> Result<Intake, StoreError> {
@@ -97,7 +40,7 @@ pub async fn record(
               WHERE connection_id = $1 AND source = $2 AND external_id = $3 FOR UPDATE",
         )
         .bind(connection_id)
-        .bind(s.source)
+        .bind(s.source.as_str())
         .bind(s.external_id)
         .fetch_optional(&mut *tx)
         .await?;
@@ -119,9 +62,9 @@ pub async fn record(
             "#,
         )
         .bind(connection_id)
-        .bind(s.source)
+        .bind(s.source.as_str())
         .bind(s.external_id)
-        .bind(s.ss_order_id)
+        .bind(s.remote_order_id)
         .bind(&s.order_key)
         .bind(&s.order_number)
         .bind(&s.tracking_number)
@@ -138,14 +81,11 @@ pub async fn record(
             None => {
                 let (_, created) = store::create(
                     &mut tx,
-                    &NewWorkflow {
-                        kind: "shipment".into(),
+                    &new_workflow::<ShipmentState>(
                         connection_id,
-                        business_key: format!("{}:{}", s.source, s.external_id),
-                        initial_state: "resolve".into(),
-                        context: json!({"source": s.source, "external_id": s.external_id, "ss_order_id": s.ss_order_id, "first_seen_via": via}),
-                        run_at: None,
-                    },
+                        format!("{}:{}", s.source.as_str(), s.external_id),
+                        json!({"source": s.source.as_str(), "external_id": s.external_id, "ss_order_id": s.remote_order_id, "first_seen_via": via}),
+                    ),
                     actor,
                 )
                 .await?;
@@ -157,11 +97,11 @@ pub async fn record(
                 tx.commit().await?;
                 out.signalled += store::signal_keys(
                     pool,
-                    "order",
+                    Kind::Order.as_str(),
                     connection_id,
                     &orders,
                     actor,
-                    &json!({"shipment_changed": format!("{}:{}", s.source, s.external_id), "voided": s.voided}),
+                    &json!({"shipment_changed": format!("{}:{}", s.source.as_str(), s.external_id), "voided": s.voided}),
                 )
                 .await?;
                 continue;

@@ -15,29 +15,27 @@ use sqlx::PgPool;
 
 use super::deps::{ConnectionClients, FlowDeps};
 use super::feed_state;
-use super::shipment_intake::{self, Intake, Seen};
-use super::step_errors::{db, shipstation};
+use super::kinds::{self, ShipmentsPollState, WebhookState};
+use super::shipment_intake::{self, Intake};
+use super::step_errors::db;
+use crate::domain::ports::ShipmentFeed;
+use crate::domain::Shipment;
 use crate::engine::{HandlerRegistry, StepError, StepInput, StepResult, Transition};
 use crate::secret::Secret;
-use crate::shipstation::pacific;
-use crate::shipstation::types::{Fulfillment, Shipment};
-use crate::shipstation::v1::Query as V1Query;
-use crate::shipstation::V1Client;
 
 pub const FEED: &str = "shipstation_shipments";
 /// The first poll looks this far back.
 pub const BACKFILL_DAYS: i64 = 7;
-/// Re-read this much before each watermark: ShipStation's clock and ours differ, and a record
-/// created during the previous poll may have been listed late.
-const OVERLAP_MINUTES: i64 = 10;
 /// The V1 events that carry shipments.
 pub const EVENTS: &[&str] = &["SHIP_NOTIFY", "FULFILLMENT_SHIPPED"];
 
 pub fn register(r: &mut HandlerRegistry, deps: &FlowDeps) {
     let d = deps.clone();
-    r.register("shipments_poll.run", move |i| run(d.clone(), i));
+    kinds::register(r, ShipmentsPollState::Poll, move |i| run(d.clone(), i));
     let d = deps.clone();
-    r.register("webhook.fetch", move |i| fetch_delivery(d.clone(), i));
+    kinds::register(r, WebhookState::Fetch, move |i| {
+        fetch_delivery(d.clone(), i)
+    });
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -56,57 +54,6 @@ async fn load(pool: &PgPool, connection_id: i64) -> Result<Watermarks, StepError
             voids: start,
             fulfillments: start,
         }))
-}
-
-/// One page's query: from `since` (minus the overlap), sorted by createDate.
-fn query(since: DateTime<Utc>, filter: &'static str, page: u64) -> V1Query {
-    vec![
-        (
-            filter,
-            pacific::lower_bound_filter(since - Duration::minutes(OVERLAP_MINUTES)),
-        ),
-        ("sortBy", "CreateDate".to_string()),
-        ("sortDir", "ASC".to_string()),
-        ("pageSize", "500".to_string()),
-        ("page", page.to_string()),
-    ]
-}
-
-async fn shipments_since(
-    v1: &V1Client,
-    since: DateTime<Utc>,
-    filter: &'static str,
-) -> Result<Vec<Shipment>, StepError> {
-    let (mut out, mut page) = (Vec::new(), 1);
-    loop {
-        let p = v1
-            .list_shipments(query(since, filter, page))
-            .await
-            .map_err(shipstation)?;
-        out.extend(p.items);
-        if p.page >= p.pages {
-            return Ok(out);
-        }
-        page += 1;
-    }
-}
-
-async fn fulfillments_since(
-    v1: &V1Client,
-    since: DateTime<Utc>,
-) -> Result<Vec<Fulfillment>, StepError> {
-    let (mut out, mut page) = (Vec::new(), 1);
-    loop {
-        let p = v1
-            .list_fulfillments(query(since, "createDateStart", page))
-            .await
-            .map_err(shipstation)?;
-        out.extend(p.items);
-        if p.page >= p.pages {
-            return Ok(out);
-        }
-        page += 1;
-    }
 }
 
 /// Get (or make, once) the connection's webhook token: the secret part of our V1 target URL.
@@ -147,33 +94,20 @@ async fn ensure_webhooks(
     deps: &FlowDeps,
     pool: &PgPool,
     clients: &ConnectionClients,
-) -> Result<Vec<&'static str>, StepError> {
+) -> Result<Vec<String>, StepError> {
     let Some(base) = &clients.connection.settings.tracking.webhook_base_url else {
         return Ok(vec![]);
     };
     let token = webhook_token(deps, pool, clients.connection.id).await?;
     let url = target_url(base, &clients.connection.name, &token);
-    let hooks = clients.v1.list_webhooks().await.map_err(shipstation)?;
-    let mut added = Vec::new();
-    for event in EVENTS {
-        let present = hooks["webhooks"].as_array().into_iter().flatten().any(|h| {
-            h["HookType"].as_str() == Some(event) && h["Url"].as_str() == Some(url.as_str())
-        });
-        if !present {
-            clients
-                .v1
-                .subscribe_webhook(
-                    &url,
-                    event,
-                    None,
-                    &format!("ml-connector {}", clients.connection.name),
-                )
-                .await
-                .map_err(shipstation)?;
-            added.push(*event);
-        }
-    }
-    Ok(added)
+    Ok(clients
+        .fulfilment
+        .ensure_webhooks(
+            &url,
+            EVENTS,
+            &format!("ml-connector {}", clients.connection.name),
+        )
+        .await?)
 }
 
 fn latest<T>(
@@ -191,22 +125,22 @@ async fn run(deps: FlowDeps, input: StepInput) -> StepResult {
     let run_id = feed_state::start_run(pool, c, FEED, input.workflow_id).await?;
     let subscribed = ensure_webhooks(&deps, pool, &clients).await?;
     let marks = load(pool, c).await?;
-    let v1 = &clients.v1;
-    let created = shipments_since(v1, marks.shipments, "createDateStart").await?;
-    let voided = shipments_since(v1, marks.voids, "voidDateStart").await?;
-    let fulfilled = fulfillments_since(v1, marks.fulfillments).await?;
+    let f = &clients.fulfilment;
+    let created = f
+        .shipments(ShipmentFeed::LabelsCreated, marks.shipments)
+        .await?;
+    let voided = f.shipments(ShipmentFeed::LabelsVoided, marks.voids).await?;
+    let fulfilled = f
+        .shipments(ShipmentFeed::FulfillmentsCreated, marks.fulfillments)
+        .await?;
     let next = Watermarks {
-        shipments: latest(&created, |s| s.create_date.map(|t| t.0), marks.shipments),
-        voids: latest(&voided, |s| s.void_date.map(|t| t.0), marks.voids),
-        fulfillments: latest(
-            &fulfilled,
-            |f| f.create_date.map(|t| t.0),
-            marks.fulfillments,
-        ),
+        shipments: latest(&created, |s| s.created_at, marks.shipments),
+        voids: latest(&voided, |s| s.voided_at, marks.voids),
+        fulfillments: latest(&fulfilled, |f| f.created_at, marks.fulfillments),
     };
-    let mut seen: Vec<Seen> = created.into_iter().map(Seen::from).collect();
-    seen.extend(voided.into_iter().map(Seen::from));
-    seen.extend(fulfilled.into_iter().map(Seen::from));
+    let mut seen: Vec<Shipment> = created;
+    seen.extend(voided);
+    seen.extend(fulfilled);
     let intake = shipment_intake::record(pool, c, &seen, "poll", "shipments_poll")
         .await
         .map_err(db)?;
@@ -219,36 +153,37 @@ async fn run(deps: FlowDeps, input: StepInput) -> StepResult {
     };
     feed_state::finish_run(&mut tx, run_id, counts, &next).await?;
     tx.commit().await.map_err(db)?;
-    Ok(Transition::to("done").with_detail(json!({
+    Ok(Transition::to(ShipmentsPollState::Done).with_detail(json!({
         "found": intake.found, "new": intake.new, "signalled": intake.signalled,
         "watermarks": next, "webhooks_subscribed": subscribed,
     })))
 }
 
-/// What a resource_url lists (shipments or fulfillments), as seen records.
-async fn fetch_seen<T>(v1: &V1Client, url: &str) -> Result<Vec<Seen>, StepError>
-where
-    T: serde::de::DeserializeOwned + Into<Seen>,
-{
-    let page = v1.fetch_resource::<T>(url).await.map_err(shipstation)?;
-    Ok(page.items.into_iter().map(Into::into).collect())
+/// One verified V1 delivery: fetch its resource_url, record what it lists.
+/// What a `webhook` workflow is started with (workflows/webhook.toml).
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
+pub struct WebhookContext {
+    /// The stored delivery (webhook_deliveries.id), set when it is stored.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delivery_id: Option<i64>,
+    pub resource_url: String,
+    pub resource_type: String,
 }
 
-/// One verified V1 delivery: fetch its resource_url, record what it lists.
 async fn fetch_delivery(deps: FlowDeps, input: StepInput) -> StepResult {
     let pool = &input.db;
     let clients = deps.clients(pool, input.connection_id).await?;
-    let (Some(id), Some(url), Some(event)) = (
-        input.context["delivery_id"].as_i64(),
-        input.context["resource_url"].as_str(),
-        input.context["resource_type"].as_str(),
-    ) else {
-        return Err(StepError::fatal("the delivery is incomplete"));
+    let ctx: WebhookContext = serde_json::from_value(input.context.clone())
+        .map_err(|e| StepError::fatal(format!("the delivery is incomplete: {e}")))?;
+    let Some(id) = ctx.delivery_id else {
+        return Err(StepError::fatal(
+            "the delivery is incomplete: no delivery id",
+        ));
     };
-    let seen = match event {
-        "FULFILLMENT_SHIPPED" => fetch_seen::<Fulfillment>(&clients.v1, url).await?,
-        _ => fetch_seen::<Shipment>(&clients.v1, url).await?,
-    };
+    let seen = clients
+        .fulfilment
+        .shipments_at(&ctx.resource_url, &ctx.resource_type)
+        .await?;
     let Intake {
         found,
         new,
@@ -264,6 +199,6 @@ async fn fetch_delivery(deps: FlowDeps, input: StepInput) -> StepResult {
     .execute(pool)
     .await
     .map_err(db)?;
-    Ok(Transition::to("done")
+    Ok(Transition::to(WebhookState::Done)
         .with_detail(json!({"found": found, "new": new, "signalled": signalled})))
 }

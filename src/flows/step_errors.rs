@@ -1,7 +1,8 @@
-//! External failures as step errors: what may pass on its own retries; what needs a person fails.
+//! External failures as step errors, decided once by type: what may pass on its own is retried;
+//! what needs a person fails the step.
 
+use crate::domain::ports::{ErpError, FulfilmentError};
 use crate::engine::StepError;
-use crate::sage100::SageError;
 use crate::shipstation::ShipStationError;
 
 /// Our own database: always worth retrying.
@@ -9,20 +10,64 @@ pub fn db(e: impl std::fmt::Display) -> StepError {
     StepError::retry(format!("database: {e}"))
 }
 
-/// Sage: locks, sessions and transport retry; refused data needs a person.
-pub fn sage(e: SageError) -> StepError {
-    if e.is_transient() {
-        StepError::retry(e.to_string())
-    } else {
-        StepError::fatal(e.to_string())
+impl From<ErpError> for StepError {
+    fn from(e: ErpError) -> Self {
+        if e.is_transient() {
+            StepError::retry(e.to_string())
+        } else {
+            StepError::fatal(e.to_string())
+        }
     }
 }
 
-/// ShipStation: retried (the client already paced and retried 429s and 5xx), except a
-/// resource_url off the allow-list, which no retry can fix.
-pub fn shipstation(e: ShipStationError) -> StepError {
-    match e {
-        ShipStationError::ForbiddenResource { .. } => StepError::fatal(e.to_string()),
-        e => StepError::retry(e.to_string()),
+/// ShipStation: rate limits, server errors, transport and unreadable answers are retried (after
+/// the wait the server asked for); rejected credentials too (a person rotates the key and the step
+/// resumes). A refused request (4xx) or a resource_url off the allow-list needs a person.
+impl From<ShipStationError> for StepError {
+    fn from(e: ShipStationError) -> Self {
+        let after = e.retry_after();
+        let retry = e.is_transient() || matches!(e, ShipStationError::Unauthorized { .. });
+        let err = if retry {
+            StepError::retry(e.to_string())
+        } else {
+            StepError::fatal(e.to_string())
+        };
+        match after {
+            Some(d) => err.after(d),
+            None => err,
+        }
+    }
+}
+
+/// The fulfilment side: transient failures retry after the wait asked for; refused credentials
+/// retry too (a person rotates the key and the step resumes); a refused request needs a person.
+impl From<FulfilmentError> for StepError {
+    fn from(e: FulfilmentError) -> Self {
+        match e {
+            FulfilmentError::Transient {
+                message,
+                retry_after,
+            } => {
+                let err = StepError::retry(message);
+                match retry_after {
+                    Some(d) => err.after(d),
+                    None => err,
+                }
+            }
+            FulfilmentError::Unauthorized(m) => StepError::retry(m),
+            FulfilmentError::Refused(m) => StepError::fatal(m),
+        }
+    }
+}
+
+impl From<sqlx::Error> for StepError {
+    fn from(e: sqlx::Error) -> Self {
+        db(e)
+    }
+}
+
+impl From<crate::engine::store::StoreError> for StepError {
+    fn from(e: crate::engine::store::StoreError) -> Self {
+        db(e)
     }
 }

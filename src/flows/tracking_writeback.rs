@@ -17,23 +17,30 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, NaiveDate, Utc};
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 use sqlx::PgPool;
 
 use super::deps::{ConnectionClients, FlowDeps};
-use super::step_errors::{db, sage};
+use super::kinds::{self, OrderState};
+use super::order::{sales_order_no, OrderContext};
+use super::step_errors::db;
+use crate::domain::ports::OrderWrite;
+use crate::domain::{InvoiceNo, InvoiceTracking, InvoiceTrackingUpdate, Package, TrackingRow};
 use crate::engine::{HandlerRegistry, StepError, StepInput, StepResult, Transition};
-use crate::sage100::SageError;
 
 pub fn register(r: &mut HandlerRegistry, deps: &FlowDeps) {
     let d = deps.clone();
-    r.register("order.track_so", move |i| track_so(d.clone(), i));
+    kinds::register(r, OrderState::TrackSo, move |i| track_so(d.clone(), i));
     let d = deps.clone();
-    r.register("order.track_invoice", move |i| track_invoice(d.clone(), i));
+    kinds::register(r, OrderState::TrackInvoice, move |i| {
+        track_invoice(d.clone(), i)
+    });
     let d = deps.clone();
-    r.register("order.shipped", move |i| shipped(d.clone(), i));
+    kinds::register(r, OrderState::Shipped, move |i| shipped(d.clone(), i));
     let d = deps.clone();
-    r.register("order.manual_action", move |i| manual_action(d.clone(), i));
+    kinds::register(r, OrderState::ManualAction, move |i| {
+        manual_action(d.clone(), i)
+    });
 }
 
 /// Sage's column lengths.
@@ -43,18 +50,6 @@ const SHIP_VIA_LEN: usize = 15;
 
 fn clip(s: &str, n: usize) -> String {
     s.chars().take(n).collect()
-}
-
-/// One package of the order as ShipStation knows it.
-#[derive(Debug, Clone)]
-pub struct Package {
-    pub id: String,
-    pub tracking_number: String,
-    pub carrier_code: Option<String>,
-    pub service_code: Option<String>,
-    pub ship_date: Option<DateTime<Utc>>,
-    pub voided: bool,
-    pub estimated_delivery: Option<NaiveDate>,
 }
 
 /// The order's packages (return labels excluded) and a fingerprint of them: the order workflow
@@ -117,7 +112,7 @@ pub async fn packages(
 /// Whether the order has tracking changes not yet applied (used by the order's waiting states).
 pub async fn pending(input: &StepInput) -> Result<bool, StepError> {
     let (_, fp) = packages(&input.db, input.connection_id, &input.business_key).await?;
-    Ok(fp != input.context["tracking_fp"].as_str().unwrap_or_default())
+    Ok(fp != OrderContext::of(input)?.tracking_fp.unwrap_or_default())
 }
 
 /// Sage ShipVia for a carrier/service, from the connection's ship_via mapping read backwards.
@@ -138,9 +133,7 @@ fn ship_via(clients: &ConnectionClients, p: &Package) -> Option<String> {
 }
 
 fn live(list: &[Package]) -> Vec<&Package> {
-    list.iter()
-        .filter(|p| !p.voided && !p.tracking_number.is_empty())
-        .collect()
+    list.iter().filter(|p| p.is_live()).collect()
 }
 
 /// Header UDF values for the live packages (blank when none are left: all voided).
@@ -177,29 +170,27 @@ async fn track_so(deps: FlowDeps, input: StepInput) -> StepResult {
     let (list, fp) = packages(&input.db, input.connection_id, &input.business_key).await?;
     let live = live(&list);
     let udfs = udf_values(&clients, &live);
-    let mut fields = BTreeMap::new();
-    if let Some(via) = live.first().and_then(|p| ship_via(&clients, p)) {
-        fields.insert("ShipVia".to_string(), via);
-    }
-    let mut ctx = input.context.clone();
-    ctx["tracking_fp_applying"] = json!(fp);
-    ctx["awaiting_invoice_since"] = json!(Utc::now());
+    let via = live.first().and_then(|p| ship_via(&clients, p));
+    let mut ctx = OrderContext::of(&input)?;
+    ctx.tracking_fp_applying = Some(fp);
+    ctx.awaiting_invoice_since = Some(Utc::now());
+    let no = sales_order_no(&input)?;
     let detail = match clients
-        .soap
-        .update_sales_order_fields(&input.business_key, &fields, &udfs)
-        .await
+        .erp
+        .write_order_tracking(&no, via.as_deref(), &udfs)
+        .await?
     {
-        Ok(()) => {
+        OrderWrite::Written => {
+            let fields: BTreeMap<&str, &String> = via.iter().map(|v| ("ShipVia", v)).collect();
             json!({"sales_order": "written", "udfs": udfs, "fields": fields, "packages": live.len()})
         }
         // Completed orders leave SO_SalesOrderHeader after the sales journal: nothing to write.
-        Err(SageError::Fault { code, message }) if code == "CI_NoKey" => {
+        OrderWrite::NotOnFile(message) => {
             json!({"sales_order": "not on file", "message": message})
         }
-        Err(e) => return Err(sage(e)),
     };
-    Ok(Transition::to("track_invoice")
-        .with_context(ctx)
+    Ok(Transition::to(OrderState::TrackInvoice)
+        .with_context(ctx.to_value())
         .with_detail(detail))
 }
 
@@ -208,31 +199,22 @@ struct InvoicePlan {
     /// Live packages on no invoice yet.
     missing: Vec<Package>,
     /// (invoice, PackageNo) rows of voided labels on open invoices.
-    stale_open: Vec<(String, String)>,
+    stale_open: Vec<(InvoiceNo, String)>,
     /// Tracking numbers of voided labels already posted to A/R history.
     stale_posted: Vec<String>,
     /// The newest open SO invoice, with its tracking rows.
-    open_invoice: Option<(String, Vec<Map<String, Value>>)>,
+    open_invoice: Option<(InvoiceNo, Vec<TrackingRow>)>,
     posted_invoices: Vec<String>,
     /// Every live package of the order (the invoice header's UDFs describe them all).
     live: Vec<Package>,
 }
 
-fn text(m: &Map<String, Value>, k: &str) -> String {
-    m.get(k)
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .trim()
-        .to_string()
-}
-
 async fn plan(clients: &ConnectionClients, input: &StepInput) -> Result<InvoicePlan, StepError> {
     let (list, _) = packages(&input.db, input.connection_id, &input.business_key).await?;
     let invoices = clients
-        .agent
-        .invoices_of_order(&input.business_key)
-        .await
-        .map_err(sage)?;
+        .erp
+        .invoices_of_order(&sales_order_no(input)?)
+        .await?;
     let live_ids: BTreeSet<String> = live(&list)
         .iter()
         .map(|p| clip(&p.tracking_number, TRACKING_ID_LEN))
@@ -252,31 +234,22 @@ async fn plan(clients: &ConnectionClients, input: &StepInput) -> Result<InvoiceP
         posted_invoices: vec![],
         live: live(&list).into_iter().cloned().collect(),
     };
-    for inv in &invoices {
-        let no = text(inv, "InvoiceNo$");
-        let posted = inv.get("Posted").and_then(Value::as_bool).unwrap_or(false);
-        let rows: Vec<Map<String, Value>> = inv
-            .get("Tracking")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .filter_map(|r| r.as_object().cloned())
-            .collect();
-        for r in &rows {
-            let t = text(r, "TrackingID$");
+    for inv in invoices {
+        for r in &inv.tracking {
+            let t = r.tracking_id.clone();
             if voided.contains(&t) {
-                if posted {
+                if inv.posted {
                     plan.stale_posted.push(t.clone());
                 } else {
-                    plan.stale_open.push((no.clone(), text(r, "PackageNo$")));
+                    plan.stale_open.push((inv.no.clone(), r.package_no.clone()));
                 }
             }
             on_invoices.insert(t);
         }
-        if posted {
-            plan.posted_invoices.push(no);
-        } else if plan.open_invoice.as_ref().is_none_or(|(n, _)| *n < no) {
-            plan.open_invoice = Some((no, rows));
+        if inv.posted {
+            plan.posted_invoices.push(inv.no.to_string());
+        } else if plan.open_invoice.as_ref().is_none_or(|(n, _)| *n < inv.no) {
+            plan.open_invoice = Some((inv.no, inv.tracking));
         }
     }
     plan.missing = live(&list)
@@ -288,10 +261,10 @@ async fn plan(clients: &ConnectionClients, input: &StepInput) -> Result<InvoiceP
 }
 
 /// The next free package numbers on an invoice (`0001`, `0002`, …).
-fn next_package_numbers(rows: &[Map<String, Value>], n: usize) -> Vec<String> {
+fn next_package_numbers(rows: &[TrackingRow], n: usize) -> Vec<String> {
     let used: BTreeSet<u32> = rows
         .iter()
-        .filter_map(|r| text(r, "PackageNo$").parse().ok())
+        .filter_map(|r| r.package_no.parse().ok())
         .collect();
     (1u32..)
         .filter(|k| !used.contains(k))
@@ -302,43 +275,41 @@ fn next_package_numbers(rows: &[Map<String, Value>], n: usize) -> Vec<String> {
 
 /// Done with the current packages: shipped, or back to awaiting shipment when every label was voided.
 fn settled(input: &StepInput, plan: &InvoicePlan, detail: Value) -> StepResult {
-    let mut ctx = input.context.clone();
-    ctx["tracking_fp"] = ctx["tracking_fp_applying"].clone();
+    let mut ctx = OrderContext::of(input)?;
+    ctx.tracking_fp = ctx.tracking_fp_applying.clone();
     let to = if !plan.live.is_empty() {
-        "shipped"
+        OrderState::Shipped
     } else {
-        "check"
+        OrderState::Check
     };
     Ok(Transition::to(to)
         .on_signal()
-        .with_context(ctx)
+        .with_context(ctx.to_value())
         .with_detail(detail))
 }
 
 fn manual(input: &StepInput, why: String) -> StepResult {
-    let mut ctx = input.context.clone();
-    ctx["manual_action"] = json!(why);
-    Ok(Transition::to("manual_action")
+    let mut ctx = OrderContext::of(input)?;
+    ctx.manual_action = Some(why.clone());
+    Ok(Transition::to(OrderState::ManualAction)
         .on_signal()
-        .with_context(ctx)
+        .with_context(ctx.to_value())
         .with_detail(json!({"needs_manual_action": why})))
 }
 
 async fn track_invoice(deps: FlowDeps, input: StepInput) -> StepResult {
     // Another package or a void arrived while waiting: the sales order header first.
     let (_, fp) = packages(&input.db, input.connection_id, &input.business_key).await?;
-    if input.context["tracking_fp_applying"].as_str() != Some(fp.as_str()) {
-        return Ok(Transition::to("track_so").with_detail(json!({"tracking_changed": true})));
+    if OrderContext::of(&input)?.tracking_fp_applying.as_deref() != Some(fp.as_str()) {
+        return Ok(
+            Transition::to(OrderState::TrackSo).with_detail(json!({"tracking_changed": true}))
+        );
     }
     let clients = deps.clients(&input.db, input.connection_id).await?;
     let plan = plan(&clients, &input).await?;
     let no = &input.business_key;
     for (inv, package) in &plan.stale_open {
-        clients
-            .agent
-            .remove_tracking(inv, package)
-            .await
-            .map_err(sage)?;
+        clients.erp.remove_invoice_tracking(inv, package).await?;
     }
     if !plan.stale_posted.is_empty() {
         return manual(&input, format!(
@@ -356,38 +327,42 @@ async fn track_invoice(deps: FlowDeps, input: StepInput) -> StepResult {
     let Some((inv, rows)) = &plan.open_invoice else {
         return wait_for_invoice(&clients, &input, &plan).await;
     };
-    let zone = clients.connection.settings.sage.zone();
+    let zone = clients.site.zone;
     let numbers = next_package_numbers(rows, plan.missing.len());
-    let packages: Vec<Value> = plan
+    let packages: Vec<InvoiceTracking> = plan
         .missing
         .iter()
         .zip(&numbers)
-        .map(|(p, n)| {
-            json!({
-                "PackageNo$": n,
-                "TrackingID$": clip(&p.tracking_number, TRACKING_ID_LEN),
-                "StarshipShipVia$": ship_via(&clients, p).unwrap_or_else(|| clip(&p.carrier_code.clone().unwrap_or_default().to_uppercase(), SHIP_VIA_LEN)),
-                "Comment$": clip(&format!("ShipStation {}", p.id), 30),
-            })
+        .map(|(p, n)| InvoiceTracking {
+            package_no: n.clone(),
+            tracking_id: clip(&p.tracking_number, TRACKING_ID_LEN),
+            ship_via: ship_via(&clients, p).unwrap_or_else(|| {
+                clip(
+                    &p.carrier_code.clone().unwrap_or_default().to_uppercase(),
+                    SHIP_VIA_LEN,
+                )
+            }),
+            comment: clip(&format!("ShipStation {}", p.id), 30),
         })
         .collect();
     let first = &plan.missing[0];
     let all_live: Vec<&Package> = plan.live.iter().collect();
-    let body = json!({
-        "Packages": packages,
-        "ShipDate$": first.ship_date.map(|d| d.with_timezone(&zone).format("%Y%m%d").to_string()),
-        "ShipVia$": ship_via(&clients, first),
-        // Through BOI, string columns (UDFs included) are addressed with a trailing `$`.
-        "UDFs": udf_values(&clients, &all_live)
-            .into_iter()
-            .map(|(k, v)| (format!("{}$", k.trim_end_matches('$')), v))
-            .collect::<BTreeMap<_, _>>(),
-    });
-    clients
-        .agent
-        .write_tracking(inv, &body)
-        .await
-        .map_err(sage)?;
+    let update = InvoiceTrackingUpdate {
+        packages,
+        ship_date: first.ship_date.map(|d| zone.date_of(d)),
+        ship_via: ship_via(&clients, first),
+        udfs: udf_values(&clients, &all_live),
+    };
+    clients.erp.write_invoice_tracking(inv, &update).await?;
+    // The audit trail keeps the shape it always had (Sage's column names).
+    let packages: Vec<Value> = update
+        .packages
+        .iter()
+        .map(|p| {
+            json!({"PackageNo$": p.package_no, "TrackingID$": p.tracking_id,
+                   "StarshipShipVia$": p.ship_via, "Comment$": p.comment})
+        })
+        .collect();
     let truncated: Vec<&str> = plan
         .missing
         .iter()
@@ -416,11 +391,11 @@ async fn wait_for_invoice(
         .map(|p| p.tracking_number.as_str())
         .collect();
     // The sales order is gone and only posted invoices exist: the journal ran first.
-    let so_open = match clients.agent.sales_order(no).await {
-        Ok(_) => true,
-        Err(SageError::NotFound(_)) => false,
-        Err(e) => return Err(sage(e)),
-    };
+    let so_open = clients
+        .erp
+        .sales_order(&sales_order_no(input)?)
+        .await?
+        .is_some();
     if !so_open && !plan.posted_invoices.is_empty() {
         return manual(input, format!(
             "Sales order {no}: invoice {} was posted to A/R history before the tracking arrived; enter tracking {} on it in Sage by hand",
@@ -428,10 +403,8 @@ async fn wait_for_invoice(
         ));
     }
     let t = &clients.connection.settings.tracking;
-    let since = input.context["awaiting_invoice_since"]
-        .as_str()
-        .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
-        .map(|d| d.with_timezone(&Utc))
+    let since = OrderContext::of(input)?
+        .awaiting_invoice_since
         .unwrap_or_else(Utc::now);
     if Utc::now() - since > chrono::Duration::hours(t.invoice_wait_hours as i64) || !so_open {
         return manual(input, format!(
@@ -441,22 +414,26 @@ async fn wait_for_invoice(
         ));
     }
     let next = Utc::now() + chrono::Duration::seconds(t.invoice_check_secs.max(1) as i64);
-    Ok(Transition::to("track_invoice")
+    Ok(Transition::to(OrderState::TrackInvoice)
         .at(next)
         .with_detail(json!({"waiting_for_invoice": true, "packages": numbers, "next_check": next})))
 }
 
 async fn shipped(_deps: FlowDeps, input: StepInput) -> StepResult {
     if pending(&input).await? {
-        return Ok(Transition::to("track_so").with_detail(json!({"tracking_changed": true})));
+        return Ok(
+            Transition::to(OrderState::TrackSo).with_detail(json!({"tracking_changed": true}))
+        );
     }
-    Ok(Transition::to("shipped").on_signal())
+    Ok(Transition::to(OrderState::Shipped).on_signal())
 }
 
 /// Re-check after a person acted (signalWorkflow, or a replay): done once Sage holds the tracking.
 async fn manual_action(deps: FlowDeps, input: StepInput) -> StepResult {
     if pending(&input).await? {
-        return Ok(Transition::to("track_so").with_detail(json!({"tracking_changed": true})));
+        return Ok(
+            Transition::to(OrderState::TrackSo).with_detail(json!({"tracking_changed": true}))
+        );
     }
     let clients = deps.clients(&input.db, input.connection_id).await?;
     let plan = plan(&clients, &input).await?;
@@ -464,7 +441,8 @@ async fn manual_action(deps: FlowDeps, input: StepInput) -> StepResult {
         return settled(&input, &plan, json!({"resolved_in_sage": true}));
     }
     if plan.open_invoice.is_some() && plan.stale_posted.is_empty() {
-        return Ok(Transition::to("track_invoice").with_detail(json!({"open_invoice_found": true})));
+        return Ok(Transition::to(OrderState::TrackInvoice)
+            .with_detail(json!({"open_invoice_found": true})));
     }
-    Ok(Transition::to("manual_action").on_signal())
+    Ok(Transition::to(OrderState::ManualAction).on_signal())
 }

@@ -3,12 +3,11 @@
 use async_graphql::{Context, Json, Object, Result, ID};
 use serde_json::Value;
 
-use super::errors::{error, ops, parse_id};
+use super::errors::{ops, parse_id};
 use super::types::{
     ConnectionCheck, ConnectionNode, Feed, SecretInput, Workflow, WorkflowFilterInput,
 };
 use super::{require, Caller, GqlState};
-use crate::connections::{self, Settings};
 use crate::ops::tokens::Role;
 use crate::ops::{self};
 use crate::secret::Secret;
@@ -21,30 +20,15 @@ fn actor(ctx: &Context<'_>) -> String {
         .unwrap_or_else(|_| "api".into())
 }
 
-fn vault(st: &GqlState) -> Result<&crate::vault::Vault> {
-    st.vault.as_deref().ok_or_else(|| {
-        error(
-            "INVALID_STATE",
-            "no master key configured (ML_CONNECTOR_MASTER_KEY)",
-        )
-    })
-}
-
-async fn set_secrets(st: &GqlState, id: i64, secrets: Vec<SecretInput>) -> Result<()> {
-    let v = vault(st)?;
-    for s in secrets {
-        connections::set_secret(
-            &st.engine.pool,
-            v,
-            id,
-            &s.name,
-            &Secret::new(s.value),
-            s.expires_on,
-        )
-        .await
-        .map_err(|e| ops(e.into()))?;
-    }
-    Ok(())
+fn secrets(input: Vec<SecretInput>) -> Vec<ops::connections::NewSecret> {
+    input
+        .into_iter()
+        .map(|s| ops::connections::NewSecret {
+            name: s.name,
+            value: Secret::new(s.value),
+            expires_on: s.expires_on,
+        })
+        .collect()
 }
 
 #[Object]
@@ -141,18 +125,16 @@ impl Mutation {
     ) -> Result<Vec<ConnectionCheck>> {
         require(ctx, Role::Operator)?;
         let st = ctx.data::<GqlState>()?;
-        let c = connections::by_id(&st.engine.pool, parse_id(&connection_id, "connectionId")?)
+        let id = parse_id(&connection_id, "connectionId")?;
+        let results = ops::connections::test(&st.engine.pool, st.vault.as_deref(), id)
             .await
-            .map_err(|e| ops(e.into()))?;
-        let results = connections::cli::test(&st.engine.pool, vault(st)?, &c.name)
-            .await
-            .map_err(|e| ops(ops::OpsError::Internal(e.to_string())))?;
+            .map_err(ops)?;
         Ok(results
             .into_iter()
             .map(|r| ConnectionCheck {
-                check: r["check"].as_str().unwrap_or_default().into(),
-                ok: r["ok"] == Value::Bool(true),
-                detail: r["detail"].as_str().unwrap_or_default().into(),
+                check: r.check,
+                ok: r.ok,
+                detail: r.detail,
             })
             .collect())
     }
@@ -167,18 +149,16 @@ impl Mutation {
     ) -> Result<ConnectionNode> {
         require(ctx, Role::Admin)?;
         let st = ctx.data::<GqlState>()?;
-        let mut v = serde_json::to_value(Settings::default())?;
-        connections::cli::merge(&mut v, &settings.0);
-        let s: Settings = serde_json::from_value(v)
-            .map_err(|e| error("BAD_USER_INPUT", format!("invalid settings: {e}")))?;
-        let id = connections::add(&st.engine.pool, &name, &s)
-            .await
-            .map_err(|e| ops(e.into()))?;
-        set_secrets(st, id, secrets).await?;
-        connections::by_id(&st.engine.pool, id)
-            .await
-            .map(ConnectionNode)
-            .map_err(|e| ops(e.into()))
+        ops::connections::create(
+            &st.engine.pool,
+            st.vault.as_deref(),
+            &name,
+            &settings.0,
+            &self::secrets(secrets),
+        )
+        .await
+        .map(ConnectionNode)
+        .map_err(ops)
     }
 
     /// Change settings (merged into the current ones) and/or set secrets.
@@ -191,23 +171,16 @@ impl Mutation {
     ) -> Result<ConnectionNode> {
         require(ctx, Role::Admin)?;
         let st = ctx.data::<GqlState>()?;
-        let c = connections::by_id(&st.engine.pool, parse_id(&id, "id")?)
-            .await
-            .map_err(|e| ops(e.into()))?;
-        if let Some(patch) = settings {
-            let mut v = serde_json::to_value(&c.settings)?;
-            connections::cli::merge(&mut v, &patch.0);
-            let s: Settings = serde_json::from_value(v)
-                .map_err(|e| error("BAD_USER_INPUT", format!("invalid settings: {e}")))?;
-            connections::update_settings(&st.engine.pool, &c.name, &s)
-                .await
-                .map_err(|e| ops(e.into()))?;
-        }
-        set_secrets(st, c.id, secrets).await?;
-        connections::by_id(&st.engine.pool, c.id)
-            .await
-            .map(ConnectionNode)
-            .map_err(|e| ops(e.into()))
+        ops::connections::update(
+            &st.engine.pool,
+            st.vault.as_deref(),
+            parse_id(&id, "id")?,
+            settings.as_ref().map(|s| &s.0),
+            &self::secrets(secrets),
+        )
+        .await
+        .map(ConnectionNode)
+        .map_err(ops)
     }
 
     /// A new ShipStation V1 key pair: as the next key (used when the active one is refused, then
@@ -223,35 +196,17 @@ impl Mutation {
     ) -> Result<ConnectionNode> {
         require(ctx, Role::Admin)?;
         let st = ctx.data::<GqlState>()?;
-        let id = parse_id(&connection_id, "connectionId")?;
-        connections::by_id(&st.engine.pool, id)
-            .await
-            .map_err(|e| ops(e.into()))?;
-        let (k, s) = if activate_now {
-            ("v1_key", "v1_secret")
-        } else {
-            ("v1_next_key", "v1_next_secret")
-        };
-        set_secrets(
-            st,
-            id,
-            vec![
-                SecretInput {
-                    name: k.into(),
-                    value: key,
-                    expires_on,
-                },
-                SecretInput {
-                    name: s.into(),
-                    value: secret,
-                    expires_on: None,
-                },
-            ],
+        ops::connections::rotate_v1_key(
+            &st.engine.pool,
+            st.vault.as_deref(),
+            parse_id(&connection_id, "connectionId")?,
+            Secret::new(key),
+            Secret::new(secret),
+            expires_on,
+            activate_now,
         )
-        .await?;
-        connections::by_id(&st.engine.pool, id)
-            .await
-            .map(ConnectionNode)
-            .map_err(|e| ops(e.into()))
+        .await
+        .map(ConnectionNode)
+        .map_err(ops)
     }
 }

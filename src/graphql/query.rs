@@ -88,22 +88,20 @@ impl Query {
             .map(|i| parse_id(&i, "connectionId"))
             .transpose()?;
         let first = first.clamp(1, 500) as i64;
-        let rows: Vec<SyncRun> = sqlx::query_as(
-            "SELECT id, connection_id, feed, workflow_id, started_at, finished_at, found, created, signalled, watermark, error
-               FROM sync_runs WHERE ($1::bigint IS NULL OR connection_id = $1) AND ($2::text IS NULL OR feed = $2)
-                AND id < $3 ORDER BY id DESC LIMIT $4",
+        let (rows, more) = ops::feeds::sync_runs(
+            &state(ctx)?.engine.pool,
+            c,
+            feed.as_deref(),
+            first,
+            cursor(after.as_deref())?,
         )
-        .bind(c)
-        .bind(feed)
-        .bind(cursor(after.as_deref())?.unwrap_or(i64::MAX))
-        .bind(first + 1)
-        .fetch_all(&state(ctx)?.engine.pool)
         .await
-        .map_err(|e| ops(e.into()))?;
-        let (rows, more) = ops::split_page(rows, first);
+        .map_err(ops)?;
         let mut conn = Connection::new(after.is_some(), more);
-        conn.edges
-            .extend(rows.into_iter().map(|r| Edge::new(r.id.to_string(), r)));
+        conn.edges.extend(
+            rows.into_iter()
+                .map(|r| Edge::new(r.id.to_string(), SyncRun::from(r))),
+        );
         Ok(conn)
     }
 
@@ -120,23 +118,20 @@ impl Query {
             .map(|i| parse_id(&i, "connectionId"))
             .transpose()?;
         let first = first.clamp(1, 500) as i64;
-        let rows: Vec<WebhookDelivery> = sqlx::query_as(
-            "SELECT id, connection_id, connection_name, received_at, api, event, resource_url, verified, result, reason,
-                    http_status, workflow_id, processed_at, shipments_found
-               FROM webhook_deliveries WHERE ($1::bigint IS NULL OR connection_id = $1) AND ($2::text IS NULL OR result = $2)
-                AND id < $3 ORDER BY id DESC LIMIT $4",
+        let (rows, more) = ops::feeds::webhook_deliveries(
+            &state(ctx)?.engine.pool,
+            c,
+            result.as_deref(),
+            first,
+            cursor(after.as_deref())?,
         )
-        .bind(c)
-        .bind(result)
-        .bind(cursor(after.as_deref())?.unwrap_or(i64::MAX))
-        .bind(first + 1)
-        .fetch_all(&state(ctx)?.engine.pool)
         .await
-        .map_err(|e| ops(e.into()))?;
-        let (rows, more) = ops::split_page(rows, first);
+        .map_err(ops)?;
         let mut conn = Connection::new(after.is_some(), more);
-        conn.edges
-            .extend(rows.into_iter().map(|r| Edge::new(r.id.to_string(), r)));
+        conn.edges.extend(
+            rows.into_iter()
+                .map(|r| Edge::new(r.id.to_string(), WebhookDelivery::from(r))),
+        );
         Ok(conn)
     }
 

@@ -30,10 +30,7 @@ impl SubscriptionRoot {
         require(ctx, Role::Viewer)?;
         let pool = ctx.data::<GqlState>()?.engine.pool.clone();
         let filter = filter.unwrap_or_default().to_filter()?;
-        let since: DateTime<Utc> = sqlx::query_scalar("SELECT now()")
-            .fetch_one(&pool)
-            .await
-            .map_err(|e| ops(e.into()))?;
+        let since: DateTime<Utc> = crate::ops::database_now(&pool).await.map_err(ops)?;
         let state = (pool, filter, since, VecDeque::new());
         Ok(futures_util::stream::unfold(
             state,

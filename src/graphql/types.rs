@@ -275,7 +275,7 @@ impl ConnectionNode {
     }
 }
 
-#[derive(SimpleObject, sqlx::FromRow)]
+#[derive(SimpleObject)]
 #[graphql(complex)]
 pub struct SyncRun {
     #[graphql(skip)]
@@ -296,6 +296,24 @@ pub struct SyncRun {
     pub error: Option<String>,
 }
 
+impl From<ops::feeds::SyncRunRow> for SyncRun {
+    fn from(r: ops::feeds::SyncRunRow) -> Self {
+        Self {
+            id: r.id,
+            connection_id: r.connection_id,
+            feed: r.feed,
+            workflow_id: r.workflow_id,
+            started_at: r.started_at,
+            finished_at: r.finished_at,
+            found: r.found,
+            created: r.created,
+            signalled: r.signalled,
+            watermark: r.watermark,
+            error: r.error,
+        }
+    }
+}
+
 #[ComplexObject]
 impl SyncRun {
     async fn id(&self) -> ID {
@@ -312,7 +330,7 @@ impl SyncRun {
     }
 }
 
-#[derive(SimpleObject, sqlx::FromRow)]
+#[derive(SimpleObject)]
 #[graphql(complex)]
 pub struct WebhookDelivery {
     #[graphql(skip)]
@@ -334,6 +352,27 @@ pub struct WebhookDelivery {
     pub workflow_id: Option<i64>,
     pub processed_at: Option<DateTime<Utc>>,
     pub shipments_found: Option<i32>,
+}
+
+impl From<ops::feeds::WebhookDeliveryRow> for WebhookDelivery {
+    fn from(r: ops::feeds::WebhookDeliveryRow) -> Self {
+        Self {
+            id: r.id,
+            connection_id: r.connection_id,
+            connection_name: r.connection_name,
+            received_at: r.received_at,
+            api: r.api,
+            event: r.event,
+            resource_url: r.resource_url,
+            verified: r.verified,
+            result: r.result,
+            reason: r.reason,
+            http_status: r.http_status,
+            workflow_id: r.workflow_id,
+            processed_at: r.processed_at,
+            shipments_found: r.shipments_found,
+        }
+    }
 }
 
 #[ComplexObject]

@@ -3,7 +3,8 @@
 //! syncs, and what needs a human now (alerts) or how busy things are (stats).
 
 pub mod alerts;
-pub mod cli;
+pub mod connections;
+pub mod feeds;
 pub mod stats;
 pub mod tokens;
 pub mod workflows;
@@ -17,6 +18,11 @@ pub fn split_page<T>(mut rows: Vec<T>, first: i64) -> (Vec<T>, bool) {
     let more = rows.len() as i64 > first;
     rows.truncate(first.max(0) as usize);
     (rows, more)
+}
+
+/// The database's clock (what every replica agrees on), e.g. where a change feed starts.
+pub async fn database_now(pool: &sqlx::PgPool) -> Result<chrono::DateTime<chrono::Utc>, OpsError> {
+    Ok(sqlx::query_scalar("SELECT now()").fetch_one(pool).await?)
 }
 
 /// Why an operation did not happen, in words for the person who asked.

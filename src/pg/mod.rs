@@ -7,7 +7,6 @@
 //! folder). So no test run or demo can leak a server.
 
 mod binaries;
-pub mod test_support;
 mod user;
 
 use std::io::Read;

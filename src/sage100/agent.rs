@@ -6,13 +6,16 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
-use serde_json::{json, Map, Value};
+use mlc_agent_api::{self as api, paths, Answer, ChangedQuery, PageCursor, Status};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
 use tokio::sync::Semaphore;
 
 use super::error::SageError;
+use crate::domain::ChangeStamp;
 use crate::secret::Secret;
 
-pub const API_KEY_HEADER: &str = "x-ml-agent-key";
+pub use mlc_agent_api::API_KEY_HEADER;
 
 #[derive(Debug, Clone)]
 pub struct LockRetry {
@@ -72,20 +75,6 @@ fn cap_for(base_url: &str, n: usize) -> Arc<Semaphore> {
         .clone()
 }
 
-/// A watermark: Sage's (DateUpdated, TimeUpdated) in the site's zone.
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct Watermark {
-    pub date: String,
-    pub time: f64,
-}
-
-/// A page of changed rows and the cursor to the next page (None: caught up).
-#[derive(Debug, Clone)]
-pub struct ChangedPage {
-    pub rows: Vec<Map<String, Value>>,
-    pub next: Option<Value>,
-}
-
 #[derive(Clone)]
 pub struct AgentClient {
     http: reqwest::Client,
@@ -120,13 +109,13 @@ impl AgentClient {
         })
     }
 
-    async fn once(
+    async fn once<T: DeserializeOwned>(
         &self,
         method: reqwest::Method,
         path: &str,
         query: &[(&str, String)],
-        body: Option<&Value>,
-    ) -> Result<Map<String, Value>, SageError> {
+        body: Option<&dyn ErasedBody>,
+    ) -> Result<T, SageError> {
         let _permit = self
             .cap
             .acquire()
@@ -138,7 +127,9 @@ impl AgentClient {
             req = req.header(API_KEY_HEADER, k.expose());
         }
         if let Some(b) = body {
-            req = req.json(b);
+            req = req
+                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .body(b.to_json()?);
         }
         let sent = req.send().await;
         crate::metrics::call(
@@ -157,34 +148,38 @@ impl AgentClient {
         if status == reqwest::StatusCode::UNAUTHORIZED {
             return Err(SageError::Unauthorized);
         }
-        let v: Value = serde_json::from_str(&text)
+        let head: Status = serde_json::from_str(&text)
             .map_err(|e| SageError::Malformed(format!("agent answer: {e}")))?;
-        let msg = v["LastErrorMsg"].as_str().unwrap_or_default().to_string();
-        match (v["ReturnCode"].as_i64(), v["ErrorKind"].as_str()) {
-            (Some(1) | Some(-1), _) => Ok(v.as_object().cloned().unwrap_or_default()),
-            (_, Some("record_locked")) => Err(SageError::RecordLocked {
+        if head.succeeded() {
+            let answer: Answer<T> = serde_json::from_str(&text)
+                .map_err(|e| SageError::Malformed(format!("agent answer: {e}")))?;
+            return Ok(answer.body);
+        }
+        let msg = head.last_error_msg;
+        Err(match head.error_kind {
+            Some(api::ErrorKind::RecordLocked) => SageError::RecordLocked {
                 attempts: 1,
                 message: msg,
-            }),
-            (_, Some("not_found")) => Err(SageError::NotFound(msg)),
-            (_, Some("posted")) => Err(SageError::Posted(msg)),
-            (_, Some("session")) => Err(SageError::Session(msg)),
-            _ => Err(SageError::Rejected(if msg.is_empty() {
+            },
+            Some(api::ErrorKind::NotFound) => SageError::NotFound(msg),
+            Some(api::ErrorKind::Posted) => SageError::Posted(msg),
+            Some(api::ErrorKind::Session) => SageError::Session(msg),
+            Some(api::ErrorKind::Invalid) | None => SageError::Rejected(if msg.is_empty() {
                 format!("HTTP {status}")
             } else {
                 msg
-            })),
-        }
+            }),
+        })
     }
 
     /// A call with record-lock retries (exponential backoff with jitter, capped).
-    async fn call(
+    async fn call<T: DeserializeOwned>(
         &self,
         method: reqwest::Method,
         path: &str,
         query: &[(&str, String)],
-        body: Option<&Value>,
-    ) -> Result<Map<String, Value>, SageError> {
+        body: Option<&dyn ErasedBody>,
+    ) -> Result<T, SageError> {
         let r = &self.cfg.lock_retry;
         let mut attempt = 1;
         loop {
@@ -208,81 +203,44 @@ impl AgentClient {
         }
     }
 
-    fn co(&self) -> String {
-        format!("/v1/companies/{}", self.cfg.company)
+    fn path(&self, route: &str, params: &[(&str, &str)]) -> String {
+        let mut all = vec![("co", self.cfg.company.as_str())];
+        all.extend_from_slice(params);
+        paths::fill(route, &all)
     }
 
-    pub async fn health(&self) -> Result<Map<String, Value>, SageError> {
-        self.call(reqwest::Method::GET, "/v1/health", &[], None)
+    pub async fn health(&self) -> Result<api::Health, SageError> {
+        self.call(reqwest::Method::GET, paths::HEALTH, &[], None)
             .await
     }
 
-    fn changed_query(
-        since: &Watermark,
-        limit: usize,
-        cursor: Option<&Value>,
-    ) -> Vec<(&'static str, String)> {
-        let mut q = vec![
-            ("since_date", since.date.clone()),
-            ("since_time", since.time.to_string()),
-            ("limit", limit.to_string()),
-        ];
-        if let Some(c) = cursor {
-            for k in ["after_date", "after_time", "after_key"] {
-                let v = &c[k];
-                q.push((
-                    k,
-                    v.as_str()
-                        .map(str::to_string)
-                        .unwrap_or_else(|| v.to_string()),
-                ));
-            }
-        }
-        q
-    }
-
-    /// One page of a change feed (`<what>/changed`), rows under `field`.
-    async fn changed(
-        &self,
-        what: &str,
-        field: &str,
-        since: &Watermark,
-        limit: usize,
-        cursor: Option<&Value>,
-    ) -> Result<ChangedPage, SageError> {
-        let path = format!("{}/{what}/changed", self.co());
-        let v = self
-            .call(
-                reqwest::Method::GET,
-                &path,
-                &Self::changed_query(since, limit, cursor),
-                None,
-            )
-            .await?;
-        Ok(page(&v, field))
-    }
-
-    /// Sales orders (with Lines) changed at or after the watermark, one page at a time.
+    /// Sales orders (with their lines) changed at or after the watermark, one page at a time.
     pub async fn changed_orders(
         &self,
-        since: &Watermark,
+        since: &ChangeStamp,
         limit: usize,
-        cursor: Option<&Value>,
-    ) -> Result<ChangedPage, SageError> {
-        self.changed("sales-orders", "SalesOrders", since, limit, cursor)
-            .await
+        cursor: Option<&PageCursor>,
+    ) -> Result<api::ChangedOrders, SageError> {
+        let q = ChangedQuery::new(since.date.clone(), since.time, limit, cursor);
+        self.call(
+            reqwest::Method::GET,
+            &self.path(paths::CHANGED_ORDERS, &[]),
+            &q.pairs(),
+            None,
+        )
+        .await
     }
 
-    pub async fn sales_order(&self, no: &str) -> Result<Map<String, Value>, SageError> {
-        let v = self
+    pub async fn sales_order(&self, no: &str) -> Result<api::SalesOrderHeader, SageError> {
+        let one: api::OneOrder = self
             .call(
                 reqwest::Method::GET,
-                &format!("{}/sales-orders/{no}", self.co()),
+                &self.path(paths::ONE_ORDER, &[("no", no)]),
                 &[],
                 None,
             )
             .await?;
-        Ok(v["SalesOrder"].as_object().cloned().unwrap_or_default())
+        Ok(one.sales_order)
     }
 
     /// Which orders still exist: (existing, missing).
@@ -290,76 +248,77 @@ impl AgentClient {
         &self,
         numbers: &[String],
     ) -> Result<(Vec<String>, Vec<String>), SageError> {
-        let v = self
+        let body = api::OrdersExistRequest {
+            sales_order_nos: numbers.to_vec(),
+        };
+        let v: api::OrdersExist = self
             .call(
                 reqwest::Method::POST,
-                &format!("{}/sales-orders/exists", self.co()),
+                &self.path(paths::ORDERS_EXIST, &[]),
                 &[],
-                Some(&json!({"SalesOrderNos": numbers})),
+                Some(&body),
             )
             .await?;
-        Ok((strings(&v, "Existing"), strings(&v, "Missing")))
+        Ok((v.existing, v.missing))
     }
 
     /// Item master records by code: (found, missing codes).
     pub async fn items(
         &self,
         codes: &[String],
-    ) -> Result<(Vec<Map<String, Value>>, Vec<String>), SageError> {
-        let v = self
+    ) -> Result<(Vec<api::ItemRow>, Vec<String>), SageError> {
+        let body = api::ItemsRequest {
+            item_codes: codes.to_vec(),
+        };
+        let v: api::Items = self
             .call(
                 reqwest::Method::POST,
-                &format!("{}/items/lookup", self.co()),
+                &self.path(paths::ITEMS_LOOKUP, &[]),
                 &[],
-                Some(&json!({"ItemCodes": codes})),
+                Some(&body),
             )
             .await?;
-        let found = v["Items"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|i| i.as_object().cloned())
-            .collect();
-        Ok((found, strings(&v, "Missing")))
+        Ok((v.items, v.missing))
     }
 
     pub async fn changed_item_warehouses(
         &self,
-        since: &Watermark,
+        since: &ChangeStamp,
         limit: usize,
-        cursor: Option<&Value>,
-    ) -> Result<ChangedPage, SageError> {
-        self.changed("item-warehouses", "ItemWarehouses", since, limit, cursor)
-            .await
+        cursor: Option<&PageCursor>,
+    ) -> Result<api::ChangedItemWarehouses, SageError> {
+        let q = ChangedQuery::new(since.date.clone(), since.time, limit, cursor);
+        self.call(
+            reqwest::Method::GET,
+            &self.path(paths::CHANGED_ITEM_WAREHOUSES, &[]),
+            &q.pairs(),
+            None,
+        )
+        .await
     }
 
-    /// Invoices of a sales order: open SO invoices and those posted to A/R history (`Posted`).
-    pub async fn invoices_of_order(&self, no: &str) -> Result<Vec<Map<String, Value>>, SageError> {
-        let v = self
+    /// Invoices of a sales order: open SO invoices and those posted to A/R history (`posted`).
+    pub async fn invoices_of_order(&self, no: &str) -> Result<Vec<api::InvoiceHeader>, SageError> {
+        let v: api::Invoices = self
             .call(
                 reqwest::Method::GET,
-                &format!("{}/sales-orders/{no}/invoices", self.co()),
+                &self.path(paths::ORDER_INVOICES, &[("no", no)]),
                 &[],
                 None,
             )
             .await?;
-        Ok(v["Invoices"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|i| i.as_object().cloned())
-            .collect())
+        Ok(v.invoices)
     }
 
     /// Write one tracking row per package (+ header ShipDate/ShipVia/UDFs). Idempotent.
     pub async fn write_tracking(
         &self,
         invoice_no: &str,
-        body: &Value,
-    ) -> Result<Map<String, Value>, SageError> {
+        body: &api::WriteTracking,
+    ) -> Result<api::TrackingWritten, SageError> {
         self.call(
             reqwest::Method::POST,
-            &format!("{}/invoices/{invoice_no}/tracking", self.co()),
+            &self.path(paths::INVOICE_TRACKING, &[("inv", invoice_no)]),
             &[],
             Some(body),
         )
@@ -371,9 +330,12 @@ impl AgentClient {
         invoice_no: &str,
         package_no: &str,
     ) -> Result<(), SageError> {
-        self.call(
+        self.call::<api::Empty>(
             reqwest::Method::DELETE,
-            &format!("{}/invoices/{invoice_no}/tracking/{package_no}", self.co()),
+            &self.path(
+                paths::INVOICE_PACKAGE,
+                &[("inv", invoice_no), ("package", package_no)],
+            ),
             &[],
             None,
         )
@@ -382,25 +344,13 @@ impl AgentClient {
     }
 }
 
-/// A list of strings in an answer.
-fn strings(v: &Map<String, Value>, field: &str) -> Vec<String> {
-    v.get(field)
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter_map(|m| m.as_str().map(str::to_string))
-        .collect()
+/// A request body of any contract type (so `call` needs no generic body parameter).
+trait ErasedBody: Send + Sync {
+    fn to_json(&self) -> Result<Vec<u8>, SageError>;
 }
 
-fn page(v: &Map<String, Value>, field: &str) -> ChangedPage {
-    ChangedPage {
-        rows: v
-            .get(field)
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .filter_map(|r| r.as_object().cloned())
-            .collect(),
-        next: v.get("Next").filter(|n| !n.is_null()).cloned(),
+impl<T: Serialize + Send + Sync> ErasedBody for T {
+    fn to_json(&self) -> Result<Vec<u8>, SageError> {
+        serde_json::to_vec(self).map_err(|e| SageError::Malformed(format!("request body: {e}")))
     }
 }

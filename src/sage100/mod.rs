@@ -1,10 +1,13 @@
-//! Sage 100 clients: eBusiness Web Services (SOAP) and our local agent (BOI over HTTPS).
+//! Sage 100 adapter: eBusiness Web Services (SOAP) and our local agent (BOI over HTTPS), turned
+//! into the connector's ERP port (`Sage100`).
 
+pub mod adapter;
 pub mod agent;
+pub mod convert;
 pub mod error;
-pub mod feed;
 pub mod soap;
 
-pub use agent::{AgentClient, AgentConfig, Watermark};
+pub use adapter::Sage100;
+pub use agent::{AgentClient, AgentConfig};
 pub use error::SageError;
 pub use soap::{SalesOrder, SoapClient, SoapConfig};

@@ -36,6 +36,10 @@ const READ_ONLY: &[&str] = &[
     "ExtensionAmt",
 ];
 
+/// The service namespace assumed until the customer's WSDL says otherwise (no public source
+/// confirms it; see ARCHITECTURE.md, "Sage 100" assumptions).
+pub const ASSUMED_SERVICE_NAMESPACE: &str = "http://sage.com/sage100/ebusinesswebservices";
+
 #[derive(Debug, Clone)]
 pub struct SoapConfig {
     pub endpoint: String,

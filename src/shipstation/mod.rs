@@ -1,6 +1,9 @@
 //! ShipStation clients: V1 (orders, shipments, fulfillments, webhooks) and V2 (inventory,
 //! tracking), a shared PostgreSQL rate governor, Pacific time, key rotation, webhook security.
 
+pub mod adapter;
+pub mod batcher;
+pub mod convert;
 pub mod error;
 pub mod governor;
 pub mod keys;
@@ -11,6 +14,7 @@ pub mod v1;
 pub mod v2;
 pub mod webhook;
 
+pub use adapter::ShipStation;
 pub use error::ShipStationError;
 pub use keys::{KeyPair, KeyRing};
 pub use v1::{V1Client, V1Config};

@@ -23,14 +23,14 @@ pub fn binary() -> PathBuf {
 }
 
 pub async fn fresh_db() -> (PgPool, String) {
-    ml_connector::pg::test_support::fresh_pool()
+    ml_connector::testkit::pg::fresh_pool()
         .await
         .expect("test database")
 }
 
 /// An engine over tests/fixtures/workflows with every built-in handler.
 pub fn fixture_engine(pool: PgPool) -> Engine {
-    let handlers = ml_connector::flows::handlers_without_vault();
+    let handlers = ml_connector::testkit::handlers_with_samples();
     let defs = Definitions::load_dir(&fixtures().join("workflows"), &|h| handlers.contains(h))
         .expect("fixture definitions");
     Engine::new(pool, defs, handlers)

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use ml_connector::agent::api::AgentState;
 use ml_connector::agent::pool::SessionPool;
-use ml_connector::agent::run::serve_agent;
+use ml_connector::agent::server::serve_agent;
 use ml_connector::agent::server::Transport;
 use ml_connector::engine::Shutdown;
 use ml_connector::sage100::agent::LockRetry;

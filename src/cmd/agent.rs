@@ -1,0 +1,80 @@
+//! `ml-connector agent`: the local agent beside Sage 100.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context;
+
+use super::args::AgentArgs;
+use ml_connector::agent::api::AgentState;
+use ml_connector::agent::boi::Boi;
+use ml_connector::agent::pool::SessionPool;
+use ml_connector::agent::server::{serve_agent, Transport};
+use ml_connector::engine::Shutdown;
+use ml_connector::secret::Secret;
+
+/// The BOI backend named by `--backend`.
+fn backend(args: &AgentArgs, password: &Secret) -> anyhow::Result<Arc<dyn Boi>> {
+    match args.backend.as_str() {
+        #[cfg(feature = "sim")]
+        "sim" => {
+            use ml_connector::sim::sage100::{boi::SimBoi, SageConfig, SageSim};
+            let sim = SageSim::new(SageConfig {
+                username: args.sage_user.clone(),
+                password: password.expose().to_string(),
+                companies: args.companies.clone(),
+                seed_demo: true,
+                ..SageConfig::default()
+            });
+            Ok(Arc::new(SimBoi::new(sim)))
+        }
+        #[cfg(not(feature = "sim"))]
+        "sim" => {
+            let _ = password;
+            anyhow::bail!("this build has no simulator (built without the `sim` feature)")
+        }
+        "com" => anyhow::bail!("the COM backend needs Windows with Sage 100 installed (ProvideX.Script); this build only has --backend sim"),
+        other => anyhow::bail!("unknown --backend {other:?} (sim or com)"),
+    }
+}
+
+pub async fn agent(args: &AgentArgs) -> anyhow::Result<()> {
+    let password = Secret::new(
+        std::env::var("ML_AGENT_SAGE_PASSWORD").unwrap_or_else(|_| "sage-password".into()),
+    );
+    let api_key = std::env::var("ML_AGENT_API_KEY")
+        .ok()
+        .filter(|k| !k.is_empty())
+        .map(Secret::new);
+    let boi = backend(args, &password)?;
+    let transport = match (&args.tls_cert, &args.tls_key, args.plain_http) {
+        (Some(cert), Some(key), _) => Transport::Tls {
+            cert: cert.clone(),
+            key: key.clone(),
+            client_ca: args.client_ca.clone(),
+        },
+        (None, None, true) => Transport::PlainLoopback,
+        _ => anyhow::bail!(
+            "give --tls-cert and --tls-key (HTTPS), or --plain-http for loopback-only trials"
+        ),
+    };
+    if api_key.is_none() && args.client_ca.is_none() {
+        anyhow::bail!(
+            "set ML_AGENT_API_KEY or --client-ca: the agent never runs without authentication"
+        );
+    }
+    let state = AgentState {
+        pool: SessionPool::new(boi, args.sage_user.clone(), password, args.max_sessions),
+        api_key,
+        companies: args.companies.clone(),
+    };
+    let addr: SocketAddr = args
+        .listen
+        .parse()
+        .with_context(|| format!("invalid --listen {}", args.listen))?;
+    let shutdown = Shutdown::new();
+    shutdown.trigger_on_signals();
+    let (bound, task) = serve_agent(state, addr, transport, shutdown).await?;
+    println!("Sage 100 agent listening on {bound}");
+    task.await?
+}

@@ -1,0 +1,226 @@
+//! `bench engine`: burn-down of N pre-inserted workflows of K no-op steps with the audit trail
+//! on, then claim latency on the idle engine (single workflows created one at a time).
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+
+use super::percentile;
+use crate::cmd::args::{BenchEngineArgs, GlobalArgs};
+use ml_connector::db::{Database, DbTarget};
+use ml_connector::engine::definition::Definitions;
+use ml_connector::engine::store::{self, NewWorkflow};
+use ml_connector::engine::worker::{PoolConfig, PoolStats, WorkerPool};
+use ml_connector::engine::{worker_identity, Engine, Shutdown};
+use ml_connector::pg::StartOptions;
+
+const KIND: &str = "bench";
+
+/// A linear workflow of `steps` no-op states.
+fn definition_toml(steps: usize) -> String {
+    let mut t = format!("kind = \"{KIND}\"\ninitial = \"s1\"\nlease_secs = 60\n");
+    for i in 1..=steps {
+        let next = if i == steps {
+            "done".to_string()
+        } else {
+            format!("s{}", i + 1)
+        };
+        t.push_str(&format!(
+            "[states.s{i}]\nhandler = \"sample.noop\"\nnext = [\"{next}\"]\n"
+        ));
+    }
+    t.push_str("[states.done]\nterminal = true\n");
+    t
+}
+
+pub async fn run(global: &GlobalArgs, args: &BenchEngineArgs) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        args.workflows > 0 && args.steps > 0 && args.workers > 0,
+        "counts must be positive"
+    );
+    let target = match &global.database_url {
+        Some(url) => DbTarget::Url(url.clone()),
+        None => DbTarget::Embedded {
+            root: StartOptions::ephemeral("bench", false).root,
+            ephemeral: true,
+        },
+    };
+    let db = Database::open(&target, 16).await?;
+    let handlers = ml_connector::testkit::handlers_with_samples();
+    let text = definition_toml(args.steps);
+    let defs =
+        Definitions::from_sources([("bench.toml", text.as_str())], &|h| handlers.contains(h))?;
+    let engine = Engine::new(db.pool.clone(), defs, handlers);
+    let say = |s: String| {
+        if !args.json {
+            println!("{s}");
+        }
+    };
+
+    // A clean slate for the bench kind (dev databases only, like `river bench`).
+    sqlx::query("DELETE FROM workflow_events WHERE workflow_id IN (SELECT id FROM workflows WHERE kind = $1)")
+        .bind(KIND)
+        .execute(&db.pool)
+        .await?;
+    sqlx::query("DELETE FROM workflows WHERE kind = $1")
+        .bind(KIND)
+        .execute(&db.pool)
+        .await?;
+    sqlx::query("VACUUM ANALYZE workflows")
+        .execute(&db.pool)
+        .await?;
+    sqlx::query("VACUUM ANALYZE workflow_events")
+        .execute(&db.pool)
+        .await?;
+
+    say(format!(
+        "inserting {} workflows of {} step(s)…",
+        args.workflows, args.steps
+    ));
+    let run_id = format!("{:08x}", rand::random::<u32>());
+    let t_insert = Instant::now();
+    for chunk_start in (0..args.workflows).step_by(5000) {
+        let n = 5000.min(args.workflows - chunk_start);
+        let items: Vec<NewWorkflow> = (chunk_start..chunk_start + n)
+            .map(|i| NewWorkflow {
+                kind: KIND.into(),
+                connection_id: 0,
+                business_key: format!("{run_id}-{i}"),
+                initial_state: "s1".into(),
+                context: json!({}),
+                run_at: None,
+            })
+            .collect();
+        store::create_many(&db.pool, &items, "bench").await?;
+    }
+    let insert_s = t_insert.elapsed().as_secs_f64();
+    sqlx::query("ANALYZE workflows").execute(&db.pool).await?;
+
+    let mut cfg = PoolConfig::new(worker_identity("bench"), args.workers);
+    cfg.claim_batch = args.claim_batch;
+    cfg.prefetch = args.claim_batch * 2;
+    cfg.complete_batch = args.complete_batch;
+    let stats = Arc::new(PoolStats::default());
+    stats.record_claim_latencies();
+    let shutdown = Shutdown::new();
+    say("burning down…".into());
+    let t0 = Instant::now();
+    let pool = WorkerPool::spawn_with_stats(engine.clone(), cfg, shutdown.clone(), stats.clone());
+    let total = args.workflows as u64;
+    while stats.workflows_completed.load(Ordering::Relaxed) < total {
+        tokio::time::sleep(Duration::from_millis(2)).await;
+        anyhow::ensure!(
+            t0.elapsed() < Duration::from_secs(1800),
+            "burn-down did not finish in 30 minutes"
+        );
+    }
+    let burn_s = t0.elapsed().as_secs_f64();
+    let mut burn_lat = stats.take_claim_latencies();
+    let dead = dead_tuples(&db).await?;
+
+    // Idle claim latency: one workflow at a time on the now-idle pool (woken by NOTIFY). Vacuum
+    // (and re-analyze) first, as autovacuum would, so the burn-down does not count as "idle".
+    sqlx::query("VACUUM ANALYZE workflows")
+        .execute(&db.pool)
+        .await?;
+    say(format!(
+        "idle claim latency over {} single workflows…",
+        args.idle_samples
+    ));
+    let mut conn = db.pool.acquire().await?;
+    for i in 0..args.idle_samples {
+        let new = NewWorkflow {
+            kind: KIND.into(),
+            connection_id: 0,
+            business_key: format!("{run_id}-idle-{i}"),
+            initial_state: "s1".into(),
+            context: json!({}),
+            run_at: None,
+        };
+        store::create(&mut conn, &new, "bench").await?;
+        let want = total + (i as u64 + 1);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while stats.workflows_completed.load(Ordering::Relaxed) < want && Instant::now() < deadline
+        {
+            tokio::time::sleep(Duration::from_micros(200)).await;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    drop(conn);
+    let mut idle_lat = stats.take_claim_latencies();
+    shutdown.trigger();
+    pool.join().await;
+
+    let events: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM workflow_events e JOIN workflows w ON w.id = e.workflow_id WHERE w.kind = $1",
+    )
+    .bind(KIND)
+    .fetch_one(&db.pool)
+    .await?;
+    db.close().await;
+
+    let steps = (args.workflows * args.steps) as f64;
+    let report = json!({
+        "bench": "engine",
+        "workflows": args.workflows,
+        "steps": args.steps,
+        "workers": args.workers,
+        "claim_batch": args.claim_batch,
+        "complete_batch": args.complete_batch,
+        "insert_s": round(insert_s),
+        "burn_down_s": round(burn_s),
+        "steps_per_s": (steps / burn_s).round(),
+        "workflows_per_s": (args.workflows as f64 / burn_s).round(),
+        "claim_p50_ms": round(percentile(&mut idle_lat, 0.50)),
+        "claim_p95_ms": round(percentile(&mut idle_lat, 0.95)),
+        "claim_p99_ms": round(percentile(&mut idle_lat, 0.99)),
+        "burn_down_wait_p50_ms": round(percentile(&mut burn_lat, 0.50)),
+        "burn_down_wait_p99_ms": round(percentile(&mut burn_lat, 0.99)),
+        "audit_events": events,
+        "claims": stats.claims.load(Ordering::Relaxed),
+        "flushes": stats.flushes.load(Ordering::Relaxed),
+        "dead_tuples_workflows": dead,
+    });
+    if args.json {
+        println!("{report}");
+    } else {
+        println!(
+            "burn-down: {} workflows × {} steps in {:.2} s → {} steps/s, {} workflows/s",
+            args.workflows, args.steps, burn_s, report["steps_per_s"], report["workflows_per_s"]
+        );
+        println!(
+            "claim latency (idle, ready → started): p50 {} ms, p95 {} ms, p99 {} ms",
+            report["claim_p50_ms"], report["claim_p95_ms"], report["claim_p99_ms"]
+        );
+        println!(
+            "queue wait during burn-down: p50 {} ms, p99 {} ms",
+            report["burn_down_wait_p50_ms"], report["burn_down_wait_p99_ms"]
+        );
+        println!("audit events {}, claims {}, flushes {}, dead tuples in workflows after the burn-down {}",
+            events, report["claims"], report["flushes"], dead);
+    }
+    Ok(())
+}
+
+/// Dead tuples of the hot table right after the burn-down. Backends publish table statistics at
+/// most once a second, so ask for a flush and wait briefly.
+async fn dead_tuples(db: &Database) -> anyhow::Result<i64> {
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let mut conn = db.pool.acquire().await?;
+    sqlx::query("SELECT pg_stat_clear_snapshot()")
+        .execute(&mut *conn)
+        .await?;
+    Ok(
+        sqlx::query_scalar(
+            "SELECT n_dead_tup FROM pg_stat_user_tables WHERE relname = 'workflows'",
+        )
+        .fetch_one(&mut *conn)
+        .await?,
+    )
+}
+
+fn round(x: f64) -> f64 {
+    (x * 1000.0).round() / 1000.0
+}

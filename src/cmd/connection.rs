@@ -1,0 +1,245 @@
+//! `ml-connector connection …` and `ml-connector keys …`.
+
+use std::collections::BTreeMap;
+use std::io::Read;
+
+use anyhow::Context;
+use serde_json::json;
+
+use super::args::{ConnectionCommand, ConnectionEdit, GlobalArgs, KeysCommand};
+use ml_connector::connections::{self as conns, merge, Connection, Settings, SECRET_NAMES};
+use ml_connector::db::Database;
+use ml_connector::secret::Secret;
+use ml_connector::vault::Vault;
+
+fn apply(settings: &Settings, edit: &ConnectionEdit) -> anyhow::Result<Settings> {
+    let mut v = serde_json::to_value(settings)?;
+    if let Some(path) = &edit.settings_file {
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        merge(
+            &mut v,
+            &serde_json::from_str(&text)
+                .with_context(|| format!("{} is not JSON", path.display()))?,
+        );
+    }
+    if let Some(j) = &edit.settings_json {
+        merge(
+            &mut v,
+            &serde_json::from_str(j).context("--settings-json is not JSON")?,
+        );
+    }
+    let mut s: Settings = serde_json::from_value(v).context("invalid settings")?;
+    let set = |target: &mut String, value: &Option<String>| {
+        if let Some(x) = value {
+            *target = x.clone();
+        }
+    };
+    set(&mut s.sage.soap_url, &edit.sage_soap_url);
+    set(&mut s.sage.username, &edit.sage_user);
+    set(
+        &mut s.sage.company,
+        &edit.company.as_ref().map(|c| c.to_ascii_uppercase()),
+    );
+    set(&mut s.sage.agent_url, &edit.agent_url);
+    set(&mut s.sage.site_zone, &edit.zone);
+    set(&mut s.shipstation.v1_base_url, &edit.v1_base_url);
+    set(&mut s.shipstation.v2_base_url, &edit.v2_base_url);
+    Ok(s)
+}
+
+/// Secrets from ML_SECRET_<NAME> variables and, when asked, `name=value` lines on stdin.
+fn read_secrets(stdin: bool) -> anyhow::Result<BTreeMap<String, Secret>> {
+    let mut out = BTreeMap::new();
+    for name in SECRET_NAMES {
+        if let Ok(v) = std::env::var(format!("ML_SECRET_{}", name.to_ascii_uppercase())) {
+            out.insert(name.to_string(), Secret::new(v));
+        }
+    }
+    if stdin {
+        let mut text = String::new();
+        std::io::stdin()
+            .read_to_string(&mut text)
+            .context("reading secrets from stdin")?;
+        for (i, line) in text
+            .lines()
+            .enumerate()
+            .filter(|(_, l)| !l.trim().is_empty() && !l.trim_start().starts_with('#'))
+        {
+            let (name, value) = line
+                .split_once('=')
+                .with_context(|| format!("stdin line {}: expected name=value", i + 1))?;
+            let name = name.trim();
+            anyhow::ensure!(
+                SECRET_NAMES.contains(&name),
+                "stdin line {}: unknown secret name {name:?}",
+                i + 1
+            );
+            out.insert(name.to_string(), Secret::new(value.trim()));
+        }
+    }
+    Ok(out)
+}
+
+pub async fn open(global: &GlobalArgs) -> anyhow::Result<Database> {
+    Database::open(&global.db_target(), 4).await
+}
+
+fn describe(c: &Connection) -> String {
+    let mut out = format!(
+        "{} (id {}, {})\n",
+        c.name,
+        c.id,
+        if c.enabled { "enabled" } else { "disabled" }
+    );
+    out.push_str(&format!(
+        "  Sage: company {} at {} (agent {}), site zone {}\n",
+        c.settings.sage.company,
+        c.settings.sage.soap_url,
+        c.settings.sage.agent_url,
+        c.settings.sage.site_zone
+    ));
+    out.push_str(&format!(
+        "  ShipStation: V1 {}  V2 {}\n",
+        c.settings.shipstation.v1_base_url, c.settings.shipstation.v2_base_url
+    ));
+    out.push_str(&format!(
+        "  polls: orders {} s, shipments {} s, inventory {} s\n",
+        c.settings.polls.orders_secs,
+        c.settings.polls.shipments_secs,
+        c.settings.polls.inventory_secs
+    ));
+    for name in SECRET_NAMES {
+        match c.secrets.iter().find(|s| s.name == *name) {
+            Some(s) => out.push_str(&format!(
+                "  secret {name}: set (key {}, v{}{})\n",
+                s.key_id,
+                s.version,
+                s.expires_on
+                    .map(|d| format!(", expires {d}"))
+                    .unwrap_or_default()
+            )),
+            None => out.push_str(&format!("  secret {name}: not set\n")),
+        }
+    }
+    out
+}
+
+async fn store_secrets(
+    db: &Database,
+    vault: &Vault,
+    id: i64,
+    edit: &ConnectionEdit,
+) -> anyhow::Result<usize> {
+    let secrets = read_secrets(edit.secrets_stdin)?;
+    for (name, value) in &secrets {
+        let expires = match name.as_str() {
+            "v1_key" | "v1_secret" => edit.v1_expires,
+            "v1_next_key" | "v1_next_secret" => edit.v1_next_expires,
+            _ => None,
+        };
+        conns::set_secret(&db.pool, vault, id, name, value, expires).await?;
+    }
+    Ok(secrets.len())
+}
+
+pub async fn run(global: &GlobalArgs, cmd: &ConnectionCommand) -> anyhow::Result<()> {
+    match cmd {
+        ConnectionCommand::Add(edit) => {
+            let vault = Vault::from_env()?;
+            let settings = apply(&Settings::default(), edit)?;
+            let db = open(global).await?;
+            let id = conns::add(&db.pool, &edit.name, &settings).await?;
+            let n = store_secrets(&db, &vault, id, edit).await?;
+            println!(
+                "added connection {} (id {id}) with {n} secret(s)",
+                edit.name
+            );
+            db.close().await;
+        }
+        ConnectionCommand::Set(edit) => {
+            let vault = Vault::from_env()?;
+            let db = open(global).await?;
+            let current = conns::get(&db.pool, &edit.name).await?;
+            let settings = apply(&current.settings, edit)?;
+            if settings != current.settings {
+                conns::update_settings(&db.pool, &edit.name, &settings).await?;
+            }
+            let n = store_secrets(&db, &vault, current.id, edit).await?;
+            println!("updated connection {} ({n} secret(s) replaced)", edit.name);
+            db.close().await;
+        }
+        ConnectionCommand::List { json } => {
+            let db = open(global).await?;
+            let all = conns::list(&db.pool).await?;
+            if *json {
+                println!("{}", serde_json::to_string_pretty(&all)?);
+            } else {
+                for c in &all {
+                    print!("{}", describe(c));
+                }
+            }
+            db.close().await;
+        }
+        ConnectionCommand::Show { name, json } => {
+            let db = open(global).await?;
+            let c = conns::get(&db.pool, name).await?;
+            if *json {
+                println!("{}", serde_json::to_string_pretty(&c)?);
+            } else {
+                print!("{}", describe(&c));
+            }
+            db.close().await;
+        }
+        ConnectionCommand::Sync { name, feed } => {
+            let workflows = global.load_workflows()?;
+            let db = open(global).await?;
+            let c = conns::get(&db.pool, name).await?;
+            let engine = workflows.into_engine(db.pool.clone());
+            let (id, kind) = ml_connector::ops::trigger_sync(&engine, c.id, feed, "cli").await?;
+            println!("started {kind} workflow {id} for connection {name}");
+            db.close().await;
+        }
+        ConnectionCommand::Test { name, json } => {
+            let vault = Vault::from_env()?;
+            let db = open(global).await?;
+            let results = conns::probe::test(&db.pool, &vault, name).await?;
+            let all_ok = results.iter().all(|r| r.ok);
+            if *json {
+                println!(
+                    "{}",
+                    json!({"connection": name, "ok": all_ok, "checks": results})
+                );
+            } else {
+                for r in &results {
+                    println!(
+                        "{:<16} {}  {}",
+                        r.check,
+                        if r.ok { "ok  " } else { "FAIL" },
+                        r.detail
+                    );
+                }
+            }
+            db.close().await;
+            anyhow::ensure!(all_ok, "connection {name}: some checks failed");
+        }
+    }
+    Ok(())
+}
+
+pub async fn keys(global: &GlobalArgs, cmd: &KeysCommand) -> anyhow::Result<()> {
+    match cmd {
+        KeysCommand::Generate { id } => println!("{}", Vault::generate_spec(id)),
+        KeysCommand::Rotate => {
+            let vault = Vault::from_env()?;
+            let db = open(global).await?;
+            let n = conns::rotate_master_key(&db.pool, &vault).await?;
+            println!(
+                "re-wrapped {n} credential(s) under master key {}",
+                vault.primary_id()
+            );
+            db.close().await;
+        }
+    }
+    Ok(())
+}

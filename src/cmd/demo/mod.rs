@@ -1,0 +1,455 @@
+//! `ml-connector demo`: the real connector end to end on loopback — embedded PostgreSQL, the Sage 100
+//! simulator (SOAP + our agent over the simulated BOI, a seeded wholesale distributor), the
+//! ShipStation simulator, a connection with encrypted secrets, the scheduled orders poll and the
+//! worker pool. Orders arrive in Sage over a few seconds; the summary says where each one is.
+
+mod tracking;
+
+use std::io::Write;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use serde_json::json;
+
+use crate::cmd::args::{DemoArgs, GlobalArgs};
+use ml_connector::agent::api::AgentState;
+use ml_connector::agent::pool::SessionPool;
+use ml_connector::agent::server::serve_agent;
+use ml_connector::agent::server::Transport;
+use ml_connector::connections::{self, Settings, ShipViaMapping, WarehouseMapping};
+use ml_connector::db::{Database, DbTarget};
+use ml_connector::engine::scheduler::Scheduler;
+use ml_connector::engine::worker::{PoolStats, WorkerPool};
+use ml_connector::engine::{worker_identity, Shutdown};
+use ml_connector::flows::deps::{FlowDeps, FlowTuning};
+use ml_connector::pg::StartOptions;
+use ml_connector::secret::Secret;
+use ml_connector::sim::sage100::boi::SimBoi;
+use ml_connector::sim::sage100::{orders as sage_orders, SageConfig, SageSim, SOAP_PATH};
+use ml_connector::sim::shipstation::{ShipStationSim, SimConfig};
+use ml_connector::vault::Vault;
+
+const AGENT_KEY: &str = "demo-agent-key";
+
+async fn count(pool: &sqlx::PgPool, sql: &str) -> anyhow::Result<i64> {
+    Ok(sqlx::query_scalar(sql).fetch_one(pool).await?)
+}
+
+/// Orders in the ShipStation simulator: (total, distinct orderKeys), read through its control API.
+async fn shipstation_orders(base: &str) -> anyhow::Result<(usize, usize)> {
+    let v: serde_json::Value = reqwest::get(format!("{base}/__control/orders"))
+        .await?
+        .json()
+        .await?;
+    let mut keys: Vec<String> = v
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|o| o["orderKey"].as_str().map(str::to_string))
+        .collect();
+    let total = keys.len();
+    keys.sort();
+    keys.dedup();
+    Ok((total, keys.len()))
+}
+
+/// The demo's world on loopback: database, Sage (SOAP + agent over the simulated BOI), ShipStation,
+/// one connection with encrypted secrets, and an engine with the real handlers. Also used by benches.
+pub struct World {
+    pub db: Database,
+    pub sage: SageSim,
+    pub ss: ShipStationSim,
+    pub engine: ml_connector::engine::Engine,
+    pub connection_id: i64,
+    pub soap_url: String,
+    pub agent_url: String,
+    /// Our HTTP API (health, ShipStation webhooks) on loopback.
+    pub api_url: String,
+    pub shutdown: Shutdown,
+}
+
+impl World {
+    /// `v2_limit`: the simulated account's V2 requests per minute (the connection is told the same).
+    pub async fn start(
+        global: &GlobalArgs,
+        db_connections: usize,
+        v2_limit: u32,
+    ) -> anyhow::Result<Self> {
+        let target = match &global.database_url {
+            Some(url) => DbTarget::Url(url.clone()),
+            None => DbTarget::Embedded {
+                root: StartOptions::ephemeral("demo", false).root,
+                ephemeral: true,
+            },
+        };
+        let db = Database::open(&target, (db_connections / 4).clamp(20, 80) as u32).await?;
+        let shutdown = Shutdown::new();
+        shutdown.trigger_on_signals();
+        let sage = SageSim::new(SageConfig {
+            seed_demo: true,
+            ..SageConfig::default()
+        });
+        let (sage_addr, _) = sage
+            .serve("127.0.0.1:0".parse()?)
+            .await
+            .context("Sage simulator")?;
+        let agent_state = AgentState {
+            pool: SessionPool::new(
+                Arc::new(SimBoi::new(sage.clone())),
+                sage.cfg.username.clone(),
+                Secret::new(sage.cfg.password.clone()),
+                4,
+            ),
+            api_key: Some(Secret::new(AGENT_KEY)),
+            companies: sage.cfg.companies.clone(),
+        };
+        let (agent_addr, _) = serve_agent(
+            agent_state,
+            "127.0.0.1:0".parse()?,
+            Transport::PlainLoopback,
+            shutdown.clone(),
+        )
+        .await?;
+        let ss = ShipStationSim::start(
+            SimConfig {
+                v2_limit,
+                ..SimConfig::default()
+            },
+            "127.0.0.1:0".parse()?,
+        )
+        .await
+        .context("ShipStation simulator")?;
+        let deps = FlowDeps::new(
+            Some(Vault::from_spec(&Vault::generate_spec("demo"))?),
+            FlowTuning {
+                batch_window: Duration::from_millis(1500),
+                v1_margin: Duration::ZERO,
+            },
+        );
+        let vault = deps.vault.clone().expect("set above");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let api_url = format!("http://{}", listener.local_addr()?);
+        let mut settings = Settings::default();
+        settings.sage.soap_url = format!("http://{sage_addr}{SOAP_PATH}");
+        settings.sage.username = sage.cfg.username.clone();
+        settings.sage.company = "ABC".into();
+        settings.sage.agent_url = format!("http://{agent_addr}");
+        settings.shipstation.v1_base_url = ss.base_url();
+        settings.shipstation.v2_base_url = ss.base_url();
+        settings.shipstation.resource_domain = ss.cfg.host_domain.clone();
+        settings.shipstation.v2_rate_limit_per_min = v2_limit;
+        settings.polls.orders_secs = 2;
+        settings.polls.inventory_secs = 3600;
+        settings.polls.shipments_secs = 10;
+        settings.tracking.webhook_base_url = Some(api_url.clone());
+        settings.tracking.invoice_check_secs = 1;
+        // Estimates from the carrier transit table: V2 tracking costs two V2 calls per label.
+        settings.tracking.eta_from_v2 = false;
+        settings.tracking.transit_days =
+            [("ups:ups_ground".to_string(), 3), ("fedex".to_string(), 2)].into();
+        for code in ml_connector::sim::sage100::seed::WAREHOUSES {
+            settings
+                .mappings
+                .warehouses
+                .insert(code.to_string(), WarehouseMapping::default());
+        }
+        settings
+            .mappings
+            .warehouses
+            .get_mut("000")
+            .expect("seeded")
+            .warehouse_id = Some(11001);
+        settings.mappings.ship_via.insert(
+            "UPS GROUND".into(),
+            ShipViaMapping {
+                carrier_code: Some("ups".into()),
+                service_code: Some("ups_ground".into()),
+            },
+        );
+        settings.mappings.store_id = Some(21002);
+        let name = format!("demo-{:06x}", rand::random::<u32>() & 0xffffff);
+        let connection_id = connections::add(&db.pool, &name, &settings).await?;
+        for (secret, value) in [
+            ("sage_password", sage.cfg.password.as_str()),
+            ("agent_api_key", AGENT_KEY),
+            ("v1_key", "sim-key"),
+            ("v1_secret", "sim-secret"),
+            ("v2_key", "sim-v2-key"),
+        ] {
+            connections::set_secret(
+                &db.pool,
+                &vault,
+                connection_id,
+                secret,
+                &Secret::new(value),
+                None,
+            )
+            .await?;
+        }
+        let engine =
+            ml_connector::app::Workflows::load_with(global.workflows_dir.as_deref(), deps, |_| {})?
+                .into_engine(db.pool.clone());
+        let app = ml_connector::api::router(ml_connector::api::ApiState::new(
+            engine.clone(),
+            Some(vault),
+        ));
+        let api_shutdown = shutdown.clone();
+        tokio::spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async move { api_shutdown.wait().await })
+                .await
+        });
+        Ok(Self {
+            db,
+            sage,
+            ss,
+            engine,
+            connection_id,
+            soap_url: format!("http://{sage_addr}{SOAP_PATH}"),
+            agent_url: format!("http://{agent_addr}"),
+            api_url,
+            shutdown,
+        })
+    }
+
+    /// Start a workflow of `kind` now (as the scheduler would) and wait for it: (id, final status).
+    pub async fn run_now(&self, kind: &str, label: &str) -> anyhow::Result<(i64, String)> {
+        let (id, _) = self
+            .engine
+            .start_workflow(kind, self.connection_id, label, json!({}), "demo")
+            .await?;
+        loop {
+            let row = ml_connector::engine::store::get(&self.db.pool, id).await?;
+            if matches!(row.status.as_str(), "completed" | "failed" | "cancelled") {
+                return Ok((id, row.status));
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Run one inventory sync now and wait for it: (status, adjusted SKUs).
+    pub async fn sync_inventory(&self, label: &str) -> anyhow::Result<(String, i64)> {
+        let (id, status) = self.run_now("inventory", label).await?;
+        let adjusted: i64 = sqlx::query_scalar("SELECT count(*) FROM inventory_adjustments WHERE workflow_id = $1 AND applied_at IS NOT NULL")
+            .bind(id)
+            .fetch_one(&self.db.pool)
+            .await?;
+        Ok((status, adjusted))
+    }
+}
+
+pub async fn run(global: &GlobalArgs, args: &DemoArgs) -> anyhow::Result<()> {
+    let say = |line: String| {
+        if !args.json {
+            println!("{line}");
+        }
+    };
+    say("ml-connector demo: starting PostgreSQL, the Sage 100 and ShipStation simulators…".into());
+    let world = World::start(global, args.workers, 200).await?;
+    let (db, sage, ss, engine, connection_id, shutdown) = (
+        &world.db,
+        &world.sage,
+        &world.ss,
+        &world.engine,
+        world.connection_id,
+        world.shutdown.clone(),
+    );
+    // The ops API: its URL and an admin token first (with --json, as the first JSON line).
+    let token =
+        ml_connector::ops::tokens::create(&db.pool, "demo", ml_connector::ops::tokens::Role::Admin)
+            .await?;
+    let graphql_url = format!("{}/graphql", world.api_url);
+    if args.json {
+        println!("{}", json!({"graphql_url": graphql_url, "token": token}));
+    } else {
+        println!("GraphQL ops API: {graphql_url} (GraphiQL in a browser)  ·  admin token: {token}");
+    }
+    let stats = Arc::new(PoolStats::default());
+    let mut cfg =
+        ml_connector::app::pool_config(&engine.definitions, worker_identity("demo"), args.workers);
+    cfg.claim_batch = args.workers;
+    // A step still waiting for its rate-limit window at the end is released, not awaited: the
+    // summary is in, and the lease brings the step back on the next run.
+    cfg.shutdown_grace = Duration::from_secs(2);
+    let workers =
+        WorkerPool::spawn_with_stats(engine.clone(), cfg, shutdown.clone(), stats.clone());
+    let scheduler = Scheduler::new(
+        engine.clone(),
+        ml_connector::flows::orders_poll::schedules(db.pool.clone()),
+        Duration::from_millis(250),
+        worker_identity("demo-scheduler"),
+    );
+    let scheduler = tokio::spawn(scheduler.run(shutdown.clone()));
+    say(format!(
+        "Sage 100 SOAP {} · agent {} · ShipStation {} · {} workers",
+        world.soap_url,
+        world.agent_url,
+        ss.base_url(),
+        args.workers
+    ));
+
+    // Sage users enter orders over a few seconds.
+    let started = Instant::now();
+    let customers = ["ABF", "BLUEJAY", "CITYMKT", "NORTHPT", "SUNRISE"];
+    let items = [
+        "WID-100", "WID-200", "GAD-300", "BRK-410", "CAB-520", "BOX-600", "TAPE-700", "LBL-800",
+    ];
+    let waves = 8usize;
+    let per_wave = args.orders.div_ceil(waves).max(1);
+    let mut entered = 0usize;
+    let mut last_print = Instant::now() - Duration::from_secs(1);
+    let deadline = Instant::now() + Duration::from_secs(300 + args.orders as u64 / 5);
+    let (mut posted, mut failed, mut skipped);
+    loop {
+        if entered < args.orders {
+            let mut data = sage.data.lock().unwrap();
+            for i in entered..(entered + per_wave).min(args.orders) {
+                let header = [
+                    ("CustomerNo", json!(customers[i % customers.len()])),
+                    ("ShipVia", json!("UPS GROUND")),
+                    ("CustomerPONo", json!(format!("PO-{:05}", i + 1))),
+                ]
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v))
+                .collect();
+                let lines: Vec<_> = (0..1 + i % 3)
+                    .map(|l| {
+                        [
+                            (
+                                "ItemCode".to_string(),
+                                json!(items[(i + l * 3) % items.len()]),
+                            ),
+                            ("QuantityOrdered".to_string(), json!(1 + (i + l) % 5)),
+                        ]
+                        .into_iter()
+                        .collect()
+                    })
+                    .collect();
+                sage_orders::save(&mut data, "ABC", &header, Some(&lines), false)
+                    .map_err(|(c, m)| anyhow::anyhow!("seeding Sage: {c} {m}"))?;
+            }
+            entered = (entered + per_wave).min(args.orders);
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let c = &db.pool;
+        let discovered = count(c, &format!("SELECT count(*) FROM workflows WHERE kind = 'order' AND connection_id = {connection_id}")).await?;
+        posted = count(c, &format!("SELECT count(*) FROM workflows WHERE kind = 'order' AND connection_id = {connection_id} AND state = 'check'")).await?;
+        failed = count(c, &format!("SELECT count(*) FROM workflows WHERE kind = 'order' AND connection_id = {connection_id} AND status = 'failed'")).await?;
+        skipped = count(c, &format!("SELECT count(*) FROM workflows WHERE kind = 'order' AND connection_id = {connection_id} AND state = 'skipped'")).await?;
+        let done = (posted + failed + skipped) as usize;
+        if last_print.elapsed() >= Duration::from_secs(1)
+            || (entered >= args.orders && done >= args.orders)
+        {
+            let width = 30;
+            let filled = (done * width / args.orders.max(1)).min(width);
+            say(format!(
+                "  {:>5.1}s [{}{}] entered in Sage {:>4}  discovered {:>4}  in ShipStation {:>4}  failed {:>3}  retries {:>3}",
+                started.elapsed().as_secs_f64(),
+                "#".repeat(filled),
+                ".".repeat(width - filled),
+                entered,
+                discovered,
+                posted,
+                failed,
+                stats.steps_failed.load(std::sync::atomic::Ordering::Relaxed),
+            ));
+            last_print = Instant::now();
+        }
+        if (entered >= args.orders && done >= args.orders)
+            || shutdown.is_triggered()
+            || Instant::now() > deadline
+        {
+            break;
+        }
+    }
+    // Stock: the scheduled first sync (plus one on demand), then a few Sage stock changes and the sync
+    // that follows them.
+    let (first_status, _) = world.sync_inventory("demo-initial").await?;
+    let first_adjusted: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM inventory_adjustments a JOIN workflows w ON w.id = a.workflow_id WHERE w.connection_id = $1 AND a.applied_at IS NOT NULL",
+    )
+    .bind(connection_id)
+    .fetch_one(&db.pool)
+    .await?;
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    {
+        let mut data = sage.data.lock().unwrap();
+        let (date, time) = data.stamp();
+        let co = data.company("ABC").expect("seeded company");
+        for (i, code) in ["WID-100", "GAD-300", "CAB-520"].iter().enumerate() {
+            if let Some(rec) = co
+                .im_item_warehouse
+                .get_mut(&ml_connector::sim::sage100::data::key(&[code, "000"]))
+            {
+                rec.insert("QuantityOnHand".into(), json!(500 + i));
+                rec.insert("DateUpdated".into(), json!(date.clone()));
+                rec.insert("TimeUpdated".into(), json!(time.clone()));
+            }
+        }
+    }
+    let (second_status, second_adjusted) = world.sync_inventory("demo-changes").await?;
+    say(format!("  inventory: {first_adjusted} levels set by the first syncs ({first_status}); after 3 stock changes {second_status}, {second_adjusted} adjusted"));
+    say("  warehouse staff ship orders in ShipStation (label batches, a few marked shipped), Sage invoices them…".into());
+    let tracking = tracking::ship_and_track(&world).await?;
+    say(format!(
+        "  tracking: {} orders shipped ({} packages); tracking on {} sales orders and {} invoice rows in Sage; {} webhook deliveries; {} need a person",
+        tracking.orders_shipped, tracking.packages, tracking.sales_orders_with_tracking, tracking.invoice_rows, tracking.webhooks_accepted, tracking.manual_action
+    ));
+    let (in_shipstation, distinct) = shipstation_orders(&ss.base_url()).await?;
+    let (calls, batched) = ml_connector::metrics::createorders_batches();
+    let summary = json!({
+        "orders_created_in_sage": entered,
+        "orders_in_shipstation": distinct,
+        "duplicates": in_shipstation - distinct,
+        "failed": failed,
+        "skipped": skipped,
+        "createorders_calls": calls,
+        "orders_per_call": if calls == 0 { 0.0 } else { (batched as f64 / calls as f64 * 10.0).round() / 10.0 },
+        "inventory_levels_set": first_adjusted,
+        "inventory_adjusted_after_changes": second_adjusted,
+        "orders_shipped": tracking.orders_shipped,
+        "packages_shipped": tracking.packages,
+        "tracking_written_to_sales_orders": tracking.sales_orders_with_tracking,
+        "tracking_rows_on_invoices": tracking.invoice_rows,
+        "webhook_deliveries_accepted": tracking.webhooks_accepted,
+        "tracking_needing_manual_action": tracking.manual_action,
+        "tracking_seconds": tracking.seconds,
+        "poll_runs": count(&db.pool, &format!("SELECT count(*) FROM sync_runs WHERE connection_id = {connection_id}")).await?,
+        "audit_events": count(&db.pool, "SELECT count(*) FROM workflow_events").await?,
+        "seconds": (started.elapsed().as_secs_f64() * 10.0).round() / 10.0,
+    });
+    if args.json {
+        println!("{summary}");
+    } else {
+        println!("summary:");
+        println!("  orders entered in Sage {entered}; in ShipStation {distinct}; duplicates {}; failed {failed}; skipped {skipped}", in_shipstation - distinct);
+        println!("  shipped {} orders ({} packages): tracking on {} sales orders, {} invoice tracking rows; {} need a person",
+            tracking.orders_shipped, tracking.packages, tracking.sales_orders_with_tracking, tracking.invoice_rows, tracking.manual_action);
+        println!("  {} createorders calls, {} orders per call on average; {} poll runs; {} audit events; {} s",
+            summary["createorders_calls"], summary["orders_per_call"], summary["poll_runs"], summary["audit_events"], summary["seconds"]);
+    }
+    let _ = std::io::stdout().flush();
+    if args.keep_running && !shutdown.is_triggered() {
+        say(format!(
+            "still serving: GraphQL {graphql_url} · ShipStation simulator {} · Ctrl-C to stop",
+            ss.base_url()
+        ));
+        shutdown.wait().await;
+    }
+    shutdown.trigger();
+    workers.join().await;
+    let _ = scheduler.await;
+    let World { db, .. } = world;
+    db.close().await;
+    anyhow::ensure!(
+        distinct == entered && failed == 0,
+        "not every order reached ShipStation"
+    );
+    anyhow::ensure!(
+        tracking.sales_orders_with_tracking == tracking.orders_shipped
+            && tracking.invoice_rows == tracking.packages,
+        "not every shipment's tracking reached Sage"
+    );
+    Ok(())
+}

@@ -1,0 +1,113 @@
+//! `serve`, `worker`, `migrate`, `postgres` and `health`: the service processes.
+
+use std::time::Duration;
+
+use anyhow::Context;
+
+use super::args::{GlobalArgs, ServeArgs, WorkerArgs};
+use ml_connector::app::pool_config;
+use ml_connector::db::Database;
+use ml_connector::engine::scheduler::Scheduler;
+use ml_connector::engine::worker::WorkerPool;
+use ml_connector::engine::{worker_identity, Shutdown};
+
+pub async fn migrate(global: &GlobalArgs) -> anyhow::Result<()> {
+    let db = Database::open(&global.db_target(), 2).await?;
+    let applied: Vec<(i64, String)> =
+        sqlx::query_as("SELECT version, description FROM _sqlx_migrations ORDER BY version")
+            .fetch_all(&db.pool)
+            .await?;
+    for (version, description) in applied {
+        println!("{version} {description}");
+    }
+    db.close().await;
+    Ok(())
+}
+
+pub async fn worker(global: &GlobalArgs, args: &WorkerArgs) -> anyhow::Result<()> {
+    let workflows = global.load_workflows()?;
+    let db = Database::open(&global.db_target(), (args.workers as u32 / 2 + 6).max(8)).await?;
+    let engine = workflows.into_engine(db.pool.clone());
+    let shutdown = Shutdown::new();
+    shutdown.trigger_on_signals();
+    let cfg = pool_config(&engine.definitions, worker_identity("worker"), args.workers);
+    tracing::info!(owner = %cfg.owner, kinds = ?engine.definitions.kinds(), "worker pool started");
+    WorkerPool::spawn(engine, cfg, shutdown).join().await;
+    db.close().await;
+    Ok(())
+}
+
+pub async fn serve(global: &GlobalArgs, args: &ServeArgs) -> anyhow::Result<()> {
+    let workflows = global.load_workflows()?;
+    let vault = workflows.deps.vault.clone();
+    let db = Database::open(
+        &global.db_target(),
+        (args.worker.workers as u32 / 2 + 8).max(10),
+    )
+    .await?;
+    let engine = workflows.into_engine(db.pool.clone());
+    let shutdown = Shutdown::new();
+    shutdown.trigger_on_signals();
+
+    let listener = tokio::net::TcpListener::bind(&args.listen)
+        .await
+        .with_context(|| format!("binding the HTTP API to {}", args.listen))?;
+    tracing::info!(address = %listener.local_addr()?, "HTTP API listening");
+    let app = ml_connector::api::router(ml_connector::api::ApiState::new(engine.clone(), vault));
+    let http_shutdown = shutdown.clone();
+    let http = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async move { http_shutdown.wait().await })
+            .await
+    });
+
+    let owner = worker_identity("serve");
+    let scheduler = Scheduler::new(
+        engine.clone(),
+        ml_connector::flows::orders_poll::schedules(db.pool.clone()),
+        Duration::from_secs(1),
+        owner.clone(),
+    );
+    let scheduler = tokio::spawn(scheduler.run(shutdown.clone()));
+    let cfg = pool_config(&engine.definitions, owner, args.worker.workers);
+    WorkerPool::spawn(engine, cfg, shutdown.clone())
+        .join()
+        .await;
+    let _ = scheduler.await;
+    http.await?.context("HTTP server")?;
+    db.close().await;
+    Ok(())
+}
+
+/// Start (or reuse) the embedded cluster in `--data-dir`, print its URL, run until Ctrl-C/SIGTERM.
+pub async fn postgres(global: &GlobalArgs) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        global.database_url.is_none(),
+        "DATABASE_URL is set: there is no embedded server to run"
+    );
+    let db = Database::open(&global.db_target(), 1).await?;
+    println!("DATABASE_URL={}", db.url);
+    let shutdown = Shutdown::new();
+    shutdown.trigger_on_signals();
+    shutdown.wait().await;
+    db.close().await;
+    Ok(())
+}
+
+/// `ml-connector health`: GET the URL, succeed on 200 (no shell or curl needed in the image).
+pub async fn health(url: &str) -> anyhow::Result<()> {
+    let resp = reqwest::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .no_proxy()
+        .build()?
+        .get(url)
+        .send()
+        .await
+        .with_context(|| format!("{url} did not answer"))?;
+    anyhow::ensure!(
+        resp.status().is_success(),
+        "{url} answered {}",
+        resp.status()
+    );
+    Ok(())
+}

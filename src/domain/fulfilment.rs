@@ -1,0 +1,158 @@
+//! What the connector sends to a fulfilment service and what it reads back, in its own terms.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::{Money, OrderKey, Quantity};
+
+/// An address as a carrier needs it (country as ISO 3166 alpha-2).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PostalAddress {
+    pub name: Option<String>,
+    pub company: Option<String>,
+    pub street: [Option<String>; 3],
+    pub city: Option<String>,
+    pub state: Option<String>,
+    pub postal_code: Option<String>,
+    pub country: Option<String>,
+    pub phone: Option<String>,
+    pub residential: Option<bool>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum OutboundStatus {
+    AwaitingShipment,
+    OnHold,
+    Cancelled,
+}
+
+/// One line to ship (or an adjustment such as a charge).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OutboundLine {
+    pub line_key: Option<String>,
+    pub sku: Option<String>,
+    pub name: String,
+    /// Whole units (the mapping decides how fractions are shipped).
+    pub quantity: i64,
+    pub unit_price: Money,
+    /// Pounds per unit.
+    pub weight_lb: Option<Quantity>,
+    pub warehouse_location: Option<String>,
+    /// Item options shown to the packer (e.g. the GL account), name → value.
+    pub options: Vec<(String, String)>,
+    pub adjustment: bool,
+    pub upc: Option<String>,
+}
+
+/// An order as the connector wants it in the fulfilment service (upserted by `key`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OutboundOrder {
+    pub key: String,
+    pub number: String,
+    pub order_date: Option<DateTime<Utc>>,
+    pub status: OutboundStatus,
+    pub customer: Option<String>,
+    pub email: Option<String>,
+    pub bill_to: PostalAddress,
+    pub ship_to: PostalAddress,
+    pub lines: Vec<OutboundLine>,
+    pub shipping_amount: Option<Money>,
+    pub customer_notes: Option<String>,
+    pub internal_notes: Option<String>,
+    pub requested_service: Option<String>,
+    pub carrier_code: Option<String>,
+    pub service_code: Option<String>,
+    /// Where it ships from and which store it belongs to (the service's ids).
+    pub warehouse_id: Option<i64>,
+    pub store_id: Option<i64>,
+    pub custom_fields: [Option<String>; 3],
+    pub source: Option<String>,
+}
+
+impl OutboundOrder {
+    pub fn order_key(&self) -> Option<OrderKey> {
+        OrderKey::parse(&self.key)
+    }
+}
+
+/// What an upsert did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Upserted {
+    /// Created or replaced: the service's id of the order.
+    Posted { order_id: i64 },
+    /// The order was shipped or cancelled there: a later change cannot apply any more.
+    NotUpdatable(String),
+    /// Refused: the data needs a person.
+    Refused(String),
+}
+
+/// An order as the fulfilment service holds it: enough to tell which Sage orders it stands for.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RemoteOrder {
+    pub id: i64,
+    pub key: Option<String>,
+    pub number: Option<String>,
+    /// Orders merged into this one.
+    pub merged_ids: Vec<i64>,
+    /// The order this one was split from.
+    pub parent_id: Option<i64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum ShipmentSource {
+    /// A label made in the service.
+    Label,
+    /// An order marked shipped without a label.
+    Fulfillment,
+}
+
+impl ShipmentSource {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Label => "label",
+            Self::Fulfillment => "fulfillment",
+        }
+    }
+}
+
+/// A label or fulfillment as the service reported it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Shipment {
+    pub source: ShipmentSource,
+    pub external_id: i64,
+    /// The service's id of the order it ships.
+    pub remote_order_id: i64,
+    pub order_key: Option<String>,
+    pub order_number: Option<String>,
+    pub tracking_number: Option<String>,
+    pub carrier_code: Option<String>,
+    pub service_code: Option<String>,
+    pub created_at: Option<DateTime<Utc>>,
+    pub ship_date: Option<DateTime<Utc>>,
+    pub voided: bool,
+    pub voided_at: Option<DateTime<Utc>>,
+    pub is_return: bool,
+    /// The service's own record, kept for the audit trail and for lineage.
+    pub raw: Value,
+    /// The order's lineage when the record carries it (labels do; fulfillments do not).
+    pub order: Option<RemoteOrder>,
+}
+
+/// What the service knows of a tracked package's delivery date.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeliveryEstimate {
+    Estimated(NaiveDate),
+    NotYet,
+    UnknownTrackingNumber,
+    /// The service offers no estimates for this connection (e.g. no V2 key).
+    NotOffered,
+}
+
+/// Setting a stock level.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StockSet {
+    Set,
+    /// The service refused this SKU (e.g. unknown there): reported, not retried.
+    Refused(String),
+}

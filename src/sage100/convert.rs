@@ -1,0 +1,270 @@
+//! The agent's rows (Sage's columns) → domain types. The only place that reads Sage column
+//! values; a value that does not parse is an error naming the order or item, not a default.
+
+use chrono::{NaiveDate, NaiveTime};
+use mlc_agent_api as api;
+
+use super::error::SageError;
+use crate::domain::{
+    Address, ChangeStamp, Invoice, InvoiceNo, Item, ItemCode, Keyed, LineKind, Money, OrderLine,
+    OrderStatus, OrderType, Quantity, SalesOrder, SalesOrderNo, StockLevel, TrackingRow,
+    WarehouseCode,
+};
+
+fn malformed(what: impl std::fmt::Display) -> SageError {
+    SageError::Malformed(what.to_string())
+}
+
+/// Sage's `TimeUpdated`/`TimeCreated`: hours since midnight as text ("9.50000"); blank is 0.
+fn hours(text: &str) -> Result<f64, SageError> {
+    let t = text.trim();
+    if t.is_empty() {
+        return Ok(0.0);
+    }
+    t.parse::<f64>()
+        .ok()
+        .filter(|h| (0.0..24.0 + 1e-9).contains(h))
+        .ok_or_else(|| malformed(format!("{text:?} is not a time of day in hours")))
+}
+
+fn stamp(date: &str, time: &str) -> Result<ChangeStamp, SageError> {
+    Ok(ChangeStamp {
+        date: date.trim().to_string(),
+        time: hours(time)?,
+    })
+}
+
+/// `YYYYMMDD`; blank or invalid is `None` (the mapping explains a missing order date).
+fn date(text: &str) -> Option<NaiveDate> {
+    NaiveDate::parse_from_str(text.trim(), "%Y%m%d").ok()
+}
+
+/// Name, three lines, city, state, ZIP code, country code.
+fn address([name, l1, l2, l3, city, state, zip, country]: [&str; 8]) -> Address {
+    let t = |s: &str| s.trim().to_string();
+    Address {
+        name: t(name),
+        lines: [t(l1), t(l2), t(l3)],
+        city: t(city),
+        state: t(state),
+        postal_code: t(zip),
+        country_code: t(country),
+    }
+}
+
+fn order_type(code: &str) -> OrderType {
+    match code.trim() {
+        "B" => OrderType::BackOrder,
+        "Q" => OrderType::Quote,
+        "M" => OrderType::Master,
+        "R" => OrderType::Repeating,
+        "P" => OrderType::ProspectQuote,
+        _ => OrderType::Standard,
+    }
+}
+
+fn order_status(code: &str) -> OrderStatus {
+    match code.trim() {
+        "H" => OrderStatus::Hold,
+        "O" => OrderStatus::Open,
+        "C" => OrderStatus::Completed,
+        _ => OrderStatus::New,
+    }
+}
+
+fn line_kind(code: &str) -> LineKind {
+    match code.trim() {
+        "2" => LineKind::Special,
+        "3" => LineKind::Charge,
+        "4" => LineKind::Comment,
+        "5" => LineKind::Misc,
+        _ => LineKind::Item,
+    }
+}
+
+fn line(row: &api::SalesOrderLine) -> OrderLine {
+    OrderLine {
+        line_key: row.line_key.trim().to_string(),
+        item_code: row.item_code.trim().to_string(),
+        kind: line_kind(&row.item_type),
+        description: row.item_code_desc.trim().to_string(),
+        warehouse: row.warehouse_code.trim().to_string(),
+        unit_of_measure: row.unit_of_measure.trim().to_string(),
+        sales_account: row.sales_acct_key.trim().to_string(),
+        ordered: Quantity(row.quantity_ordered),
+        shipped: Quantity(row.quantity_shipped),
+        unit_price: Money(row.unit_price),
+        line_weight: Quantity(row.line_weight),
+        comment: row.comment_text.trim().to_string(),
+        drop_ship: row.drop_ship.trim() == "Y",
+    }
+}
+
+pub fn sales_order(h: &api::SalesOrderHeader) -> Result<SalesOrder, SageError> {
+    let no = SalesOrderNo::parse(&h.sales_order_no).map_err(malformed)?;
+    let in_order = |e: SageError| malformed(format!("sales order {no}: {e}"));
+    let created = date(&h.date_created).and_then(|d| {
+        let secs = (hours(&h.time_created).ok()? * 3600.0).round() as u32;
+        Some(d.and_time(NaiveTime::from_num_seconds_from_midnight_opt(
+            secs.min(86_399),
+            0,
+        )?))
+    });
+    Ok(SalesOrder {
+        order_type: order_type(&h.order_type),
+        status: order_status(&h.order_status),
+        order_date: date(&h.order_date),
+        customer_no: h.customer_no.trim().to_string(),
+        customer_po: h.customer_po_no.trim().to_string(),
+        email: h.email_address.trim().to_string(),
+        comment: h.comment.trim().to_string(),
+        bill_to: address([
+            &h.bill_to_name,
+            &h.bill_to_address1,
+            &h.bill_to_address2,
+            &h.bill_to_address3,
+            &h.bill_to_city,
+            &h.bill_to_state,
+            &h.bill_to_zip_code,
+            &h.bill_to_country_code,
+        ]),
+        ship_to: address([
+            &h.ship_to_name,
+            &h.ship_to_address1,
+            &h.ship_to_address2,
+            &h.ship_to_address3,
+            &h.ship_to_city,
+            &h.ship_to_state,
+            &h.ship_to_zip_code,
+            &h.ship_to_country_code,
+        ]),
+        ship_via: h.ship_via.trim().to_string(),
+        warehouse: WarehouseCode::parse(&h.warehouse_code).ok(),
+        freight: Money(h.freight_amt),
+        created,
+        stamp: stamp(&h.date_updated, &h.time_updated).map_err(in_order)?,
+        lines: h.lines.iter().map(line).collect(),
+        no,
+    })
+}
+
+/// `ShipWeight` is a string column in CI_Item (pounds); blank or zero means not recorded.
+pub fn item(row: &api::ItemRow) -> Result<Item, SageError> {
+    let code = ItemCode::parse(&row.item_code).map_err(malformed)?;
+    let weight = row.ship_weight.trim();
+    let ship_weight = if weight.is_empty() {
+        None
+    } else {
+        let w: rust_decimal::Decimal = weight.parse().map_err(|_| {
+            malformed(format!(
+                "item {code}: ShipWeight {weight:?} is not a number"
+            ))
+        })?;
+        (w > rust_decimal::Decimal::ZERO).then_some(Quantity(w))
+    };
+    Ok(Item {
+        description: row.item_code_desc.trim().to_string(),
+        sales_account: row.sales_acct_key.trim().to_string(),
+        ship_weight,
+        upc: row.upc.trim().to_string(),
+        code,
+    })
+}
+
+pub fn stock_level(row: &api::ItemWarehouseRow) -> Result<StockLevel, SageError> {
+    Ok(StockLevel {
+        item: ItemCode::parse(&row.item_code).map_err(malformed)?,
+        warehouse: WarehouseCode::parse(&row.warehouse_code).map_err(malformed)?,
+        on_hand: Quantity(row.quantity_on_hand),
+        on_sales_order: Quantity(row.quantity_on_sales_order),
+        on_back_order: Quantity(row.quantity_on_back_order),
+        on_purchase_order: Quantity(row.quantity_on_purchase_order),
+        stamp: stamp(&row.date_updated, &row.time_updated)?,
+    })
+}
+
+pub fn invoice(row: &api::InvoiceHeader) -> Result<Invoice, SageError> {
+    Ok(Invoice {
+        no: InvoiceNo::parse(&row.invoice_no).map_err(malformed)?,
+        sales_order_no: SalesOrderNo::parse(&row.sales_order_no).map_err(malformed)?,
+        posted: row.posted,
+        tracking: row
+            .tracking
+            .iter()
+            .map(|t| TrackingRow {
+                package_no: t.package_no.trim().to_string(),
+                tracking_id: t.tracking_id.trim().to_string(),
+            })
+            .collect(),
+    })
+}
+
+/// The agent's rows carry their own stamps, so the tracker can consume them directly.
+impl Keyed for api::SalesOrderHeader {
+    fn stamp(&self) -> ChangeStamp {
+        stamp(&self.date_updated, &self.time_updated).unwrap_or_default()
+    }
+    fn change_key(&self) -> String {
+        self.sales_order_no.trim().to_string()
+    }
+}
+
+impl Keyed for api::ItemWarehouseRow {
+    fn stamp(&self) -> ChangeStamp {
+        stamp(&self.date_updated, &self.time_updated).unwrap_or_default()
+    }
+    fn change_key(&self) -> String {
+        format!("{}|{}", self.item_code.trim(), self.warehouse_code.trim())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::str::FromStr;
+
+    #[test]
+    fn a_header_becomes_a_typed_order() {
+        let h: api::SalesOrderHeader = serde_json::from_value(serde_json::json!({
+            "SalesOrderNo$": "0000042", "OrderType$": "S", "OrderStatus$": "H", "OrderDate$": "20261126",
+            "FreightAmt": 12.5, "DateUpdated$": "20261126", "TimeUpdated$": "9.50000",
+            "DateCreated$": "20261126", "TimeCreated$": "9.25",
+            "Lines": [{"LineKey$": "000001", "ItemCode$": "WID-100", "ItemType$": "1", "QuantityOrdered": "2.5", "UnitPrice": 0.1}]
+        }))
+        .unwrap();
+        let o = sales_order(&h).unwrap();
+        assert_eq!(o.no.as_str(), "0000042");
+        assert_eq!(
+            (o.order_type, o.status),
+            (OrderType::Standard, OrderStatus::Hold)
+        );
+        assert_eq!(
+            o.freight,
+            Money(rust_decimal::Decimal::from_str("12.5").unwrap())
+        );
+        assert_eq!(
+            o.lines[0].ordered,
+            Quantity(rust_decimal::Decimal::from_str("2.5").unwrap())
+        );
+        assert_eq!(o.lines[0].unit_price.to_string(), "0.1");
+        assert_eq!(o.created.unwrap().to_string(), "2026-11-26 09:15:00");
+        assert_eq!(o.stamp.time, 9.5);
+    }
+
+    #[test]
+    fn unreadable_values_are_errors_not_zeros() {
+        let h: api::SalesOrderHeader = serde_json::from_value(
+            serde_json::json!({"SalesOrderNo$": "0000042", "TimeUpdated$": "half past nine"}),
+        )
+        .unwrap();
+        assert!(matches!(sales_order(&h), Err(SageError::Malformed(m)) if m.contains("0000042")));
+        let bad: Result<api::SalesOrderLine, _> =
+            serde_json::from_value(serde_json::json!({"QuantityOrdered": "two"}));
+        assert!(bad.is_err());
+        let item_row: api::ItemRow = serde_json::from_value(
+            serde_json::json!({"ItemCode$": "WID-100", "ShipWeight$": "heavy"}),
+        )
+        .unwrap();
+        assert!(item(&item_row).is_err());
+    }
+}

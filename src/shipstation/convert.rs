@@ -1,0 +1,197 @@
+//! ShipStation's V1 records ⇄ domain types: the only place that knows V1's field names.
+
+use rust_decimal::prelude::ToPrimitive;
+use serde_json::Value;
+
+use super::error::ShipStationError;
+use super::types::{
+    status, Address, AdvancedOptions, Fulfillment, ItemOption, Order, OrderItem, PacificTime,
+    Shipment as V1Shipment, Weight,
+};
+use crate::domain::ports::FulfilmentError;
+use crate::domain::{
+    OutboundOrder, OutboundStatus, PostalAddress, RemoteOrder, Shipment, ShipmentSource,
+};
+
+impl From<ShipStationError> for FulfilmentError {
+    fn from(e: ShipStationError) -> Self {
+        let message = e.to_string();
+        match e {
+            ShipStationError::Unauthorized { .. } => FulfilmentError::Unauthorized(message),
+            ShipStationError::ForbiddenResource { .. } | ShipStationError::Api { .. } => {
+                FulfilmentError::Refused(message)
+            }
+            e => FulfilmentError::Transient {
+                retry_after: e.retry_after(),
+                message,
+            },
+        }
+    }
+}
+
+fn address(a: &PostalAddress) -> Address {
+    Address {
+        name: a.name.clone(),
+        company: a.company.clone(),
+        street1: a.street[0].clone(),
+        street2: a.street[1].clone(),
+        street3: a.street[2].clone(),
+        city: a.city.clone(),
+        state: a.state.clone(),
+        postal_code: a.postal_code.clone(),
+        country: a.country.clone(),
+        phone: a.phone.clone(),
+        residential: a.residential,
+        address_verified: None,
+    }
+}
+
+fn number(d: rust_decimal::Decimal) -> f64 {
+    d.to_f64().unwrap_or_default()
+}
+
+/// The V1 order for an outbound order (a whole-order upsert by orderKey).
+pub fn order(o: &OutboundOrder) -> Order {
+    Order {
+        order_id: None,
+        order_number: o.number.clone(),
+        order_key: Some(o.key.clone()),
+        order_date: o.order_date.map(PacificTime),
+        order_status: match o.status {
+            OutboundStatus::AwaitingShipment => status::AWAITING_SHIPMENT,
+            OutboundStatus::OnHold => status::ON_HOLD,
+            OutboundStatus::Cancelled => status::CANCELLED,
+        }
+        .into(),
+        customer_username: o.customer.clone(),
+        customer_email: o.email.clone(),
+        bill_to: address(&o.bill_to),
+        ship_to: address(&o.ship_to),
+        items: o
+            .lines
+            .iter()
+            .map(|l| OrderItem {
+                order_item_id: None,
+                line_item_key: l.line_key.clone(),
+                sku: l.sku.clone(),
+                name: l.name.clone(),
+                quantity: l.quantity,
+                unit_price: Some(number(l.unit_price.0)),
+                tax_amount: None,
+                weight: l.weight_lb.map(|w| Weight {
+                    value: number(w.0),
+                    units: "pounds".into(),
+                }),
+                warehouse_location: l.warehouse_location.clone(),
+                options: l
+                    .options
+                    .iter()
+                    .map(|(name, value)| ItemOption {
+                        name: name.clone(),
+                        value: value.clone(),
+                    })
+                    .collect(),
+                adjustment: l.adjustment,
+                upc: l.upc.clone(),
+            })
+            .collect(),
+        amount_paid: None,
+        tax_amount: None,
+        shipping_amount: o.shipping_amount.map(|m| number(m.0)),
+        customer_notes: o.customer_notes.clone(),
+        internal_notes: o.internal_notes.clone(),
+        requested_shipping_service: o.requested_service.clone(),
+        carrier_code: o.carrier_code.clone(),
+        service_code: o.service_code.clone(),
+        ship_by_date: None,
+        hold_until_date: None,
+        advanced_options: Some(AdvancedOptions {
+            warehouse_id: o.warehouse_id,
+            store_id: o.store_id,
+            custom_field1: o.custom_fields[0].clone(),
+            custom_field2: o.custom_fields[1].clone(),
+            custom_field3: o.custom_fields[2].clone(),
+            source: o.source.clone(),
+            ..Default::default()
+        }),
+        order_total: None,
+        create_date: None,
+        modify_date: None,
+        ship_date: None,
+    }
+}
+
+pub fn remote_order(o: &Order) -> RemoteOrder {
+    let adv = o.advanced_options.as_ref();
+    RemoteOrder {
+        id: o.order_id.unwrap_or_default(),
+        key: o.order_key.clone(),
+        number: Some(o.order_number.clone()),
+        merged_ids: adv.and_then(|a| a.merged_ids.clone()).unwrap_or_default(),
+        parent_id: adv.and_then(|a| a.parent_id),
+    }
+}
+
+/// A label's record carries its order's key and lineage (`advancedOptions`) when ShipStation
+/// includes them; fulfillments never do.
+pub fn lineage(raw: &Value, id: i64) -> Option<RemoteOrder> {
+    let key = raw.get("orderKey").and_then(Value::as_str)?;
+    let adv = raw.get("advancedOptions")?;
+    Some(RemoteOrder {
+        id,
+        key: Some(key.to_string()),
+        number: raw
+            .get("orderNumber")
+            .and_then(Value::as_str)
+            .map(str::to_string),
+        merged_ids: adv["mergedIds"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_i64)
+            .collect(),
+        parent_id: adv["parentId"].as_i64(),
+    })
+}
+
+pub fn label(s: V1Shipment) -> Shipment {
+    let raw = serde_json::to_value(&s).unwrap_or(Value::Null);
+    Shipment {
+        source: ShipmentSource::Label,
+        external_id: s.shipment_id,
+        remote_order_id: s.order_id,
+        order: lineage(&raw, s.order_id),
+        order_key: s.order_key,
+        order_number: s.order_number,
+        tracking_number: s.tracking_number,
+        carrier_code: s.carrier_code,
+        service_code: s.service_code,
+        created_at: s.create_date.map(|t| t.0),
+        ship_date: s.ship_date.map(|t| t.0),
+        voided: s.voided,
+        voided_at: s.void_date.map(|t| t.0),
+        is_return: s.is_return_label,
+        raw,
+    }
+}
+
+pub fn fulfillment(f: Fulfillment) -> Shipment {
+    let raw = serde_json::to_value(&f).unwrap_or(Value::Null);
+    Shipment {
+        source: ShipmentSource::Fulfillment,
+        external_id: f.fulfillment_id,
+        remote_order_id: f.order_id,
+        order: None,
+        order_key: None,
+        order_number: f.order_number,
+        tracking_number: f.tracking_number,
+        carrier_code: f.carrier_code,
+        service_code: None,
+        created_at: f.create_date.map(|t| t.0),
+        ship_date: f.ship_date.map(|t| t.0),
+        voided: f.voided,
+        voided_at: None,
+        is_return: false,
+        raw,
+    }
+}

@@ -1,0 +1,491 @@
+//! The GraphQL ops API over real HTTP: the auth matrix, limits, typed errors, the everyday
+//! operations documents (graphql/operations/*.graphql), restart, bulk retry and replay.
+
+use crate::common;
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use common::connector::Connector;
+use common::sage100::{control, enter_order, rows};
+use ml_connector::engine::worker::{PoolConfig, WorkerPool};
+use ml_connector::engine::Shutdown;
+use ml_connector::ops::tokens::{self, Role};
+use ml_connector::sim::shipstation::SimConfig;
+use reqwest::Method;
+use serde_json::{json, Value};
+
+struct Api {
+    url: String,
+    http: reqwest::Client,
+    ran: std::sync::Mutex<BTreeSet<String>>,
+}
+
+impl Api {
+    async fn post(&self, token: Option<&str>, query: &str, variables: Value) -> (u16, Value) {
+        let mut req = self
+            .http
+            .post(format!("{}/graphql", self.url))
+            .json(&json!({"query": query, "variables": variables}));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        let r = req.send().await.unwrap();
+        let status = r.status().as_u16();
+        let text = r.text().await.unwrap();
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
+    }
+
+    /// Run a document and expect data without errors.
+    async fn ok(&self, token: &str, query: &str, variables: Value) -> Value {
+        let (status, v) = self.post(Some(token), query, variables).await;
+        assert!(status == 200 && v.get("errors").is_none(), "{status} {v}");
+        v["data"].clone()
+    }
+
+    /// Run one of graphql/operations/*.graphql.
+    async fn op(&self, token: &str, file: &str, variables: Value) -> Value {
+        let path = format!("{}/graphql/operations/{file}", env!("CARGO_MANIFEST_DIR"));
+        let doc = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+        self.ran.lock().unwrap().insert(file.to_string());
+        self.ok(token, &doc, variables).await
+    }
+}
+
+fn code(v: &Value) -> &str {
+    v["errors"][0]["extensions"]["code"].as_str().unwrap_or("")
+}
+
+async fn wf_status(c: &Connector, no: &str) -> (String, String) {
+    sqlx::query_as("SELECT state, status FROM workflows WHERE kind = 'order' AND business_key = $1")
+        .bind(no)
+        .fetch_one(&c.pool)
+        .await
+        .unwrap()
+}
+
+async fn wait_for(c: &Connector, no: &str, state: &str, status: &str) {
+    common::eventually(
+        &format!("{no} {state}/{status}"),
+        Duration::from_secs(60),
+        || async {
+            (wf_status(c, no).await == (state.to_string(), status.to_string())).then_some(())
+        },
+    )
+    .await;
+}
+
+async fn blank_ship_to(c: &Connector, no: &str) -> Value {
+    control(
+        &c.sage,
+        Method::POST,
+        &format!("ABC/orders/{no}"),
+        json!({"ShipToAddress1": ""}),
+    )
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ops_api_finds_failures_restarts_retries_and_replays_over_http() {
+    let c = common::connector::start(SimConfig::default()).await;
+    let api = Api {
+        url: c.start_api().await,
+        http: reqwest::Client::new(),
+        ran: Default::default(),
+    };
+    let viewer = tokens::create(&c.pool, "v", Role::Viewer).await.unwrap();
+    let operator = tokens::create(&c.pool, "o", Role::Operator).await.unwrap();
+    let admin = tokens::create(&c.pool, "a", Role::Admin).await.unwrap();
+    let cid = c.connection_id.to_string();
+
+    // The auth matrix.
+    let (s, v) = api
+        .post(None, "{ stats { workflows { kind } } }", json!({}))
+        .await;
+    assert_eq!((s, code(&v)), (401, "UNAUTHENTICATED"));
+    let (s, v) = api
+        .post(
+            Some("mlc_forged"),
+            "{ stats { workflows { kind } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!((s, code(&v)), (401, "UNAUTHENTICATED"));
+    api.ok(&viewer, "{ connections { name } }", json!({})).await;
+    let restart = "mutation($id: ID!) { restartWorkflow(id: $id) { id } }";
+    let (_, v) = api.post(Some(&viewer), restart, json!({"id": "1"})).await;
+    assert_eq!(code(&v), "FORBIDDEN", "a viewer cannot mutate");
+    let create = "mutation($s: [SecretInput!]!) { createConnection(name: \"beta\", settings: {sage: {company: \"XYZ\", soap_url: \"http://127.0.0.1:1/s\", agent_url: \"http://127.0.0.1:1\"}}, secrets: $s) { id name secrets { name set } } }";
+    let secrets = json!({"s": [{"name": "v1_key", "value": "super-secret-value-1"}]});
+    let (_, v) = api.post(Some(&operator), create, secrets.clone()).await;
+    assert_eq!(code(&v), "FORBIDDEN", "only admins touch connections");
+    let (_, v) = api.post(Some(&admin), create, secrets).await;
+    assert!(v.get("errors").is_none(), "{v}");
+    assert!(
+        !v.to_string().contains("super-secret-value-1"),
+        "secrets never answered"
+    );
+    let set: Vec<&Value> = v["data"]["createConnection"]["secrets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["set"] == json!(true))
+        .collect();
+    assert_eq!(set.len(), 1);
+
+    // Typed errors, limits.
+    let (_, v) = api
+        .post(Some(&viewer), "{ workflow(id: \"abc\") { id } }", json!({}))
+        .await;
+    assert_eq!(code(&v), "BAD_USER_INPUT");
+    let (_, v) = api
+        .post(
+            Some(&viewer),
+            "{ workflow(id: \"999999\") { id } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(code(&v), "NOT_FOUND");
+    let deep = "{ __schema { types { fields { type { ofType { ofType { ofType { ofType { ofType { ofType { ofType { name } } } } } } } } } } } }";
+    let (_, v) = api.post(Some(&viewer), deep, json!({})).await;
+    assert!(
+        v["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("nested too deep"),
+        "{v}"
+    );
+    let huge = format!(
+        "{{ stats {{ workflows {{ kind }} }} }} #{}",
+        "x".repeat(100_000)
+    );
+    let (s, _) = api.post(Some(&viewer), &huge, json!({})).await;
+    assert_eq!(s, 413, "request body limit");
+
+    // Three orders fail mapping (no ship-to street); one is fine.
+    let mut bad = Vec::new();
+    for _ in 0..3 {
+        let no = enter_order(
+            &c.sage,
+            json!({"CustomerNo": "ABF", "Lines": [{"ItemCode": "WID-100", "QuantityOrdered": 1}]}),
+        )
+        .await;
+        blank_ship_to(&c, &no).await;
+        bad.push(no);
+    }
+    let good = enter_order(&c.sage, json!({"CustomerNo": "ABF", "ShipVia": "UPS GROUND", "Lines": [{"ItemCode": "WID-100", "QuantityOrdered": 2}]})).await;
+    let shutdown = Shutdown::new();
+    let mut cfg = PoolConfig::new("graphql-test".into(), 16);
+    cfg.poll_interval = Duration::from_millis(200);
+    WorkerPool::spawn(c.engine.clone(), cfg, shutdown.clone());
+    let poll = c.poll("orders").await;
+    c.settle(poll).await;
+
+    let failed = api
+        .op(
+            &viewer,
+            "failed_orders.graphql",
+            json!({"connectionId": cid}),
+        )
+        .await;
+    assert_eq!(failed["workflows"]["totalCount"], 3);
+    for e in failed["workflows"]["edges"].as_array().unwrap() {
+        assert!(
+            e["node"]["lastError"]
+                .as_str()
+                .unwrap()
+                .contains("no ship-to street"),
+            "{e}"
+        );
+    }
+    // The connection has existed for two hours; its shipments poll (every 5 min) never ran.
+    sqlx::query("UPDATE connections SET created_at = now() - interval '2 hours' WHERE id = $1")
+        .bind(c.connection_id)
+        .execute(&c.pool)
+        .await
+        .unwrap();
+    let stats = api.op(&viewer, "stats.graphql", json!({})).await;
+    let alerts = stats["alerts"].as_array().unwrap();
+    let has = |kind: &str, text: &str| {
+        alerts
+            .iter()
+            .any(|a| a["kind"] == kind && a["message"].as_str().unwrap().contains(text))
+    };
+    assert!(
+        alerts
+            .iter()
+            .any(|a| a["kind"] == "FAILED_WORKFLOWS" && a["count"] == 3),
+        "{stats}"
+    );
+    assert!(has("CONNECTION_FAILING", "no ship-to street"), "{stats}");
+    assert!(
+        has(
+            "STALE_FEED",
+            "ShipStation shipments poll has never succeeded"
+        ),
+        "{stats}"
+    );
+    assert!(
+        !has("STALE_FEED", "Sage order poll"),
+        "the order poll just ran: {stats}"
+    );
+
+    // Fix one in Sage and restart it; a restart of a non-failed workflow is INVALID_STATE.
+    let first_id = api.ok(&viewer, "query($c: ID!, $k: String!) { workflowByKey(kind: \"order\", connectionId: $c, businessKey: $k) { id } }", json!({"c": cid, "k": bad[0]})).await["workflowByKey"]["id"].clone();
+    control(
+        &c.sage,
+        Method::POST,
+        &format!("ABC/orders/{}", bad[0]),
+        json!({"ShipToAddress1": "1 Fixed St"}),
+    )
+    .await;
+    let r = api
+        .op(
+            &operator,
+            "restart_workflow.graphql",
+            json!({"id": first_id}),
+        )
+        .await;
+    // Ready, or already picked up by a worker.
+    assert_eq!(r["restartWorkflow"]["id"], first_id);
+    assert_ne!(r["restartWorkflow"]["status"], "FAILED");
+    wait_for(&c, &bad[0], "check", "waiting").await;
+    let (_, v) = api
+        .post(Some(&operator), restart, json!({"id": first_id}))
+        .await;
+    assert_eq!(code(&v), "INVALID_STATE");
+
+    // Fix the other two; one bulk retry.
+    for no in &bad[1..] {
+        control(
+            &c.sage,
+            Method::POST,
+            &format!("ABC/orders/{no}"),
+            json!({"ShipToAddress1": "2 Fixed St"}),
+        )
+        .await;
+    }
+    let r = api
+        .op(
+            &operator,
+            "retry_failed.graphql",
+            json!({"connectionId": cid}),
+        )
+        .await;
+    assert_eq!(r["retryFailed"], 2);
+    for no in &bad[1..] {
+        wait_for(&c, no, "check", "waiting").await;
+    }
+    c.assert_exactly_once(&[bad.clone(), vec![good.clone()]].concat())
+        .await;
+
+    // A failed Sage tracking write: the carrier UDF is misnamed, so the sales order write fails.
+    api.ok(&admin, "mutation($id: ID!) { updateConnection(id: $id, settings: {udfs: {carrier: \"CARRIER\"}}) { id } }", json!({"id": cid})).await;
+    let order_id = c.ss_order(&good).await["orderId"].clone();
+    c.ss_control(
+        "labels",
+        json!({"orderId": order_id, "carrierCode": "ups", "serviceCode": "ups_ground"}),
+    )
+    .await;
+    let sync = api
+        .ok(
+            &operator,
+            "mutation($c: ID!) { triggerSync(connectionId: $c, feed: SHIPMENTS) { id kind } }",
+            json!({"c": cid}),
+        )
+        .await;
+    assert_eq!(sync["triggerSync"]["kind"], "shipments_poll");
+    wait_for(&c, &good, "track_so", "failed").await;
+    let history = api
+        .op(
+            &viewer,
+            "order_history.graphql",
+            json!({"connectionId": cid, "salesOrderNo": good}),
+        )
+        .await;
+    let events = history["workflowByKey"]["events"]["edges"]
+        .as_array()
+        .unwrap()
+        .clone();
+    let failed_write = events
+        .iter()
+        .rev()
+        .find(|e| e["node"]["event"] == "failed" && e["node"]["fromState"] == "track_so")
+        .expect("the failed write is in the audit trail");
+    assert!(
+        failed_write["node"]["error"]
+            .as_str()
+            .unwrap()
+            .contains("CARRIER"),
+        "{failed_write}"
+    );
+    assert_eq!(failed_write["node"]["replayable"], true);
+    // Fixed, then replayed from the audit trail: the tracking reaches Sage once.
+    api.ok(&admin, "mutation($id: ID!) { updateConnection(id: $id, settings: {udfs: {carrier: \"UDF_CARRIER\"}}) { id } }", json!({"id": cid})).await;
+    let r = api
+        .op(
+            &operator,
+            "replay_event.graphql",
+            json!({"eventId": failed_write["node"]["id"]}),
+        )
+        .await;
+    assert_ne!(r["replayEvent"]["status"], "FAILED");
+    wait_for(&c, &good, "track_invoice", "waiting").await;
+    let header = rows(&c.sage, "SO_SalesOrderHeader")
+        .await
+        .into_iter()
+        .find(|h| h["SalesOrderNo"] == json!(good))
+        .unwrap();
+    assert_eq!(header["UDF_CARRIER"], "ups");
+    let replayed: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM workflow_events WHERE event = 'replayed' AND to_state = 'track_so' AND (detail->>'replay_of_event')::bigint = $1",
+    )
+    .bind(failed_write["node"]["id"].as_str().unwrap().parse::<i64>().unwrap())
+    .fetch_one(&c.pool)
+    .await
+    .unwrap();
+    assert_eq!(replayed, 1, "the replay is in the audit trail");
+
+    let feeds = api
+        .op(&viewer, "feeds.graphql", json!({"connectionId": cid}))
+        .await;
+    assert!(!feeds["syncRuns"]["edges"].as_array().unwrap().is_empty());
+    assert_eq!(feeds["connection"]["name"], "acme");
+
+    // Every everyday document ran.
+    let all: BTreeSet<String> =
+        std::fs::read_dir(format!("{}/graphql/operations", env!("CARGO_MANIFEST_DIR")))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+            .collect();
+    assert_eq!(*api.ran.lock().unwrap(), all);
+    shutdown.trigger();
+}
+
+#[test]
+fn the_exported_schema_matches_the_code() {
+    let path = format!("{}/graphql/schema.graphql", env!("CARGO_MANIFEST_DIR"));
+    let stored = std::fs::read_to_string(&path).unwrap();
+    assert!(
+        stored == ml_connector::graphql::sdl(),
+        "graphql/schema.graphql is stale: run `ml-connector graphql-schema > graphql/schema.graphql`"
+    );
+}
+
+#[tokio::test]
+async fn the_workflows_cli_uses_the_same_services() {
+    let (_pool, url) = common::fresh_db().await;
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(common::binary())
+            .args(args)
+            .env("DATABASE_URL", &url)
+            .output()
+            .unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).to_string(),
+            String::from_utf8_lossy(&out.stderr).to_string(),
+        )
+    };
+    let (ok, token, _) = run(&["token", "create", "--role", "operator"]);
+    assert!(ok && token.trim().starts_with("mlc_"));
+    let (ok, _, err) = run(&["token", "create", "--role", "root"]);
+    assert!(
+        !ok && err.contains("not one of viewer, operator, admin"),
+        "{err}"
+    );
+    let (ok, out, _) = run(&["workflows", "list", "--status", "failed", "--json"]);
+    assert!(ok, "{out}");
+    let v: Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(v["workflows"], json!([]));
+    let (ok, _, err) = run(&["workflows", "restart", "424242"]);
+    assert!(!ok && err.contains("workflow 424242 not found"), "{err}");
+}
+
+/// The next JSON text message (None: closed, an error, or 10 s of silence).
+async fn next_json<S>(ws: &mut S) -> Option<Value>
+where
+    S: futures_util::Stream<
+            Item = Result<
+                tokio_tungstenite::tungstenite::Message,
+                tokio_tungstenite::tungstenite::Error,
+            >,
+        > + Unpin,
+{
+    use futures_util::StreamExt;
+    match tokio::time::timeout(Duration::from_secs(10), ws.next()).await {
+        Ok(Some(Ok(tokio_tungstenite::tungstenite::Message::Text(t)))) => {
+            serde_json::from_str(&t).ok()
+        }
+        _ => None,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn workflow_changes_stream_to_subscribers_with_a_token() {
+    use futures_util::SinkExt;
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    use tokio_tungstenite::tungstenite::Message;
+
+    let c = common::connector::start(SimConfig::default()).await;
+    let base = c.start_api().await;
+    let token = tokens::create(&c.pool, "v", Role::Viewer).await.unwrap();
+    let connect = || async {
+        let mut req = format!("{}/graphql/ws", base.replace("http://", "ws://"))
+            .into_client_request()
+            .unwrap();
+        req.headers_mut().insert(
+            "sec-websocket-protocol",
+            "graphql-transport-ws".parse().unwrap(),
+        );
+        tokio_tungstenite::connect_async(req).await.unwrap().0
+    };
+    // A forged token: the connection is refused.
+    let mut ws = connect().await;
+    ws.send(Message::Text(
+        json!({"type": "connection_init", "payload": {"token": "mlc_forged"}})
+            .to_string()
+            .into(),
+    ))
+    .await
+    .unwrap();
+    let answer = next_json(&mut ws).await;
+    assert!(
+        answer
+            .as_ref()
+            .is_none_or(|a| a["type"] != "connection_ack"),
+        "{answer:?}"
+    );
+
+    let mut ws = connect().await;
+    ws.send(Message::Text(
+        json!({"type": "connection_init", "payload": {"token": token}})
+            .to_string()
+            .into(),
+    ))
+    .await
+    .unwrap();
+    assert_eq!(next_json(&mut ws).await.unwrap()["type"], "connection_ack");
+    ws.send(Message::Text(json!({"id": "1", "type": "subscribe", "payload": {"query": "subscription { workflowChanged(filter: {kind: \"probe-sub\"}) { id businessKey status } }"}}).to_string().into()))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // A change lands in the database: the subscriber hears of it.
+    sqlx::query("INSERT INTO workflows (kind, connection_id, business_key, state, status) VALUES ('probe-sub', 0, 'K-1', 'first', 'waiting')")
+        .execute(&c.pool)
+        .await
+        .unwrap();
+    let msg = next_json(&mut ws).await.expect("a change");
+    assert_eq!(msg["type"], "next", "{msg}");
+    assert_eq!(
+        msg["payload"]["data"]["workflowChanged"]["businessKey"],
+        "K-1"
+    );
+    assert_eq!(
+        msg["payload"]["data"]["workflowChanged"]["status"],
+        "WAITING"
+    );
+}

@@ -1,0 +1,14 @@
+//! The connector's black-box tests, one binary (one PostgreSQL cluster, one link) for all of
+//! them: each module is one area, each test gets a fresh database.
+
+#[path = "../common/mod.rs"]
+mod common;
+
+mod connections;
+mod front_door;
+mod graphql;
+mod inventory;
+mod order_flow;
+mod sage100;
+mod shipstation;
+mod tracking;
