@@ -1,6 +1,8 @@
 //! PostgreSQL side of the engine: create, claim (FOR UPDATE SKIP LOCKED), heartbeat, fenced
 //! completion, rescue, release, restart, cancel, signal. Every state change writes its audit
-//! event in the same statement (hence the same transaction).
+//! event in the same statement (hence the same transaction). Every multi-row statement that may
+//! wait for row locks on `workflows` takes them in ascending id order (a locking CTE), so
+//! concurrent batches cannot deadlock; claim and rescue use SKIP LOCKED and never wait.
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
@@ -260,6 +262,8 @@ pub async fn complete(
     if records.is_empty() {
         return Ok(vec![]);
     }
+    let mut records: Vec<&StepRecord> = records.iter().collect();
+    records.sort_by_key(|r| r.id);
     let ids: Vec<i64> = records.iter().map(|r| r.id).collect();
     let fences: Vec<i64> = records.iter().map(|r| r.fence).collect();
     let to_states: Vec<&str> = records.iter().map(|r| r.to_state.as_str()).collect();
@@ -283,6 +287,9 @@ pub async fn complete(
                                  $11::text[], $12::int[], $13::timestamptz[], $14::float8[], $15::jsonb[])
               AS t(id, fence, to_state, status, next_attempt, delay_ms, run_at, context, error, event,
                    from_state, attempt, started_at, duration_ms, detail)
+        ), locked AS MATERIALIZED (
+            -- Row locks in ascending id order, like every multi-row statement here (no deadlocks).
+            SELECT id FROM workflows WHERE id = ANY($1) ORDER BY id FOR NO KEY UPDATE
         ), applied AS (
             UPDATE workflows w
                SET state = i.to_state, status = i.status, attempt = i.next_attempt,
@@ -294,8 +301,8 @@ pub async fn complete(
                                  ELSE i.run_at END,
                    context = COALESCE(i.context, w.context), last_error = i.error,
                    lease_owner = NULL, lease_expires_at = NULL, updated_at = now()
-              FROM input i
-             WHERE w.id = i.id AND w.fence = i.fence AND w.status = 'running'
+              FROM locked l, input i
+             WHERE w.id = l.id AND i.id = l.id AND w.fence = i.fence AND w.status = 'running'
             RETURNING w.id
         )
         INSERT INTO workflow_events (workflow_id, actor, event, from_state, to_state, status, attempt,
@@ -338,14 +345,19 @@ pub async fn heartbeat(pool: &PgPool, held: &[(i64, i64, f64)]) -> Result<Vec<i6
     if held.is_empty() {
         return Ok(vec![]);
     }
+    let mut held = held.to_vec();
+    held.sort_by_key(|h| h.0);
     let ids: Vec<i64> = held.iter().map(|h| h.0).collect();
     let fences: Vec<i64> = held.iter().map(|h| h.1).collect();
     let secs: Vec<f64> = held.iter().map(|h| h.2).collect();
     let kept: Vec<i64> = sqlx::query_scalar(
         r#"
+        WITH locked AS MATERIALIZED (
+            SELECT id FROM workflows WHERE id = ANY($1) ORDER BY id FOR NO KEY UPDATE
+        )
         UPDATE workflows w SET lease_expires_at = now() + make_interval(secs => h.secs)
-          FROM unnest($1::bigint[], $2::bigint[], $3::float8[]) AS h(id, fence, secs)
-         WHERE w.id = h.id AND w.fence = h.fence AND w.status = 'running'
+          FROM locked l, unnest($1::bigint[], $2::bigint[], $3::float8[]) AS h(id, fence, secs)
+         WHERE w.id = l.id AND h.id = l.id AND w.fence = h.fence AND w.status = 'running'
         RETURNING w.id
         "#,
     )
@@ -400,17 +412,21 @@ pub async fn release(
     if held.is_empty() {
         return Ok(0);
     }
+    let mut held = held.to_vec();
+    held.sort_unstable();
     let ids: Vec<i64> = held.iter().map(|h| h.0).collect();
     let fences: Vec<i64> = held.iter().map(|h| h.1).collect();
     let n: i64 = sqlx::query_scalar(
         r#"
-        WITH r AS (
+        WITH locked AS MATERIALIZED (
+            SELECT id FROM workflows WHERE id = ANY($1) ORDER BY id FOR NO KEY UPDATE
+        ), r AS (
             UPDATE workflows w
                SET status = 'ready', run_at = COALESCE(w.run_at, now()),
                    attempt = GREATEST(w.attempt - 1, 0),
                    lease_owner = NULL, lease_expires_at = NULL, updated_at = now()
-              FROM unnest($1::bigint[], $2::bigint[]) AS t(id, fence)
-             WHERE w.id = t.id AND w.fence = t.fence AND w.status = 'running'
+              FROM locked l, unnest($1::bigint[], $2::bigint[]) AS t(id, fence)
+             WHERE w.id = l.id AND t.id = l.id AND w.fence = t.fence AND w.status = 'running'
             RETURNING w.id, w.state, w.attempt
         ), ev AS (
             INSERT INTO workflow_events (workflow_id, actor, event, from_state, to_state, status, attempt, error)
@@ -578,13 +594,19 @@ pub async fn signal_keys(
     let mut tx = pool.begin().await?;
     let n: i64 = sqlx::query_scalar(
         r#"
-        WITH s AS (
-            UPDATE workflows
-               SET signalled_at = now(), updated_at = now(),
-                   run_at = CASE WHEN status = 'waiting' THEN now() ELSE run_at END
+        WITH locked AS MATERIALIZED (
+            SELECT id FROM workflows
              WHERE kind = $1 AND connection_id = $2 AND business_key = ANY($3)
                AND status IN ('ready', 'running', 'waiting')
-            RETURNING id, state, status
+             ORDER BY id
+               FOR NO KEY UPDATE
+        ), s AS (
+            UPDATE workflows w
+               SET signalled_at = now(), updated_at = now(),
+                   run_at = CASE WHEN w.status = 'waiting' THEN now() ELSE w.run_at END
+              FROM locked l
+             WHERE w.id = l.id AND w.status IN ('ready', 'running', 'waiting')
+            RETURNING w.id, w.state, w.status
         ), ev AS (
             INSERT INTO workflow_events (workflow_id, actor, event, from_state, to_state, status, detail)
             SELECT id, $4, 'signalled', state, state, status, $5 FROM s
