@@ -29,6 +29,7 @@ fn record(step: &ClaimedStep) -> StepRecord {
         context: None,
         error: None,
         detail: None,
+        signal_seen: step.signal_seen,
     }
 }
 

@@ -35,6 +35,7 @@ fn success(step: &store::ClaimedStep, to: &str, status: Status) -> StepRecord {
         context: None,
         error: None,
         detail: None,
+        signal_seen: step.signal_seen,
     }
 }
 
@@ -290,4 +291,59 @@ async fn a_signal_during_a_running_step_is_not_lost() {
     let again = store::claim(&pool, "w", &leases(), 1).await.unwrap();
     assert_eq!(again.len(), 1, "woken by the signal that arrived mid-step");
     assert_eq!(again[0].state, "second");
+}
+
+#[tokio::test]
+async fn a_signal_during_a_step_wakes_the_wait_whatever_the_worker_clock() {
+    let (pool, _) = common::fresh_db().await;
+    let mut conn = pool.acquire().await.unwrap();
+    // Worker clock an hour ahead of the database: the signal (database time) looks "older" than
+    // the step's start, yet it arrived while the step ran and must not be lost.
+    let (ahead, _) = store::create(&mut conn, &new("SO-ahead"), "test")
+        .await
+        .unwrap();
+    let s = store::claim(&pool, "w", &leases(), 1)
+        .await
+        .unwrap()
+        .remove(0);
+    assert_eq!(s.id, ahead);
+    let mut waiting = success(&s, "second", Status::Waiting);
+    waiting.delay_ms = None;
+    waiting.started_at = Utc::now() + chrono::Duration::hours(1);
+    assert!(store::signal(&mut conn, ahead, "poll", None).await.unwrap());
+    store::complete(&pool, "w", &[waiting]).await.unwrap();
+    let again = store::claim(&pool, "w", &leases(), 1).await.unwrap();
+    assert_eq!(
+        again.iter().map(|s| s.id).collect::<Vec<_>>(),
+        vec![ahead],
+        "a worker clock ahead of the database must not lose a mid-step signal"
+    );
+    let mut done = success(&again[0], "done", Status::Completed);
+    done.delay_ms = None;
+    store::complete(&pool, "w", &[done]).await.unwrap();
+
+    // Worker clock an hour behind: a signal consumed before the claim is no reason to wake again.
+    let (behind, _) = store::create(&mut conn, &new("SO-behind"), "test")
+        .await
+        .unwrap();
+    assert!(store::signal(&mut conn, behind, "poll", None)
+        .await
+        .unwrap());
+    let s = store::claim(&pool, "w", &leases(), 1)
+        .await
+        .unwrap()
+        .remove(0);
+    assert_eq!(s.id, behind);
+    let mut waiting = success(&s, "second", Status::Waiting);
+    waiting.delay_ms = None;
+    waiting.started_at = Utc::now() - chrono::Duration::hours(1);
+    store::complete(&pool, "w", &[waiting]).await.unwrap();
+    assert!(
+        store::claim(&pool, "w", &leases(), 1)
+            .await
+            .unwrap()
+            .is_empty(),
+        "no signal since the claim: the wait stands"
+    );
+    assert_eq!(common::status_of(&pool, behind).await, "waiting");
 }

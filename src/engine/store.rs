@@ -75,6 +75,9 @@ pub struct ClaimedStep {
     pub context: Value,
     /// When the step became claimable (for claim latency).
     pub ready_at: DateTime<Utc>,
+    /// The row's `signalled_at` as the claim saw it. Every signal changes that value, so a
+    /// different value at completion means a signal arrived while the step ran (no clocks compared).
+    pub signal_seen: Option<DateTime<Utc>>,
 }
 
 /// The outcome of one step attempt, ready to be written.
@@ -84,6 +87,7 @@ pub struct StepRecord {
     pub fence: i64,
     pub from_state: String,
     pub attempt: i32,
+    /// Worker clock; audit only (never compared with database times).
     pub started_at: DateTime<Utc>,
     pub duration_ms: f64,
     pub event: &'static str,
@@ -97,6 +101,8 @@ pub struct StepRecord {
     pub context: Option<Value>,
     pub error: Option<String>,
     pub detail: Option<Value>,
+    /// [`ClaimedStep::signal_seen`] of the claim this outcome belongs to.
+    pub signal_seen: Option<DateTime<Utc>>,
 }
 
 /// Create a workflow unless one exists for (kind, connection, business key).
@@ -227,7 +233,7 @@ pub async fn claim(
           FROM picked p, unnest($1::text[], $2::float8[]) AS l(kind, secs)
          WHERE w.id = p.id AND l.kind = w.kind
         RETURNING w.id, w.kind, w.connection_id, w.business_key, w.state, w.attempt, w.fence,
-                  w.context, w.run_at
+                  w.context, w.run_at, w.signalled_at
         "#,
     )
     .bind(&kinds)
@@ -248,6 +254,7 @@ pub async fn claim(
             fence: r.get(6),
             context: r.get(7),
             ready_at: r.get(8),
+            signal_seen: r.get(9),
         })
         .collect())
 }
@@ -279,14 +286,16 @@ pub async fn complete(
     let started: Vec<DateTime<Utc>> = records.iter().map(|r| r.started_at).collect();
     let durations: Vec<f64> = records.iter().map(|r| r.duration_ms).collect();
     let details: Vec<Option<&Value>> = records.iter().map(|r| r.detail.as_ref()).collect();
+    let seen: Vec<Option<DateTime<Utc>>> = records.iter().map(|r| r.signal_seen).collect();
     let rows = sqlx::query(
         r#"
         WITH input AS (
             SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::int[],
                                  $6::float8[], $7::timestamptz[], $8::jsonb[], $9::text[], $10::text[],
-                                 $11::text[], $12::int[], $13::timestamptz[], $14::float8[], $15::jsonb[])
+                                 $11::text[], $12::int[], $13::timestamptz[], $14::float8[], $15::jsonb[],
+                                 $17::timestamptz[])
               AS t(id, fence, to_state, status, next_attempt, delay_ms, run_at, context, error, event,
-                   from_state, attempt, started_at, duration_ms, detail)
+                   from_state, attempt, started_at, duration_ms, detail, signal_seen)
         ), locked AS MATERIALIZED (
             -- Row locks in ascending id order, like every multi-row statement here (no deadlocks).
             SELECT id FROM workflows WHERE id = ANY($1) ORDER BY id FOR NO KEY UPDATE
@@ -295,8 +304,10 @@ pub async fn complete(
                SET state = i.to_state, status = i.status, attempt = i.next_attempt,
                    run_at = CASE WHEN i.delay_ms IS NOT NULL
                                  THEN now() + i.delay_ms * interval '1 millisecond'
-                                 -- signalled while the step ran: a wait ends at once
-                                 WHEN i.status = 'waiting' AND w.signalled_at >= i.started_at
+                                 -- signalled while the step ran (signalled_at changed since the
+                                 -- claim; no clocks compared): a wait ends at once
+                                 WHEN i.status = 'waiting'
+                                      AND w.signalled_at IS DISTINCT FROM i.signal_seen
                                  THEN now()
                                  ELSE i.run_at END,
                    context = COALESCE(i.context, w.context), last_error = i.error,
@@ -331,6 +342,7 @@ pub async fn complete(
     .bind(&durations)
     .bind(&details)
     .bind(actor)
+    .bind(&seen)
     .fetch_all(pool)
     .await?;
     Ok(rows
@@ -558,7 +570,8 @@ pub async fn signal(
         r#"
         WITH s AS (
             UPDATE workflows
-               SET signalled_at = now(), updated_at = now(),
+               SET signalled_at = GREATEST(now(), signalled_at + interval '1 microsecond'),
+                   updated_at = now(),
                    run_at = CASE WHEN status = 'waiting' THEN now() ELSE run_at END
              WHERE id = $1 AND status IN ('ready', 'running', 'waiting')
             RETURNING id, state, status
@@ -602,7 +615,8 @@ pub async fn signal_keys(
                FOR NO KEY UPDATE
         ), s AS (
             UPDATE workflows w
-               SET signalled_at = now(), updated_at = now(),
+               SET signalled_at = GREATEST(now(), w.signalled_at + interval '1 microsecond'),
+                   updated_at = now(),
                    run_at = CASE WHEN w.status = 'waiting' THEN now() ELSE w.run_at END
               FROM locked l
              WHERE w.id = l.id AND w.status IN ('ready', 'running', 'waiting')

@@ -449,6 +449,7 @@ fn build_record(
         context: None,
         error: None,
         detail: None,
+        signal_seen: step.signal_seen,
     };
     let result = match (result, state) {
         (Ok(t), Some(s)) if !s.next.contains(&t.target) => Err(StepError::fatal(format!(
