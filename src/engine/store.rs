@@ -8,6 +8,17 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 use sqlx::{PgConnection, PgPool, Row};
 
+mod admin;
+mod read;
+
+pub use admin::{append_event, purge_kind};
+pub use read::{
+    count_events, count_matching, count_workflows, counts_by_kind_and_status, event, events,
+    events_after, failing_connections, find, get, ids_matching, keys_by_context, keys_in_state,
+    list_workflows, needing_attention, oldest_due, workflow_exists, workflows_changed_since,
+    Attention, AttentionGroup, CountFilter, EventRow, OldestDue, WorkflowQuery, WorkflowRow,
+};
+
 /// Channel used to wake worker pools when work becomes ready.
 pub const WORK_CHANNEL: &str = "mlc_work";
 
@@ -662,82 +673,4 @@ async fn explain(
         Ok(None) => StoreError::NotFound(id),
         Err(e) => StoreError::Db(e),
     }
-}
-
-/// A workflow as stored (for ops views and tests).
-#[derive(Debug, Clone, sqlx::FromRow)]
-pub struct WorkflowRow {
-    pub id: i64,
-    pub kind: String,
-    pub connection_id: i64,
-    pub business_key: String,
-    pub state: String,
-    pub status: String,
-    pub attempt: i32,
-    pub run_at: Option<DateTime<Utc>>,
-    pub lease_owner: Option<String>,
-    pub fence: i64,
-    pub context: Value,
-    pub last_error: Option<String>,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-}
-
-const WORKFLOW_COLUMNS: &str =
-    "id, kind, connection_id, business_key, state, status, attempt, run_at, \
-     lease_owner, fence, context, last_error, created_at, updated_at";
-
-pub async fn get(pool: &PgPool, id: i64) -> Result<WorkflowRow, StoreError> {
-    sqlx::query_as(&format!(
-        "SELECT {WORKFLOW_COLUMNS} FROM workflows WHERE id = $1"
-    ))
-    .bind(id)
-    .fetch_optional(pool)
-    .await?
-    .ok_or(StoreError::NotFound(id))
-}
-
-pub async fn find(
-    pool: &PgPool,
-    kind: &str,
-    connection_id: i64,
-    business_key: &str,
-) -> Result<Option<WorkflowRow>, StoreError> {
-    Ok(sqlx::query_as(&format!(
-        "SELECT {WORKFLOW_COLUMNS} FROM workflows WHERE kind = $1 AND connection_id = $2 AND business_key = $3"
-    ))
-    .bind(kind)
-    .bind(connection_id)
-    .bind(business_key)
-    .fetch_optional(pool)
-    .await?)
-}
-
-/// One audit event.
-#[derive(Debug, Clone, sqlx::FromRow)]
-pub struct EventRow {
-    pub id: i64,
-    pub workflow_id: i64,
-    pub at: DateTime<Utc>,
-    pub actor: String,
-    pub event: String,
-    pub from_state: Option<String>,
-    pub to_state: Option<String>,
-    pub status: Option<String>,
-    pub attempt: Option<i32>,
-    pub started_at: Option<DateTime<Utc>>,
-    pub duration_ms: Option<f64>,
-    pub error: Option<String>,
-    pub detail: Option<Value>,
-}
-
-pub async fn events(pool: &PgPool, workflow_id: i64) -> Result<Vec<EventRow>, StoreError> {
-    Ok(sqlx::query_as(
-        "SELECT id, workflow_id, at, actor, event, from_state, to_state, status, attempt, started_at, \
-                duration_ms, error, detail
-           FROM workflow_events WHERE workflow_id = $1 ORDER BY id",
-    )
-    .bind(workflow_id)
-    .fetch_all(pool)
-    .await?)
 }
