@@ -155,3 +155,317 @@ pub(super) fn metric_outcome(record: &StepRecord) -> &'static str {
         _ => "failed",
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use serde_json::json;
+
+    use super::*;
+    use crate::engine::handler::Transition;
+
+    const TOML: &str = r#"
+kind = "t"
+initial = "fetch"
+
+[retry]
+max_attempts = 3
+base_delay_ms = 100
+max_delay_ms = 1000
+jitter = 0.0
+
+[states.fetch]
+handler = "h.fetch"
+next = ["post", "skipped"]
+
+[states.post]
+handler = "h.post"
+next = ["shipped"]
+[states.post.retry]
+max_attempts = 1
+
+[states.shipped]
+handler = "h.check"
+next = ["done"]
+
+[states.skipped]
+terminal = true
+
+[states.done]
+terminal = true
+"#;
+
+    fn def() -> WorkflowDefinition {
+        WorkflowDefinition::parse(Path::new("t"), TOML, &|_| true).expect("test definition")
+    }
+
+    fn step(state: &str, attempt: i32) -> ClaimedStep {
+        ClaimedStep {
+            id: 42,
+            kind: "t".into(),
+            connection_id: 1,
+            business_key: "SO-1".into(),
+            state: state.into(),
+            attempt,
+            fence: 7,
+            context: json!({"a": 1}),
+            ready_at: Utc::now(),
+            signal_seen: None,
+        }
+    }
+
+    fn record(state: &str, attempt: i32, result: StepResult) -> StepRecord {
+        let d = def();
+        let s = step(state, attempt);
+        build_record(
+            &s,
+            d.state(state),
+            Some(&d),
+            result,
+            Utc::now(),
+            Duration::from_millis(12),
+        )
+    }
+
+    #[test]
+    fn an_allowed_transition_runs_the_next_step_now() {
+        let r = record(
+            "fetch",
+            2,
+            Ok(Transition::to("post")
+                .with_context(json!({"b": 2}))
+                .with_detail(json!({"sent": 1}))),
+        );
+        assert_eq!((r.id, r.fence, r.attempt), (42, 7, 2));
+        assert_eq!(r.event, "step_succeeded");
+        assert_eq!(
+            (r.from_state.as_str(), r.to_state.as_str()),
+            ("fetch", "post")
+        );
+        assert_eq!(r.status, Status::Ready);
+        assert_eq!(r.next_attempt, 0, "a transition resets the attempt budget");
+        assert_eq!(r.delay_ms, Some(0.0));
+        assert_eq!(r.run_at, None);
+        assert_eq!(r.context, Some(json!({"b": 2})));
+        assert_eq!(r.detail, Some(json!({"sent": 1})));
+        assert_eq!(r.error, None);
+        assert_eq!(r.duration_ms, 12.0);
+        assert_eq!(metric_outcome(&r), "succeeded");
+    }
+
+    #[test]
+    fn a_transition_into_a_terminal_state_completes_the_workflow() {
+        let r = record("fetch", 1, Ok(Transition::to("skipped")));
+        assert_eq!(
+            (r.status, r.to_state.as_str()),
+            (Status::Completed, "skipped")
+        );
+        assert_eq!(r.delay_ms, None);
+        assert_eq!(r.context, None, "no new context keeps the old one");
+        // Even a timer or a wait for a signal ends there.
+        let r = record("shipped", 1, Ok(Transition::to("done").on_signal()));
+        assert_eq!(r.status, Status::Completed);
+    }
+
+    #[test]
+    fn a_transition_the_definition_does_not_allow_fails_the_workflow() {
+        let r = record("fetch", 1, Ok(Transition::to("done")));
+        assert_eq!((r.event, r.status), ("failed", Status::Failed));
+        assert_eq!(r.to_state, "fetch", "stays where it was");
+        assert_eq!(r.next_attempt, 1);
+        let err = r.error.clone().unwrap();
+        assert!(err.contains("\"fetch\" → \"done\""), "{err}");
+        assert!(err.contains("does not allow"), "{err}");
+        assert!(err.contains("[\"post\", \"skipped\"]"), "{err}");
+        assert_eq!(metric_outcome(&r), "failed");
+    }
+
+    #[test]
+    fn a_timer_waits_until_its_time() {
+        let at = Utc::now() + chrono::Duration::minutes(5);
+        let r = record("post", 1, Ok(Transition::to("shipped").at(at)));
+        assert_eq!(r.status, Status::Waiting);
+        assert_eq!(r.run_at, Some(at));
+        assert_eq!(
+            r.delay_ms, None,
+            "absolute time, not a database-clock delay"
+        );
+    }
+
+    #[test]
+    fn a_wait_for_a_signal_has_no_due_time_and_keeps_the_claims_signal_mark() {
+        let d = def();
+        let mut s = step("post", 1);
+        let seen = Utc::now() - chrono::Duration::seconds(3);
+        s.signal_seen = Some(seen);
+        let r = build_record(
+            &s,
+            d.state("post"),
+            Some(&d),
+            Ok(Transition::to("shipped").on_signal()),
+            Utc::now(),
+            Duration::ZERO,
+        );
+        assert_eq!(r.status, Status::Waiting);
+        assert_eq!((r.run_at, r.delay_ms), (None, None));
+        assert_eq!(r.signal_seen, Some(seen));
+    }
+
+    #[test]
+    fn a_retryable_error_retries_with_backoff_until_the_attempts_run_out() {
+        let r = record("fetch", 1, Err(StepError::retry("Sage busy")));
+        assert_eq!((r.event, r.status), ("step_failed", Status::Ready));
+        assert_eq!(r.to_state, "fetch");
+        assert_eq!(r.next_attempt, 1, "the attempt stays counted");
+        assert_eq!(r.delay_ms, Some(100.0));
+        assert_eq!(r.error.as_deref(), Some("Sage busy"));
+        assert_eq!(r.detail, Some(json!({"retry_in_ms": 100})));
+        assert_eq!(metric_outcome(&r), "retry");
+
+        let r = record("fetch", 2, Err(StepError::retry("Sage busy")));
+        assert_eq!(r.delay_ms, Some(200.0), "doubles");
+
+        let r = record("fetch", 3, Err(StepError::retry("Sage busy")));
+        assert_eq!((r.event, r.status), ("failed", Status::Failed));
+        assert_eq!(r.delay_ms, None);
+        assert_eq!(
+            r.error.as_deref(),
+            Some("gave up after 3 attempts: Sage busy")
+        );
+        assert_eq!(r.detail, None);
+    }
+
+    #[test]
+    fn a_states_own_retry_policy_applies() {
+        // post allows one attempt: the first retryable error is already the last.
+        let r = record("post", 1, Err(StepError::retry("timeout")));
+        assert_eq!((r.event, r.status), ("failed", Status::Failed));
+        assert_eq!(
+            r.error.as_deref(),
+            Some("gave up after 1 attempts: timeout")
+        );
+    }
+
+    #[test]
+    fn retry_after_raises_the_delay_but_never_lowers_it() {
+        let r = record(
+            "fetch",
+            1,
+            Err(StepError::retry("429").after(Duration::from_secs(30))),
+        );
+        assert_eq!(r.delay_ms, Some(30_000.0));
+        assert_eq!(r.detail, Some(json!({"retry_in_ms": 30_000})));
+        let r = record(
+            "fetch",
+            2,
+            Err(StepError::retry("429").after(Duration::from_millis(5))),
+        );
+        assert_eq!(r.delay_ms, Some(200.0), "the policy's delay is longer");
+    }
+
+    #[test]
+    fn a_fatal_error_fails_at_once_and_keeps_its_detail() {
+        let r = record(
+            "fetch",
+            1,
+            Err(StepError::fatal("order has no lines").with_detail(json!({"order": "SO-1"}))),
+        );
+        assert_eq!((r.event, r.status), ("failed", Status::Failed));
+        assert_eq!(
+            r.error.as_deref(),
+            Some("order has no lines"),
+            "no 'gave up' prefix"
+        );
+        assert_eq!(r.detail, Some(json!({"order": "SO-1"})));
+        assert_eq!(r.next_attempt, 1);
+    }
+
+    #[test]
+    fn an_error_detail_gains_the_retry_delay() {
+        let r = record(
+            "fetch",
+            1,
+            Err(StepError::retry("busy").with_detail(json!({"status": 503}))),
+        );
+        assert_eq!(r.detail, Some(json!({"status": 503, "retry_in_ms": 100})));
+    }
+
+    #[test]
+    fn panics_and_timeouts_retry_then_fail_on_the_last_attempt() {
+        let payload: Box<dyn std::any::Any + Send> = Box::new("index out of bounds");
+        let e = panicked("h.fetch", payload.as_ref());
+        assert_eq!(
+            e.message,
+            "step handler h.fetch panicked: index out of bounds"
+        );
+        assert!(e.retryable);
+        let payload: Box<dyn std::any::Any + Send> = Box::new(String::from("boom"));
+        assert_eq!(
+            panicked("h.fetch", payload.as_ref()).message,
+            "step handler h.fetch panicked: boom"
+        );
+        let payload: Box<dyn std::any::Any + Send> = Box::new(17u8);
+        assert!(panicked("h", payload.as_ref())
+            .message
+            .ends_with("unknown panic"));
+
+        let r = record("fetch", 1, Err(panicked("h.fetch", payload.as_ref())));
+        assert_eq!((r.event, r.status), ("step_failed", Status::Ready));
+        let r = record("fetch", 3, Err(panicked("h.fetch", payload.as_ref())));
+        assert_eq!((r.event, r.status), ("failed", Status::Failed));
+        assert!(r
+            .error
+            .unwrap()
+            .starts_with("gave up after 3 attempts: step handler h.fetch panicked"));
+
+        let t = timed_out(Duration::from_secs(30));
+        assert_eq!(t.message, "step timed out after 30s");
+        let r = record("fetch", 2, Err(t.clone()));
+        assert_eq!((r.event, r.status), ("step_failed", Status::Ready));
+        let r = record("fetch", 3, Err(t));
+        assert_eq!(
+            r.error.as_deref(),
+            Some("gave up after 3 attempts: step timed out after 30s")
+        );
+    }
+
+    #[test]
+    fn steps_that_cannot_run_are_refused_with_a_reason() {
+        let d = def();
+        assert!(refuse(&step("fetch", 1), Some(&d), d.state("fetch")).is_none());
+        assert!(refuse(&step("fetch", 3), Some(&d), d.state("fetch")).is_none());
+
+        let e = refuse(&step("fetch", 4), Some(&d), d.state("fetch")).unwrap();
+        assert!(!e.retryable);
+        assert!(
+            e.message
+                .starts_with("gave up: attempt 4 exceeds max_attempts 3"),
+            "{}",
+            e.message
+        );
+
+        let e = refuse(&step("done", 1), Some(&d), d.state("done")).unwrap();
+        assert_eq!(
+            e.message,
+            "state \"done\" is terminal and has no step to run"
+        );
+
+        let e = refuse(&step("gone", 1), Some(&d), None).unwrap();
+        assert_eq!(e.message, "state \"gone\" is not defined in t");
+
+        let e = refuse(&step("fetch", 1), None, None).unwrap();
+        assert_eq!(e.message, "workflow kind \"t\" is not defined");
+
+        // A refusal is written as a failure whatever attempts are left.
+        let r = build_record(
+            &step("gone", 1),
+            None,
+            Some(&d),
+            Err(refuse(&step("gone", 1), Some(&d), None).unwrap()),
+            Utc::now(),
+            Duration::ZERO,
+        );
+        assert_eq!((r.event, r.status), ("failed", Status::Failed));
+    }
+}
