@@ -3,9 +3,9 @@
 //! transaction). Every multi-row statement that may wait for row locks on `workflows` takes them
 //! in ascending id order, so concurrent batches cannot deadlock; the others use SKIP LOCKED.
 //!
-//! - [`hot`]: the step cycle (create, claim, complete, heartbeat, rescue, release);
-//! - [`admin`]: deliberate changes (restart, rewind, cancel, signal, audit rows, purge);
-//! - [`read`]: read models (get, find, events, ops views, counts, lookups by key or context).
+//! - `hot`: the step cycle (create, claim, complete, heartbeat, rescue, release);
+//! - `admin`: deliberate changes (restart, rewind, cancel, signal, audit rows, purge);
+//! - `read`: read models (get, find, events, ops views, counts, lookups by key or context).
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;

@@ -2,13 +2,13 @@
 //! write outcomes in batches. No database transaction is open while a handler runs. This module
 //! holds the pool's public API and wires its tasks together:
 //!
-//! - [`claimer`]: claims due steps while there is room (LISTEN/NOTIFY wake-ups, poll as fallback);
-//! - [`dispatch`]: runs handlers with bounded concurrency;
-//! - [`outcome`]: turns a handler result into the record to write (pure);
-//! - [`completer`]: the batched completion writer;
-//! - [`heartbeat`]: extends leases, aborts a step whose lease was lost;
-//! - [`rescuer`]: re-queues steps whose lease expired (their worker died);
-//! - [`listener`]: LISTEN/NOTIFY wake-ups.
+//! - `claimer`: claims due steps while there is room (LISTEN/NOTIFY wake-ups, poll as fallback);
+//! - `dispatch`: runs handlers with bounded concurrency;
+//! - `outcome`: turns a handler result into the record to write (pure);
+//! - `completer`: the batched completion writer;
+//! - `heartbeat`: extends leases, aborts a step whose lease was lost;
+//! - `rescuer`: re-queues steps whose lease expired (their worker died);
+//! - `listener`: LISTEN/NOTIFY wake-ups.
 
 mod claimer;
 mod completer;
