@@ -153,11 +153,12 @@ pub fn createorders_batches() -> (u64, u64) {
 }
 
 async fn database_metrics(pool: &PgPool, out: &mut String) -> Result<(), sqlx::Error> {
-    let rows: Vec<(String, String, i64)> = sqlx::query_as(
-        "SELECT kind, status, count(*) FROM workflows GROUP BY kind, status ORDER BY 1, 2",
-    )
-    .fetch_all(pool)
-    .await?;
+    let rows = crate::engine::store::counts_by_kind_and_status(pool)
+        .await
+        .map_err(|e| match e {
+            crate::engine::StoreError::Db(e) => e,
+            other => sqlx::Error::Protocol(other.to_string()),
+        })?;
     out.push_str(
         "# HELP mlc_workflows Workflows by kind and status.\n# TYPE mlc_workflows gauge\n",
     );

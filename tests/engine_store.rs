@@ -35,6 +35,7 @@ fn success(step: &store::ClaimedStep, to: &str, status: Status) -> StepRecord {
         context: None,
         error: None,
         detail: None,
+        signal_seen: step.signal_seen,
     }
 }
 
@@ -290,4 +291,187 @@ async fn a_signal_during_a_running_step_is_not_lost() {
     let again = store::claim(&pool, "w", &leases(), 1).await.unwrap();
     assert_eq!(again.len(), 1, "woken by the signal that arrived mid-step");
     assert_eq!(again[0].state, "second");
+}
+
+#[tokio::test]
+async fn a_signal_during_a_step_wakes_the_wait_whatever_the_worker_clock() {
+    let (pool, _) = common::fresh_db().await;
+    let mut conn = pool.acquire().await.unwrap();
+    // Worker clock an hour ahead of the database: the signal (database time) looks "older" than
+    // the step's start, yet it arrived while the step ran and must not be lost.
+    let (ahead, _) = store::create(&mut conn, &new("SO-ahead"), "test")
+        .await
+        .unwrap();
+    let s = store::claim(&pool, "w", &leases(), 1)
+        .await
+        .unwrap()
+        .remove(0);
+    assert_eq!(s.id, ahead);
+    let mut waiting = success(&s, "second", Status::Waiting);
+    waiting.delay_ms = None;
+    waiting.started_at = Utc::now() + chrono::Duration::hours(1);
+    assert!(store::signal(&mut conn, ahead, "poll", None).await.unwrap());
+    store::complete(&pool, "w", &[waiting]).await.unwrap();
+    let again = store::claim(&pool, "w", &leases(), 1).await.unwrap();
+    assert_eq!(
+        again.iter().map(|s| s.id).collect::<Vec<_>>(),
+        vec![ahead],
+        "a worker clock ahead of the database must not lose a mid-step signal"
+    );
+    let mut done = success(&again[0], "done", Status::Completed);
+    done.delay_ms = None;
+    store::complete(&pool, "w", &[done]).await.unwrap();
+
+    // Worker clock an hour behind: a signal consumed before the claim is no reason to wake again.
+    let (behind, _) = store::create(&mut conn, &new("SO-behind"), "test")
+        .await
+        .unwrap();
+    assert!(store::signal(&mut conn, behind, "poll", None)
+        .await
+        .unwrap());
+    let s = store::claim(&pool, "w", &leases(), 1)
+        .await
+        .unwrap()
+        .remove(0);
+    assert_eq!(s.id, behind);
+    let mut waiting = success(&s, "second", Status::Waiting);
+    waiting.delay_ms = None;
+    waiting.started_at = Utc::now() - chrono::Duration::hours(1);
+    store::complete(&pool, "w", &[waiting]).await.unwrap();
+    assert!(
+        store::claim(&pool, "w", &leases(), 1)
+            .await
+            .unwrap()
+            .is_empty(),
+        "no signal since the claim: the wait stands"
+    );
+    assert_eq!(common::status_of(&pool, behind).await, "waiting");
+}
+
+#[tokio::test]
+async fn the_engine_api_for_other_components() {
+    use ml_connector::engine::{self, CountFilter};
+    let (pool, _) = common::fresh_db().await;
+    let mut conn = pool.acquire().await.unwrap();
+    let with_ctx = |key: &str, ss: &str| {
+        let mut n = new(key);
+        n.context = json!({ "ss_id": ss });
+        n
+    };
+    let (a, _) = store::create(&mut conn, &with_ctx("SO-B", "11"), "test")
+        .await
+        .unwrap();
+    store::create(&mut conn, &with_ctx("SO-A", "12"), "test")
+        .await
+        .unwrap();
+    store::create(&mut conn, &with_ctx("SO-C", "13"), "test")
+        .await
+        .unwrap();
+    drop(conn);
+
+    let keys = engine::keys_by_context(&pool, "probe", 7, "ss_id", &["12".into(), "11".into()])
+        .await
+        .unwrap();
+    assert_eq!(keys, vec!["SO-A", "SO-B"], "ordered by key");
+    assert!(
+        engine::keys_by_context(&pool, "probe", 8, "ss_id", &["11".into()])
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(engine::workflow_exists(&pool, "probe", 7, "SO-A")
+        .await
+        .unwrap());
+    assert!(!engine::workflow_exists(&pool, "probe", 7, "SO-Z")
+        .await
+        .unwrap());
+    let mut ready = engine::keys_in_state(&pool, "probe", 7, Status::Ready, "first")
+        .await
+        .unwrap();
+    ready.sort();
+    assert_eq!(ready, vec!["SO-A", "SO-B", "SO-C"]);
+    assert!(
+        engine::keys_in_state(&pool, "probe", 7, Status::Waiting, "first")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    let count = |f: CountFilter<'static>| {
+        let pool = pool.clone();
+        async move { engine::count_workflows(&pool, &f).await.unwrap() }
+    };
+    assert_eq!(count(CountFilter::default()).await, 3);
+    assert_eq!(
+        count(CountFilter {
+            kind: Some("probe"),
+            connection_id: Some(7),
+            status: Some(Status::Ready),
+            states: Some(&["first", "second"]),
+        })
+        .await,
+        3
+    );
+    assert_eq!(
+        count(CountFilter {
+            states: Some(&["second"]),
+            ..Default::default()
+        })
+        .await,
+        0
+    );
+    assert_eq!(
+        count(CountFilter {
+            connection_id: Some(8),
+            ..Default::default()
+        })
+        .await,
+        0
+    );
+
+    // An audit row inside the caller's transaction: rolled back with it, or kept with it.
+    let mut tx = pool.begin().await.unwrap();
+    engine::append_event(
+        &mut *tx,
+        a,
+        "inventory.apply",
+        "adjusted",
+        "first",
+        None,
+        &json!({"sku": "X"}),
+    )
+    .await
+    .unwrap();
+    tx.rollback().await.unwrap();
+    engine::append_event(
+        &pool,
+        a,
+        "inventory.apply",
+        "rejected",
+        "first",
+        Some("400"),
+        &json!({}),
+    )
+    .await
+    .unwrap();
+    let last = store::events(&pool, a).await.unwrap().pop().unwrap();
+    assert_eq!(
+        (
+            last.event.as_str(),
+            last.from_state.as_deref(),
+            last.to_state.as_deref()
+        ),
+        ("rejected", Some("first"), Some("first"))
+    );
+    assert_eq!(
+        (last.status.as_deref(), last.error.as_deref()),
+        (Some("running"), Some("400"))
+    );
+    assert_eq!(engine::count_events(&pool, None).await.unwrap(), 4);
+    assert_eq!(engine::count_events(&pool, Some("probe")).await.unwrap(), 4);
+    assert_eq!(engine::count_events(&pool, Some("other")).await.unwrap(), 0);
+
+    engine::purge_kind(&pool, "probe").await.unwrap();
+    assert_eq!(count(CountFilter::default()).await, 0);
+    assert_eq!(engine::count_events(&pool, None).await.unwrap(), 0);
 }

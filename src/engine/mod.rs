@@ -23,7 +23,10 @@ pub use interim_api::{
     workflow_exists, CountFilter,
 };
 pub use shutdown::Shutdown;
-pub use store::{NewWorkflow, Status};
+pub use store::{
+    append_event, count_events, count_workflows, keys_by_context, keys_in_state, purge_kind,
+    workflow_exists, CountFilter, NewWorkflow, Status, StoreError,
+};
 
 /// What a worker pool or scheduler needs: the database, the definitions and the handlers.
 #[derive(Clone)]

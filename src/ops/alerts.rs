@@ -5,6 +5,7 @@ use chrono::{DateTime, Duration, Utc};
 use sqlx::PgPool;
 
 use super::OpsError;
+use crate::engine::store::{self, Attention};
 
 /// Failed or stuck beyond this is worth a person's look.
 pub const STUCK_AFTER_MINUTES: i64 = 15;
@@ -98,15 +99,7 @@ pub async fn alerts(pool: &PgPool) -> Result<Vec<Alert>, OpsError> {
     }
     // Calls that keep failing: many of one connection's workflows failed or retrying on an error
     // within the hour (read from the open-work index, not the audit trail).
-    let failing: Vec<(i64, i64, Option<String>)> = sqlx::query_as(
-        "SELECT connection_id, count(*), max(last_error) FROM workflows
-          WHERE status IN ('ready', 'failed') AND last_error IS NOT NULL
-            AND updated_at > now() - interval '1 hour' AND connection_id <> 0
-          GROUP BY connection_id HAVING count(*) >= $1",
-    )
-    .bind(FAILING_THRESHOLD)
-    .fetch_all(pool)
-    .await?;
+    let failing = store::failing_connections(pool, FAILING_THRESHOLD).await?;
     for (id, n, sample) in failing {
         out.push(Alert {
             kind: AlertKind::ConnectionFailing,
@@ -119,24 +112,13 @@ pub async fn alerts(pool: &PgPool) -> Result<Vec<Alert>, OpsError> {
             count: n,
         });
     }
-    let grouped: Vec<(String, i64, i64, DateTime<Utc>)> = sqlx::query_as(
-        "SELECT 'failed', connection_id, count(*), min(updated_at) FROM workflows WHERE status = 'failed' GROUP BY connection_id
-         UNION ALL
-         SELECT 'manual', connection_id, count(*), min(updated_at) FROM workflows WHERE status = 'waiting' AND state = 'manual_action' GROUP BY connection_id
-         UNION ALL
-         SELECT 'stuck', connection_id, count(*), min(COALESCE(run_at, updated_at)) FROM workflows
-          WHERE (status = 'ready' AND run_at < now() - make_interval(mins => $1))
-             OR (status = 'running' AND lease_expires_at < now() - make_interval(mins => $1))
-          GROUP BY connection_id",
-    )
-    .bind(STUCK_AFTER_MINUTES as i32)
-    .fetch_all(pool)
-    .await?;
-    for (what, id, n, since) in grouped {
-        let (kind, message) = match what.as_str() {
-            "failed" => (AlertKind::FailedWorkflows, format!("{n} failed workflow(s): fix the cause, then restartWorkflow or retryFailed")),
-            "manual" => (AlertKind::NeedsManualAction, format!("{n} order(s) need tracking entered in Sage by hand (see each one's last event)")),
-            _ => (AlertKind::StuckWorkflows, format!("{n} workflow(s) due for over {STUCK_AFTER_MINUTES} minutes and not picked up: are workers running?")),
+    let grouped = store::needing_attention(pool, STUCK_AFTER_MINUTES as i32).await?;
+    for g in grouped {
+        let (id, n, since) = (g.connection_id, g.count, g.since);
+        let (kind, message) = match g.what {
+            Attention::Failed => (AlertKind::FailedWorkflows, format!("{n} failed workflow(s): fix the cause, then restartWorkflow or retryFailed")),
+            Attention::ManualAction => (AlertKind::NeedsManualAction, format!("{n} order(s) need tracking entered in Sage by hand (see each one's last event)")),
+            Attention::Stuck => (AlertKind::StuckWorkflows, format!("{n} workflow(s) due for over {STUCK_AFTER_MINUTES} minutes and not picked up: are workers running?")),
         };
         out.push(Alert {
             kind,

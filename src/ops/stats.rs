@@ -4,6 +4,7 @@ use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 
 use super::OpsError;
+use crate::engine::store;
 
 #[derive(Debug, Clone)]
 pub struct KindStatusCount {
@@ -43,17 +44,8 @@ pub struct Stats {
 }
 
 pub async fn stats(pool: &PgPool) -> Result<Stats, OpsError> {
-    let rows: Vec<(String, String, i64)> = sqlx::query_as(
-        "SELECT kind, status, count(*) FROM workflows GROUP BY kind, status ORDER BY kind, status",
-    )
-    .fetch_all(pool)
-    .await?;
-    let oldest: Option<(i64, String, String, DateTime<Utc>, f64)> = sqlx::query_as(
-        "SELECT id, kind, business_key, run_at, EXTRACT(EPOCH FROM now() - run_at)::float8
-           FROM workflows WHERE status = 'ready' AND run_at <= now() ORDER BY run_at LIMIT 1",
-    )
-    .fetch_optional(pool)
-    .await?;
+    let rows = store::counts_by_kind_and_status(pool).await?;
+    let oldest = store::oldest_due(pool).await?;
     let rate_limits = sqlx::query_as(
         "SELECT key_id, window_limit, window_secs, remaining, in_flight, window_ends_at, blocked_until, throttled
            FROM rate_limits ORDER BY key_id",
@@ -69,14 +61,12 @@ pub async fn stats(pool: &PgPool) -> Result<Stats, OpsError> {
                 count,
             })
             .collect(),
-        oldest_waiting: oldest.map(|(id, kind, business_key, due_since, age_seconds)| {
-            OldestWaiting {
-                id,
-                kind,
-                business_key,
-                due_since,
-                age_seconds,
-            }
+        oldest_waiting: oldest.map(|o| OldestWaiting {
+            id: o.id,
+            kind: o.kind,
+            business_key: o.business_key,
+            due_since: o.due_since,
+            age_seconds: o.age_seconds,
         }),
         rate_limits,
     })

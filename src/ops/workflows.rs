@@ -3,10 +3,10 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
-use sqlx::{PgPool, Postgres, QueryBuilder};
+use sqlx::PgPool;
 
 use super::OpsError;
-use crate::engine::store::{self, EventRow, WorkflowRow};
+use crate::engine::store::{self, EventRow, WorkflowQuery, WorkflowRow};
 use crate::engine::Engine;
 
 /// Which workflows (every field optional; all given ones must match).
@@ -45,42 +45,20 @@ impl WorkflowFilter {
         Ok(())
     }
 
-    fn push_where(&self, q: &mut QueryBuilder<'_, Postgres>) {
-        q.push(" WHERE true");
-        if let Some(v) = self.connection_id {
-            q.push(" AND connection_id = ").push_bind(v);
-        }
-        if let Some(v) = &self.kind {
-            q.push(" AND kind = ").push_bind(v.clone());
-        }
-        if let Some(v) = &self.status {
-            q.push(" AND status = ").push_bind(v.clone());
-        }
-        if let Some(v) = &self.state {
-            q.push(" AND state = ").push_bind(v.clone());
-        }
-        if let Some(v) = &self.business_key {
-            q.push(" AND business_key = ").push_bind(v.clone());
-        }
-        if let Some(v) = self.updated_after {
-            q.push(" AND updated_at >= ").push_bind(v);
-        }
-        if let Some(v) = self.updated_before {
-            q.push(" AND updated_at < ").push_bind(v);
-        }
-        if let Some(v) = &self.error_contains {
-            q.push(" AND last_error ILIKE ").push_bind(format!(
-                "%{}%",
-                v.replace('\\', "\\\\")
-                    .replace('%', "\\%")
-                    .replace('_', "\\_")
-            ));
+    /// The engine's query for this filter.
+    fn query(&self) -> WorkflowQuery<'_> {
+        WorkflowQuery {
+            connection_id: self.connection_id,
+            kind: self.kind.as_deref(),
+            status: self.status.as_deref(),
+            state: self.state.as_deref(),
+            business_key: self.business_key.as_deref(),
+            updated_after: self.updated_after,
+            updated_before: self.updated_before,
+            error_contains: self.error_contains.as_deref(),
         }
     }
 }
-
-const COLUMNS: &str = "id, kind, connection_id, business_key, state, status, attempt, run_at, \
-     lease_owner, fence, context, last_error, created_at, updated_at";
 
 /// A page of workflows, newest first: those with ids below `before_id`; plus whether more follow.
 pub async fn list(
@@ -91,13 +69,7 @@ pub async fn list(
 ) -> Result<(Vec<WorkflowRow>, bool), OpsError> {
     filter.check()?;
     let first = first.clamp(1, 500);
-    let mut q = QueryBuilder::new(format!("SELECT {COLUMNS} FROM workflows"));
-    filter.push_where(&mut q);
-    if let Some(b) = before_id {
-        q.push(" AND id < ").push_bind(b);
-    }
-    q.push(" ORDER BY id DESC LIMIT ").push_bind(first + 1);
-    let rows: Vec<WorkflowRow> = q.build_query_as().fetch_all(pool).await?;
+    let rows = store::list_workflows(pool, &filter.query(), first + 1, before_id).await?;
     Ok(super::split_page(rows, first))
 }
 
@@ -109,18 +81,12 @@ pub async fn changed_since(
     limit: i64,
 ) -> Result<Vec<WorkflowRow>, OpsError> {
     filter.check()?;
-    let mut q = QueryBuilder::new(format!("SELECT {COLUMNS} FROM workflows"));
-    filter.push_where(&mut q);
-    q.push(" AND updated_at > ").push_bind(since);
-    q.push(" ORDER BY updated_at, id LIMIT ").push_bind(limit);
-    Ok(q.build_query_as().fetch_all(pool).await?)
+    Ok(store::workflows_changed_since(pool, &filter.query(), since, limit).await?)
 }
 
 pub async fn count(pool: &PgPool, filter: &WorkflowFilter) -> Result<i64, OpsError> {
     filter.check()?;
-    let mut q = QueryBuilder::new("SELECT count(*) FROM workflows");
-    filter.push_where(&mut q);
-    Ok(q.build_query_scalar().fetch_one(pool).await?)
+    Ok(store::count_matching(pool, &filter.query()).await?)
 }
 
 pub async fn get(pool: &PgPool, id: i64) -> Result<WorkflowRow, OpsError> {
@@ -135,29 +101,14 @@ pub async fn events(
     after_id: Option<i64>,
 ) -> Result<(Vec<EventRow>, bool), OpsError> {
     let first = first.clamp(1, 1000);
-    let rows: Vec<EventRow> = sqlx::query_as(
-        "SELECT id, workflow_id, at, actor, event, from_state, to_state, status, attempt, started_at,
-                duration_ms, error, detail
-           FROM workflow_events WHERE workflow_id = $1 AND id > $2 ORDER BY id LIMIT $3",
-    )
-    .bind(workflow_id)
-    .bind(after_id.unwrap_or(0))
-    .bind(first + 1)
-    .fetch_all(pool)
-    .await?;
+    let rows = store::events_after(pool, workflow_id, after_id.unwrap_or(0), first + 1).await?;
     Ok(super::split_page(rows, first))
 }
 
 pub async fn event(pool: &PgPool, event_id: i64) -> Result<EventRow, OpsError> {
-    sqlx::query_as(
-        "SELECT id, workflow_id, at, actor, event, from_state, to_state, status, attempt, started_at,
-                duration_ms, error, detail
-           FROM workflow_events WHERE id = $1",
-    )
-    .bind(event_id)
-    .fetch_optional(pool)
-    .await?
-    .ok_or_else(|| OpsError::NotFound(format!("event {event_id}")))
+    store::event(pool, event_id)
+        .await?
+        .ok_or_else(|| OpsError::NotFound(format!("event {event_id}")))
 }
 
 /// A failed workflow resumes at its failed step.
@@ -175,9 +126,7 @@ pub async fn retry_failed(
     let mut f = filter.clone();
     f.status = Some("failed".into());
     f.check()?;
-    let mut q = QueryBuilder::new("SELECT id FROM workflows");
-    f.push_where(&mut q);
-    let ids: Vec<i64> = q.build_query_scalar().fetch_all(pool).await?;
+    let ids = store::ids_matching(pool, &f.query()).await?;
     let mut n = 0;
     for id in ids {
         // One may have been restarted by someone else meanwhile: that is not an error here.
