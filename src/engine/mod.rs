@@ -3,7 +3,6 @@
 
 pub mod definition;
 pub mod handler;
-mod interim_api;
 pub mod retry;
 pub mod scheduler;
 pub mod shutdown;
@@ -17,10 +16,6 @@ use sqlx::PgPool;
 pub use definition::{Definitions, WorkflowDefinition};
 pub use handler::{
     Continue, HandlerRegistry, StepError, StepHandler, StepInput, StepResult, Transition,
-};
-pub use interim_api::{
-    append_event, count_events, count_workflows, keys_by_context, keys_in_state, purge_kind,
-    workflow_exists, CountFilter,
 };
 pub use shutdown::Shutdown;
 pub use store::{

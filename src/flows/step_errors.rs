@@ -3,7 +3,6 @@
 
 use crate::domain::ports::{ErpError, FulfilmentError};
 use crate::engine::StepError;
-use crate::shipstation::ShipStationError;
 
 /// Our own database: always worth retrying.
 pub fn db(e: impl std::fmt::Display) -> StepError {
@@ -16,25 +15,6 @@ impl From<ErpError> for StepError {
             StepError::retry(e.to_string())
         } else {
             StepError::fatal(e.to_string())
-        }
-    }
-}
-
-/// ShipStation: rate limits, server errors, transport and unreadable answers are retried (after
-/// the wait the server asked for); rejected credentials too (a person rotates the key and the step
-/// resumes). A refused request (4xx) or a resource_url off the allow-list needs a person.
-impl From<ShipStationError> for StepError {
-    fn from(e: ShipStationError) -> Self {
-        let after = e.retry_after();
-        let retry = e.is_transient() || matches!(e, ShipStationError::Unauthorized { .. });
-        let err = if retry {
-            StepError::retry(e.to_string())
-        } else {
-            StepError::fatal(e.to_string())
-        };
-        match after {
-            Some(d) => err.after(d),
-            None => err,
         }
     }
 }

@@ -60,20 +60,8 @@ pub async fn run(global: &GlobalArgs, args: &BenchEngineArgs) -> anyhow::Result<
     };
 
     // A clean slate for the bench kind (dev databases only, like `river bench`).
-    sqlx::query("DELETE FROM workflow_events WHERE workflow_id IN (SELECT id FROM workflows WHERE kind = $1)")
-        .bind(KIND)
-        .execute(&db.pool)
-        .await?;
-    sqlx::query("DELETE FROM workflows WHERE kind = $1")
-        .bind(KIND)
-        .execute(&db.pool)
-        .await?;
-    sqlx::query("VACUUM ANALYZE workflows")
-        .execute(&db.pool)
-        .await?;
-    sqlx::query("VACUUM ANALYZE workflow_events")
-        .execute(&db.pool)
-        .await?;
+    store::purge_kind(&db.pool, KIND).await?;
+    store::analyze(&db.pool).await?;
 
     say(format!(
         "inserting {} workflows of {} step(s)…",
@@ -153,12 +141,7 @@ pub async fn run(global: &GlobalArgs, args: &BenchEngineArgs) -> anyhow::Result<
     shutdown.trigger();
     pool.join().await;
 
-    let events: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM workflow_events e JOIN workflows w ON w.id = e.workflow_id WHERE w.kind = $1",
-    )
-    .bind(KIND)
-    .fetch_one(&db.pool)
-    .await?;
+    let events = store::count_events(&db.pool, Some(KIND)).await?;
     db.close().await;
 
     let steps = (args.workflows * args.steps) as f64;

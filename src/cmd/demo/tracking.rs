@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 
 use crate::cmd::demo::World;
+use ml_connector::engine::{count_workflows, CountFilter, Status};
 
 /// What reached Sage.
 #[derive(Debug, Clone, Copy, Default)]
@@ -87,7 +88,16 @@ pub async fn ship_and_track(world: &World) -> anyhow::Result<TrackingOutcome> {
     let shipped = open.len() as i64;
     let deadline = Instant::now() + Duration::from_secs(120 + open.len() as u64 / 2);
     loop {
-        let done = count(world, "SELECT count(*) FROM workflows WHERE kind = 'order' AND connection_id = $1 AND state IN ('shipped', 'manual_action') AND status = 'waiting'").await?;
+        let done = count_workflows(
+            &world.db.pool,
+            &CountFilter {
+                kind: Some("order"),
+                connection_id: Some(world.connection_id),
+                status: Some(Status::Waiting),
+                states: Some(&["shipped", "manual_action"]),
+            },
+        )
+        .await?;
         if done >= shipped || Instant::now() > deadline || world.shutdown.is_triggered() {
             break;
         }
@@ -98,7 +108,16 @@ pub async fn ship_and_track(world: &World) -> anyhow::Result<TrackingOutcome> {
         orders_shipped: shipped,
         packages: count(world, "SELECT count(*) FROM shipments WHERE connection_id = $1 AND NOT voided AND NOT is_return").await?,
         webhooks_accepted: count(world, "SELECT count(*) FROM webhook_deliveries WHERE connection_id = $1 AND result = 'accepted'").await?,
-        manual_action: count(world, "SELECT count(*) FROM workflows WHERE kind = 'order' AND connection_id = $1 AND state = 'manual_action'").await?,
+        manual_action: count_workflows(
+            &world.db.pool,
+            &CountFilter {
+                kind: Some("order"),
+                connection_id: Some(world.connection_id),
+                states: Some(&["manual_action"]),
+                ..Default::default()
+            },
+        )
+        .await?,
         ..Default::default()
     };
     let data = world.sage.data.lock().unwrap();

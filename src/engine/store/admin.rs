@@ -256,3 +256,14 @@ pub async fn purge_kind(pool: &PgPool, kind: &str) -> Result<(), StoreError> {
     tx.commit().await?;
     Ok(())
 }
+
+/// Refresh the planner's statistics of the engine's tables (after a bulk purge, e.g. a benchmark).
+pub async fn analyze(pool: &PgPool) -> Result<(), StoreError> {
+    sqlx::query("VACUUM ANALYZE workflows")
+        .execute(pool)
+        .await?;
+    sqlx::query("VACUUM ANALYZE workflow_events")
+        .execute(pool)
+        .await?;
+    Ok(())
+}

@@ -1,7 +1,7 @@
 //! The engine's PostgreSQL operations on a real database: idempotent create, claim with
 //! SKIP LOCKED, fenced completion, lease rescue, restart/cancel rules.
 
-mod common;
+use crate::common;
 
 use chrono::Utc;
 use ml_connector::engine::store::{self, NewWorkflow, Status, StepRecord, StoreError};

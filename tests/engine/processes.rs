@@ -2,7 +2,7 @@
 //! at once, a killed worker's step runs again after its lease expires, and a stalled worker's
 //! late completion is rejected.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};

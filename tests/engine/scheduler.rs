@@ -1,6 +1,6 @@
 //! Periodic jobs fire once per period, however many replicas tick.
 
-mod common;
+use crate::common;
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;

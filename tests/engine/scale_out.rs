@@ -1,7 +1,7 @@
 //! Scale-out: three `serve` processes (the real binary) on one database share the work, never run a
 //! step twice, fire each schedule slot once, and each answers health checks and metrics.
 
-mod common;
+use crate::common;
 
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};

@@ -2,7 +2,7 @@
 //! overlapping rows, each handed its rows in a different order, must never deadlock (SQLSTATE
 //! 40P01). Every multi-row statement on `workflows` takes its row locks in ascending id order.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

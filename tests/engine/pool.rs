@@ -1,7 +1,7 @@
 //! The worker pool on a real database: retries with backoff, failure, restart, and graceful
 //! shutdown (finish within the grace period, release the rest).
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 
