@@ -24,8 +24,11 @@ use super::deps::{ConnectionClients, FlowDeps};
 use super::kinds::{self, OrderState};
 use super::order::{sales_order_no, OrderContext};
 use super::step_errors::db;
+use crate::connections::{ShipViaMapping, WriteBackUdfs};
 use crate::domain::ports::OrderWrite;
-use crate::domain::{InvoiceNo, InvoiceTracking, InvoiceTrackingUpdate, Package, TrackingRow};
+use crate::domain::{
+    Invoice, InvoiceNo, InvoiceTracking, InvoiceTrackingUpdate, Package, TrackingRow,
+};
 use crate::engine::{HandlerRegistry, StepError, StepInput, StepResult, Transition};
 
 pub fn register(r: &mut HandlerRegistry, deps: &FlowDeps) {
@@ -116,8 +119,7 @@ pub async fn pending(input: &StepInput) -> Result<bool, StepError> {
 }
 
 /// Sage ShipVia for a carrier/service, from the connection's ship_via mapping read backwards.
-fn ship_via(clients: &ConnectionClients, p: &Package) -> Option<String> {
-    let map = &clients.connection.settings.mappings.ship_via;
+fn ship_via(map: &BTreeMap<String, ShipViaMapping>, p: &Package) -> Option<String> {
     let exact = map.iter().find(|(_, m)| {
         m.carrier_code == p.carrier_code
             && m.service_code.is_some()
@@ -137,8 +139,7 @@ fn live(list: &[Package]) -> Vec<&Package> {
 }
 
 /// Header UDF values for the live packages (blank when none are left: all voided).
-fn udf_values(clients: &ConnectionClients, live: &[&Package]) -> BTreeMap<String, String> {
-    let u = &clients.connection.settings.udfs;
+fn udf_values(u: &WriteBackUdfs, live: &[&Package]) -> BTreeMap<String, String> {
     let numbers: Vec<&str> = live.iter().map(|p| p.tracking_number.as_str()).collect();
     let carrier = live
         .iter()
@@ -169,8 +170,10 @@ async fn track_so(deps: FlowDeps, input: StepInput) -> StepResult {
     let clients = deps.clients(&input.db, input.connection_id).await?;
     let (list, fp) = packages(&input.db, input.connection_id, &input.business_key).await?;
     let live = live(&list);
-    let udfs = udf_values(&clients, &live);
-    let via = live.first().and_then(|p| ship_via(&clients, p));
+    let udfs = udf_values(&clients.connection.settings.udfs, &live);
+    let via = live
+        .first()
+        .and_then(|p| ship_via(&clients.connection.settings.mappings.ship_via, p));
     let mut ctx = OrderContext::of(&input)?;
     ctx.tracking_fp_applying = Some(fp);
     ctx.awaiting_invoice_since = Some(Utc::now());
@@ -215,7 +218,12 @@ async fn plan(clients: &ConnectionClients, input: &StepInput) -> Result<InvoiceP
         .erp
         .invoices_of_order(&sales_order_no(input)?)
         .await?;
-    let live_ids: BTreeSet<String> = live(&list)
+    Ok(plan_of(&list, invoices))
+}
+
+/// Where the packages stand on the invoices: what is missing, what was voided, which invoice is open.
+fn plan_of(list: &[Package], invoices: Vec<Invoice>) -> InvoicePlan {
+    let live_ids: BTreeSet<String> = live(list)
         .iter()
         .map(|p| clip(&p.tracking_number, TRACKING_ID_LEN))
         .collect();
@@ -232,7 +240,7 @@ async fn plan(clients: &ConnectionClients, input: &StepInput) -> Result<InvoiceP
         stale_posted: vec![],
         open_invoice: None,
         posted_invoices: vec![],
-        live: live(&list).into_iter().cloned().collect(),
+        live: live(list).into_iter().cloned().collect(),
     };
     for inv in invoices {
         for r in &inv.tracking {
@@ -252,12 +260,12 @@ async fn plan(clients: &ConnectionClients, input: &StepInput) -> Result<InvoiceP
             plan.open_invoice = Some((inv.no, inv.tracking));
         }
     }
-    plan.missing = live(&list)
+    plan.missing = live(list)
         .into_iter()
         .filter(|p| !on_invoices.contains(&clip(&p.tracking_number, TRACKING_ID_LEN)))
         .cloned()
         .collect();
-    Ok(plan)
+    plan
 }
 
 /// The next free package numbers on an invoice (`0001`, `0002`, …).
@@ -329,29 +337,30 @@ async fn track_invoice(deps: FlowDeps, input: StepInput) -> StepResult {
     };
     let zone = clients.site.zone;
     let numbers = next_package_numbers(rows, plan.missing.len());
-    let packages: Vec<InvoiceTracking> = plan
-        .missing
-        .iter()
-        .zip(&numbers)
-        .map(|(p, n)| InvoiceTracking {
-            package_no: n.clone(),
-            tracking_id: clip(&p.tracking_number, TRACKING_ID_LEN),
-            ship_via: ship_via(&clients, p).unwrap_or_else(|| {
-                clip(
-                    &p.carrier_code.clone().unwrap_or_default().to_uppercase(),
-                    SHIP_VIA_LEN,
-                )
-            }),
-            comment: clip(&format!("ShipStation {}", p.id), 30),
-        })
-        .collect();
+    let packages: Vec<InvoiceTracking> =
+        plan.missing
+            .iter()
+            .zip(&numbers)
+            .map(|(p, n)| InvoiceTracking {
+                package_no: n.clone(),
+                tracking_id: clip(&p.tracking_number, TRACKING_ID_LEN),
+                ship_via: ship_via(&clients.connection.settings.mappings.ship_via, p)
+                    .unwrap_or_else(|| {
+                        clip(
+                            &p.carrier_code.clone().unwrap_or_default().to_uppercase(),
+                            SHIP_VIA_LEN,
+                        )
+                    }),
+                comment: clip(&format!("ShipStation {}", p.id), 30),
+            })
+            .collect();
     let first = &plan.missing[0];
     let all_live: Vec<&Package> = plan.live.iter().collect();
     let update = InvoiceTrackingUpdate {
         packages,
         ship_date: first.ship_date.map(|d| zone.date_of(d)),
-        ship_via: ship_via(&clients, first),
-        udfs: udf_values(&clients, &all_live),
+        ship_via: ship_via(&clients.connection.settings.mappings.ship_via, first),
+        udfs: udf_values(&clients.connection.settings.udfs, &all_live),
     };
     clients.erp.write_invoice_tracking(inv, &update).await?;
     // The audit trail keeps the shape it always had (Sage's column names).
@@ -445,4 +454,124 @@ async fn manual_action(deps: FlowDeps, input: StepInput) -> StepResult {
             .with_detail(json!({"open_invoice_found": true})));
     }
     Ok(Transition::to(OrderState::ManualAction).on_signal())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pkg(id: &str, tracking: &str, voided: bool) -> Package {
+        Package {
+            id: id.into(),
+            tracking_number: tracking.into(),
+            carrier_code: Some("ups".into()),
+            service_code: Some("ups_ground".into()),
+            ship_date: None,
+            voided,
+            estimated_delivery: NaiveDate::from_ymd_opt(2026, 12, 3),
+        }
+    }
+
+    fn invoice(no: &str, posted: bool, rows: &[(&str, &str)]) -> Invoice {
+        Invoice {
+            no: no.parse().unwrap(),
+            sales_order_no: "0000042".parse().unwrap(),
+            posted,
+            tracking: rows
+                .iter()
+                .map(|(p, t)| TrackingRow {
+                    package_no: p.to_string(),
+                    tracking_id: t.to_string(),
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn udfs_hold_every_number_that_fits_else_the_first_and_a_count() {
+        let u = WriteBackUdfs::default();
+        let a = pkg("label:1", "1Z001", false);
+        let b = pkg("label:2", "1Z002", false);
+        let v = udf_values(&u, &[&a, &b]);
+        assert_eq!(v["UDF_TRACKING_NO"], "1Z001,1Z002");
+        assert_eq!(v["UDF_CARRIER"], "ups");
+        assert_eq!(v["UDF_EST_DELIVERY"], "20261203");
+        let long1 = pkg("label:3", "1Z999AA10123456784", false);
+        let long2 = pkg("label:4", "1Z999AA10123456785", false);
+        let v = udf_values(&u, &[&long1, &long2]);
+        assert_eq!(v["UDF_TRACKING_NO"], "1Z999AA10123456784 (+1)");
+        assert!(v["UDF_TRACKING_NO"].chars().count() <= UDF_LEN);
+        // All voided: the UDFs are blanked.
+        let v = udf_values(&u, &[]);
+        assert!(v.values().all(String::is_empty), "{v:?}");
+    }
+
+    #[test]
+    fn package_numbers_fill_gaps_in_order() {
+        let rows = invoice(
+            "0000100",
+            false,
+            &[("0001", "A"), ("0003", "B"), ("X", "C")],
+        )
+        .tracking;
+        assert_eq!(next_package_numbers(&rows, 3), vec!["0002", "0004", "0005"]);
+        assert!(next_package_numbers(&rows, 0).is_empty());
+    }
+
+    #[test]
+    fn the_plan_finds_missing_voided_and_the_newest_open_invoice() {
+        let list = vec![
+            pkg("label:1", "T1", false),
+            pkg("label:2", "T2", false),
+            pkg("label:3", "T3", true),
+            pkg("label:4", "T4", true),
+        ];
+        let plan = plan_of(
+            &list,
+            vec![
+                invoice("0000100", false, &[("0001", "T1"), ("0002", "T3")]),
+                invoice("0000101", false, &[]),
+                invoice("0000090", true, &[("0001", "T4")]),
+            ],
+        );
+        let ids = |v: &[Package]| v.iter().map(|p| p.id.clone()).collect::<Vec<_>>();
+        assert_eq!(ids(&plan.missing), vec!["label:2"], "T1 is on an invoice");
+        assert_eq!(
+            plan.stale_open,
+            vec![("0000100".parse().unwrap(), "0002".to_string())],
+            "a voided label's row on an open invoice is removed"
+        );
+        assert_eq!(plan.stale_posted, vec!["T4"], "posted: a person removes it");
+        assert_eq!(plan.open_invoice.unwrap().0.as_str(), "0000101");
+        assert_eq!(plan.posted_invoices, vec!["0000090"]);
+        assert_eq!(ids(&plan.live), vec!["label:1", "label:2"]);
+    }
+
+    #[test]
+    fn ship_via_reads_the_mapping_backwards() {
+        let mut map = BTreeMap::new();
+        map.insert(
+            "UPS GROUND".to_string(),
+            ShipViaMapping {
+                carrier_code: Some("ups".into()),
+                service_code: Some("ups_ground".into()),
+            },
+        );
+        map.insert(
+            "UPS".to_string(),
+            ShipViaMapping {
+                carrier_code: Some("ups".into()),
+                service_code: None,
+            },
+        );
+        assert_eq!(
+            ship_via(&map, &pkg("l", "T", false)).as_deref(),
+            Some("UPS GROUND")
+        );
+        let mut other = pkg("l", "T", false);
+        other.service_code = Some("ups_next_day_air".into());
+        assert_eq!(ship_via(&map, &other).as_deref(), Some("UPS"), "by carrier");
+        other.carrier_code = Some("fedex".into());
+        assert_eq!(ship_via(&map, &other), None);
+    }
 }
