@@ -203,7 +203,7 @@ pub async fn run(global: &GlobalArgs, cmd: &ConnectionCommand) -> anyhow::Result
         ConnectionCommand::Test { name, json } => {
             let vault = Vault::from_env()?;
             let db = open(global).await?;
-            let results = conns::probe::test(&db.pool, &vault, name).await?;
+            let results = ml_connector::ops::probe::test(&db.pool, &vault, name).await?;
             let all_ok = results.iter().all(|r| r.ok);
             if *json {
                 println!(

@@ -7,8 +7,6 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use sqlx::{PgPool, Row};
 
-pub mod probe;
-
 use serde_json::Value;
 
 use crate::domain::{CompanyCode, SiteZone, StockQuantity};

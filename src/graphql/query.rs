@@ -63,9 +63,9 @@ impl Query {
         business_key: String,
     ) -> Result<Workflow> {
         let c = parse_id(&connection_id, "connectionId")?;
-        crate::engine::store::find(&state(ctx)?.engine.pool, &kind, c, &business_key)
+        ops::workflows::by_key(&state(ctx)?.engine.pool, &kind, c, &business_key)
             .await
-            .map_err(|e| ops(e.into()))?
+            .map_err(ops)?
             .map(Workflow)
             .ok_or_else(|| {
                 error(
@@ -136,9 +136,9 @@ impl Query {
     }
 
     async fn connections(&self, ctx: &Context<'_>) -> Result<Vec<ConnectionNode>> {
-        Ok(crate::connections::list(&state(ctx)?.engine.pool)
+        Ok(ops::connections::list(&state(ctx)?.engine.pool)
             .await
-            .map_err(|e| ops(e.into()))?
+            .map_err(ops)?
             .into_iter()
             .map(ConnectionNode)
             .collect())
@@ -146,10 +146,10 @@ impl Query {
 
     async fn connection(&self, ctx: &Context<'_>, id: ID) -> Result<ConnectionNode> {
         let id = parse_id(&id, "id")?;
-        crate::connections::by_id(&state(ctx)?.engine.pool, id)
+        ops::connections::get(&state(ctx)?.engine.pool, id)
             .await
             .map(ConnectionNode)
-            .map_err(|e| ops(e.into()))
+            .map_err(ops)
     }
 
     async fn stats(&self, ctx: &Context<'_>) -> Result<Stats> {

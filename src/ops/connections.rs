@@ -5,8 +5,8 @@ use chrono::NaiveDate;
 use serde_json::Value;
 use sqlx::PgPool;
 
+use super::probe::{self, Check};
 use super::OpsError;
-use crate::connections::probe::{self, Check};
 use crate::connections::{self, Connection, Settings};
 use crate::secret::Secret;
 use crate::vault::Vault;
@@ -116,4 +116,13 @@ pub async fn test(pool: &PgPool, v: Option<&Vault>, id: i64) -> Result<Vec<Check
     probe::test(pool, vault(v)?, &c.name)
         .await
         .map_err(|e| OpsError::Internal(e.to_string()))
+}
+
+/// Every connection (secrets: only whether each is set, never values).
+pub async fn list(pool: &PgPool) -> Result<Vec<Connection>, OpsError> {
+    Ok(connections::list(pool).await?)
+}
+
+pub async fn get(pool: &PgPool, id: i64) -> Result<Connection, OpsError> {
+    Ok(connections::by_id(pool, id).await?)
 }

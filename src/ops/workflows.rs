@@ -89,6 +89,16 @@ pub async fn count(pool: &PgPool, filter: &WorkflowFilter) -> Result<i64, OpsErr
     Ok(store::count_matching(pool, &filter.query()).await?)
 }
 
+/// The workflow of a kind about a business object (e.g. kind "order" and a SalesOrderNo).
+pub async fn by_key(
+    pool: &PgPool,
+    kind: &str,
+    connection_id: i64,
+    business_key: &str,
+) -> Result<Option<WorkflowRow>, OpsError> {
+    Ok(crate::engine::store::find(pool, kind, connection_id, business_key).await?)
+}
+
 pub async fn get(pool: &PgPool, id: i64) -> Result<WorkflowRow, OpsError> {
     Ok(store::get(pool, id).await?)
 }

@@ -17,11 +17,11 @@ pub struct Check {
 pub async fn test(pool: &sqlx::PgPool, vault: &Vault, name: &str) -> anyhow::Result<Vec<Check>> {
     use crate::sage100::{AgentClient, AgentConfig, SoapClient};
     use crate::shipstation::{KeyPair, KeyRing, V1Client, V1Config, V2Client, V2Config};
-    let c = super::get(pool, name).await?;
+    let c = crate::connections::get(pool, name).await?;
     let secret = |n: &'static str| {
         let pool = pool.clone();
         let vault = vault.clone();
-        async move { super::secret(&pool, &vault, c.id, n).await }
+        async move { crate::connections::secret(&pool, &vault, c.id, n).await }
     };
     let mut out = Vec::new();
     let mut record = |check: &str, r: Result<String, String>| {
