@@ -267,6 +267,22 @@ async fn health(State(state): State<AgentState>) -> Response {
     })
 }
 
+/// A sales order header with its lines (SO_SalesOrderDetail browsed by SalesOrderNo).
+fn order_with_lines(
+    s: &mut dyn BoiSession,
+    no: &str,
+    header: Map<String, Value>,
+) -> Result<wire::SalesOrderHeader, Failure> {
+    let mut order: wire::SalesOrderHeader = typed(header)?;
+    order.lines = typed_all(browse(
+        s,
+        "SO_SalesOrderDetail_svc",
+        no,
+        wire::SalesOrderLine::COLUMNS,
+    )?)?;
+    Ok(order)
+}
+
 async fn changed_orders(
     State(state): State<AgentState>,
     Path(co): Path<String>,
@@ -282,14 +298,7 @@ async fn changed_orders(
             let (page, next) = changed_page(keyed, &q);
             let mut sales_orders = Vec::new();
             for (no, h) in page {
-                let mut order: wire::SalesOrderHeader = typed(h)?;
-                order.lines = typed_all(browse(
-                    s,
-                    "SO_SalesOrderDetail_svc",
-                    &no,
-                    wire::SalesOrderLine::COLUMNS,
-                )?)?;
-                sales_orders.push(order);
+                sales_orders.push(order_with_lines(s, &no, h)?);
             }
             Ok(wire::ChangedOrders { sales_orders, next })
         })
@@ -315,14 +324,9 @@ async fn one_order(
             }
             let h = read(s, o, wire::SalesOrderHeader::COLUMNS);
             s.drop_object(o);
-            let mut order: wire::SalesOrderHeader = typed(h)?;
-            order.lines = typed_all(browse(
-                s,
-                "SO_SalesOrderDetail_svc",
-                &no,
-                wire::SalesOrderLine::COLUMNS,
-            )?)?;
-            Ok(wire::OneOrder { sales_order: order })
+            Ok(wire::OneOrder {
+                sales_order: order_with_lines(s, &no, h)?,
+            })
         })
         .await,
     )
