@@ -120,7 +120,7 @@ impl FlowDeps {
             .sage
             .site()
             .map_err(|e| StepError::fatal(format!("connection {cname}: {e}")))?;
-        let mut agent_cfg = AgentConfig::new(s.sage.agent_url.clone(), s.sage.company.clone());
+        let mut agent_cfg = AgentConfig::new(s.sage.agent_url.clone(), site.company.to_string());
         agent_cfg.api_key = secret("agent_api_key").await?;
         agent_cfg.identity_pem = secret("agent_client_identity")
             .await?
