@@ -12,6 +12,7 @@ pub mod engine;
 pub mod flows;
 pub mod graphql;
 pub mod metrics;
+pub mod net;
 pub mod ops;
 pub mod pg;
 pub mod sage100;

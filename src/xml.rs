@@ -1,16 +1,47 @@
 //! A small XML element tree on quick-xml, namespace-agnostic (local names), for SOAP envelopes.
-//! Generic: it knows nothing of any system's wire format.
+//! Generic: it knows nothing of any system's wire format. Bounded: a document deeper, larger or
+//! with more elements than the limits is an error, and trees are dropped without recursion, so a
+//! hostile answer cannot exhaust the stack or the memory.
+
+/// Deepest nesting accepted (a SOAP sales order is about 8 levels deep).
+pub const MAX_DEPTH: usize = 64;
+/// Largest document accepted, in bytes.
+pub const MAX_BYTES: usize = 16 << 20;
+/// Most elements accepted in one document.
+pub const MAX_ELEMENTS: usize = 200_000;
 
 use quick_xml::events::Event;
 use quick_xml::Reader;
 
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Default, PartialEq)]
 pub struct Element {
     /// Local name (prefix stripped).
     pub name: String,
     pub attrs: Vec<(String, String)>,
     pub children: Vec<Element>,
     pub text: String,
+}
+
+/// Iterative, so a deep tree cannot overflow the stack (clone below is bounded by MAX_DEPTH for
+/// parsed trees; built trees are the caller's).
+impl Drop for Element {
+    fn drop(&mut self) {
+        let mut pending = std::mem::take(&mut self.children);
+        while let Some(mut e) = pending.pop() {
+            pending.append(&mut e.children);
+        }
+    }
+}
+
+impl Clone for Element {
+    fn clone(&self) -> Self {
+        Self {
+            name: self.name.clone(),
+            attrs: self.attrs.clone(),
+            children: self.children.clone(),
+            text: self.text.clone(),
+        }
+    }
 }
 
 impl Element {
@@ -44,19 +75,39 @@ fn local(name: &[u8]) -> String {
 
 /// Parse a document into its root element. Errors name the position.
 pub fn parse(text: &str) -> Result<Element, String> {
+    if text.len() > MAX_BYTES {
+        return Err(format!(
+            "XML document of {} bytes refused (the limit is {MAX_BYTES})",
+            text.len()
+        ));
+    }
     let mut reader = Reader::from_str(text);
     reader.config_mut().trim_text(false);
     let mut stack: Vec<Element> = Vec::new();
     let mut root: Option<Element> = None;
+    let mut elements = 0usize;
     loop {
         let event = reader
             .read_event()
             .map_err(|e| format!("malformed XML at byte {}: {e}", reader.buffer_position()))?;
         match event {
             Event::Start(s) | Event::Empty(s) if root.is_none() => {
+                elements += 1;
+                if stack.len() >= MAX_DEPTH {
+                    return Err(format!(
+                        "XML nested deeper than {MAX_DEPTH} elements refused"
+                    ));
+                }
+                if elements > MAX_ELEMENTS {
+                    return Err(format!(
+                        "XML with more than {MAX_ELEMENTS} elements refused"
+                    ));
+                }
                 let mut el = Element {
                     name: local(s.name().as_ref()),
-                    ..Default::default()
+                    attrs: Vec::new(),
+                    children: Vec::new(),
+                    text: String::new(),
                 };
                 for a in s.attributes().flatten() {
                     let v = a
@@ -148,6 +199,34 @@ mod tests {
         assert_eq!(op.path(&["logon", "Username"]).unwrap().text, "u & v");
         assert_eq!(op.path(&["logon", "Password"]).unwrap().text, "");
         assert_eq!(op.text_of("salesOrderNo"), Some("0001"));
+    }
+
+    #[test]
+    fn hostile_documents_are_refused_not_a_crash() {
+        // 10,000 nested elements (about 70 KB) used to overflow the stack.
+        let deep = format!("{}{}", "<a>".repeat(10_000), "</a>".repeat(10_000));
+        let err = parse(&deep).unwrap_err();
+        assert!(err.contains("deeper than"), "{err}");
+        let ok_depth = format!("{}{}", "<a>".repeat(MAX_DEPTH), "</a>".repeat(MAX_DEPTH));
+        assert!(parse(&ok_depth).is_ok());
+        let wide = format!("<r>{}</r>", "<b/>".repeat(MAX_ELEMENTS + 1));
+        assert!(parse(&wide).unwrap_err().contains("more than"));
+        let big = format!("<r>{}</r>", "x".repeat(MAX_BYTES));
+        assert!(parse(&big).unwrap_err().contains("refused"));
+    }
+
+    #[test]
+    fn a_deep_built_tree_drops_without_recursion() {
+        let mut e = Element::default();
+        for _ in 0..200_000 {
+            e = Element {
+                name: "a".into(),
+                attrs: Vec::new(),
+                children: vec![e],
+                text: String::new(),
+            };
+        }
+        drop(e);
     }
 
     #[test]

@@ -280,6 +280,11 @@ impl Settings {
         ] {
             if url::Url::parse(url).is_err() {
                 p.push(format!("{name} {url:?} is not a URL"));
+            } else if crate::net::check_endpoint(name, url).is_err() {
+                // Credentials travel on these calls: plain http only to this machine.
+                p.push(format!(
+                    "{name} {url:?} must use https (plain http is allowed only on loopback)"
+                ));
             }
         }
         for (name, secs) in [

@@ -33,7 +33,9 @@ impl From<SageError> for ErpError {
             SageError::Unauthorized => ErpError::Unauthorized(text),
             SageError::Posted(_) => ErpError::Posted(text),
             SageError::NotFound(_) => ErpError::NotFound(text),
-            SageError::Fault { .. } | SageError::Rejected(_) => ErpError::Rejected(text),
+            SageError::Fault { .. } | SageError::Rejected(_) | SageError::Refused(_) => {
+                ErpError::Rejected(text)
+            }
         }
     }
 }

@@ -17,6 +17,10 @@ use crate::secret::Secret;
 
 pub use mlc_agent_api::API_KEY_HEADER;
 
+/// The largest agent answer read (a page of 1,000 item-warehouse rows or 200 orders with their
+/// lines is well below this).
+const MAX_ANSWER_BYTES: usize = 64 << 20;
+
 #[derive(Debug, Clone)]
 pub struct LockRetry {
     pub max_attempts: u32,
@@ -84,9 +88,9 @@ pub struct AgentClient {
 
 impl AgentClient {
     pub fn new(cfg: AgentConfig) -> Result<Self, SageError> {
-        let mut b = reqwest::Client::builder()
+        crate::net::check_endpoint("the agent URL", &cfg.base_url)?;
+        let mut b = crate::net::client_builder()
             .timeout(cfg.timeout)
-            .no_proxy()
             .use_rustls_tls();
         if let Some(ca) = &cfg.ca_pem {
             b = b.add_root_certificate(
@@ -141,10 +145,8 @@ impl AgentClient {
         );
         let resp = sent.map_err(|e| SageError::Transport(e.without_url().to_string()))?;
         let status = resp.status();
-        let text = resp
-            .text()
-            .await
-            .map_err(|e| SageError::Transport(e.without_url().to_string()))?;
+        crate::net::refuse_redirect(status)?;
+        let text = crate::net::read_text(resp, MAX_ANSWER_BYTES).await?;
         if status == reqwest::StatusCode::UNAUTHORIZED {
             return Err(SageError::Unauthorized);
         }

@@ -20,6 +20,20 @@ pub enum SageError {
     Transport(String),
     #[error("Sage 100 rejected the request: {0}")]
     Rejected(String),
+    /// Our own rules refused the call (a redirect, plain http to a remote host).
+    #[error("refused: {0}")]
+    Refused(String),
+}
+
+impl From<crate::net::NetError> for SageError {
+    fn from(e: crate::net::NetError) -> Self {
+        use crate::net::NetError as N;
+        match e {
+            N::Transport(m) => Self::Transport(m),
+            e @ N::TooLarge { .. } => Self::Malformed(e.to_string()),
+            e => Self::Refused(e.to_string()),
+        }
+    }
 }
 
 impl SageError {

@@ -36,6 +36,9 @@ const READ_ONLY: &[&str] = &[
     "ExtensionAmt",
 ];
 
+/// The largest SOAP answer read (one sales order with its lines is a few kilobytes).
+const MAX_ANSWER_BYTES: usize = 8 << 20;
+
 /// The service namespace assumed until the customer's WSDL says otherwise (no public source
 /// confirms it; see ARCHITECTURE.md, "Sage 100" assumptions).
 pub const ASSUMED_SERVICE_NAMESPACE: &str = "http://sage.com/sage100/ebusinesswebservices";
@@ -59,9 +62,9 @@ pub struct SoapClient {
 
 impl SoapClient {
     pub fn new(cfg: SoapConfig) -> Result<Self, SageError> {
-        let http = reqwest::Client::builder()
+        crate::net::check_endpoint("the Sage SOAP URL", &cfg.endpoint)?;
+        let http = crate::net::client_builder()
             .timeout(cfg.timeout)
-            .no_proxy()
             .build()
             .map_err(|e| SageError::Transport(e.to_string()))?;
         Ok(Self { http, cfg })
@@ -104,10 +107,8 @@ impl SoapClient {
             .await
             .map_err(|e| SageError::Transport(e.without_url().to_string()))?;
         let status = resp.status();
-        let text = resp
-            .text()
-            .await
-            .map_err(|e| SageError::Transport(e.without_url().to_string()))?;
+        crate::net::refuse_redirect(status)?;
+        let text = crate::net::read_text(resp, MAX_ANSWER_BYTES).await?;
         let doc = xml::parse(&text).map_err(|e| SageError::Malformed(format!("{op}: {e}")))?;
         let body = doc
             .child("Body")

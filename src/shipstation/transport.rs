@@ -57,6 +57,9 @@ enum Attempt {
     Server(StatusCode, String),
 }
 
+/// The largest answer read from ShipStation (a page of 500 shipments is a few megabytes).
+const MAX_ANSWER_BYTES: usize = 32 << 20;
+
 /// One request: a governor slot, the send, the budget headers reported back.
 async fn attempt(
     governor: &Governor,
@@ -103,10 +106,15 @@ async fn attempt(
     }
     governor.finish(headers, None).await?;
     Ok(
-        match tokio::time::timeout(policy.timeout, resp.text()).await {
+        match tokio::time::timeout(
+            policy.timeout,
+            crate::net::read_text(resp, MAX_ANSWER_BYTES),
+        )
+        .await
+        {
             Ok(Ok(body)) if status.is_server_error() => Attempt::Server(status, body),
             Ok(Ok(body)) => Attempt::Done(Reply { status, body }),
-            Ok(Err(e)) => Attempt::Transport(e.without_url().to_string()),
+            Ok(Err(e)) => Attempt::Transport(e.to_string()),
             Err(_) => Attempt::Transport("the response body timed out".into()),
         },
     )

@@ -178,9 +178,8 @@ impl V2Verifier {
     pub fn new(jwks_url: impl Into<String>) -> Self {
         Self {
             jwks_url: jwks_url.into(),
-            http: reqwest::Client::builder()
+            http: crate::net::client_builder()
                 .timeout(Duration::from_secs(10))
-                .no_proxy()
                 .build()
                 .expect("http client"),
             keys: RwLock::new(HashMap::new()),
@@ -232,15 +231,19 @@ impl V2Verifier {
 
     async fn refresh(&self) -> Result<(), V2Rejection> {
         let unavailable = |e: String| V2Rejection::KeysUnavailable(e);
-        let jwks: serde_json::Value = self
+        let resp = self
             .http
             .get(&self.jwks_url)
             .send()
             .await
-            .map_err(|e| unavailable(e.without_url().to_string()))?
-            .json()
-            .await
             .map_err(|e| unavailable(e.without_url().to_string()))?;
+        crate::net::refuse_redirect(resp.status()).map_err(|e| unavailable(e.to_string()))?;
+        // A key set is a few kilobytes.
+        let body = crate::net::read_body(resp, 256 << 10)
+            .await
+            .map_err(|e| unavailable(e.to_string()))?;
+        let jwks: serde_json::Value =
+            serde_json::from_slice(&body).map_err(|e| unavailable(e.to_string()))?;
         let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
         let mut keys = HashMap::new();
         for k in jwks["keys"].as_array().into_iter().flatten() {

@@ -237,9 +237,9 @@ const ADD_X: &[&str] = &[
     "--company",
     "ABC",
     "--sage-soap-url",
-    "http://h/s",
+    "https://h/s",
     "--agent-url",
-    "http://h/a",
+    "https://h/a",
 ];
 
 #[tokio::test]

@@ -7,6 +7,7 @@ mod common;
 mod connections;
 mod front_door;
 mod graphql;
+mod hostile;
 mod inventory;
 mod order_flow;
 mod sage100;

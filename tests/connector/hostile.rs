@@ -1,0 +1,147 @@
+//! Hostile answers from the other side: a SOAP answer nested 10,000 deep or larger than any real
+//! one, and redirects that would carry credentials elsewhere. Each is a clear error; nothing
+//! crashes, and nothing reaches the other address.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use ml_connector::sage100::{AgentClient, AgentConfig, SageError, SoapClient, SoapConfig};
+use ml_connector::secret::Secret;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// A loopback HTTP server that answers every request with `answer` and counts requests.
+async fn server(answer: Vec<u8>) -> (String, Arc<AtomicUsize>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let hits = Arc::new(AtomicUsize::new(0));
+    let counter = hits.clone();
+    tokio::spawn(async move {
+        while let Ok((mut sock, _)) = listener.accept().await {
+            counter.fetch_add(1, Ordering::SeqCst);
+            let answer = answer.clone();
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 64 * 1024];
+                let _ = tokio::time::timeout(Duration::from_secs(2), sock.read(&mut buf)).await;
+                let _ = sock.write_all(&answer).await;
+                let _ = sock.shutdown().await;
+            });
+        }
+    });
+    (base, hits)
+}
+
+fn http(status: &str, headers: &str, body: &[u8]) -> Vec<u8> {
+    let mut v = format!(
+        "HTTP/1.1 {status}\r\n{headers}Content-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    v.extend_from_slice(body);
+    v
+}
+
+fn soap(endpoint: &str) -> SoapClient {
+    SoapClient::new(SoapConfig {
+        endpoint: endpoint.into(),
+        namespace: "http://sage.com/sage100/ebusinesswebservices".into(),
+        username: "integration".into(),
+        password: Secret::new("sage-password"),
+        company: "ABC".into(),
+        timeout: Duration::from_secs(10),
+    })
+    .unwrap()
+}
+
+#[tokio::test]
+async fn a_deeply_nested_soap_answer_is_an_error_not_a_crash() {
+    let body = format!(
+        "<s:Envelope xmlns:s=\"http://schemas.xmlsoap.org/soap/envelope/\"><s:Body>{}{}</s:Body></s:Envelope>",
+        "<a>".repeat(10_000),
+        "</a>".repeat(10_000)
+    );
+    let (base, _) = server(http(
+        "200 OK",
+        "Content-Type: text/xml\r\n",
+        body.as_bytes(),
+    ))
+    .await;
+    match soap(&format!("{base}/svc"))
+        .get_sales_order("0000001")
+        .await
+    {
+        Err(SageError::Malformed(m)) => assert!(m.contains("deeper than"), "{m}"),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn an_oversized_answer_is_refused() {
+    let body = vec![b'x'; 9 << 20];
+    let (base, _) = server(http("200 OK", "Content-Type: text/xml\r\n", &body)).await;
+    match soap(&format!("{base}/svc"))
+        .get_sales_order("0000001")
+        .await
+    {
+        Err(SageError::Malformed(m)) => assert!(m.contains("larger than"), "{m}"),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn redirects_never_carry_credentials_elsewhere() {
+    let (elsewhere, hits) = server(http("200 OK", "", b"{}")).await;
+    // The SOAP endpoint answers 307 (a replayed POST would carry the Sage password).
+    let (soap_base, _) = server(http(
+        "307 Temporary Redirect",
+        &format!("Location: {elsewhere}/steal\r\n"),
+        b"",
+    ))
+    .await;
+    match soap(&format!("{soap_base}/svc"))
+        .get_sales_order("0000001")
+        .await
+    {
+        Err(e @ SageError::Refused(_)) => assert!(e.to_string().contains("redirect"), "{e}"),
+        other => panic!("{other:?}"),
+    }
+    // The agent answers 302 (a followed GET would carry the agent key header).
+    let (agent_base, _) = server(http(
+        "302 Found",
+        &format!("Location: {elsewhere}/steal\r\n"),
+        b"",
+    ))
+    .await;
+    let mut cfg = AgentConfig::new(agent_base, "ABC");
+    cfg.api_key = Some(Secret::new("agent-key"));
+    cfg.lock_retry.max_attempts = 1;
+    match AgentClient::new(cfg).unwrap().health().await {
+        Err(e @ SageError::Refused(_)) => assert!(e.to_string().contains("redirect"), "{e}"),
+        other => panic!("{other:?}"),
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(
+        hits.load(Ordering::SeqCst),
+        0,
+        "nothing reached the other address"
+    );
+}
+
+#[test]
+fn remote_endpoints_must_use_https() {
+    let cfg = SoapConfig {
+        endpoint: "http://sage.example.com/svc".into(),
+        namespace: "x".into(),
+        username: "u".into(),
+        password: Secret::new("p"),
+        company: "ABC".into(),
+        timeout: Duration::from_secs(1),
+    };
+    assert!(matches!(SoapClient::new(cfg), Err(SageError::Refused(_))));
+    let agent = AgentConfig::new("http://sage.example.com:8443", "ABC");
+    assert!(matches!(
+        AgentClient::new(agent),
+        Err(SageError::Refused(_))
+    ));
+    assert!(AgentClient::new(AgentConfig::new("https://sage.example.com:8443", "ABC")).is_ok());
+}
