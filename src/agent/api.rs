@@ -71,6 +71,26 @@ impl IntoResponse for Failure {
     }
 }
 
+/// A JSON request body; one the contract cannot read is answered in the contract's shape
+/// (`ReturnCode` 0, `ErrorKind` invalid), like every other failure.
+pub struct Body<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> axum::extract::FromRequest<S> for Body<T> {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match Json::<T>::from_request(req, state).await {
+            Ok(Json(v)) => Ok(Body(v)),
+            Err(e) => Err(Failure {
+                code: 0,
+                kind: ErrorKind::Invalid,
+                message: format!("the request body cannot be read: {}", e.body_text()),
+            }
+            .into_response()),
+        }
+    }
+}
+
 fn ok<T: Serialize>(body: T) -> Response {
     Json(Answer::ok(body)).into_response()
 }
@@ -82,7 +102,8 @@ fn answer<T: Serialize>(result: Result<T, Failure>) -> Response {
     }
 }
 
-/// BOI column values → a contract row; a value of the wrong shape is Sage data we cannot serve.
+/// BOI column values → a contract row; a value of the wrong shape is Sage data we cannot serve
+/// (the message names the column and the value's problem).
 fn typed<T: DeserializeOwned>(row: Map<String, Value>) -> Result<T, Failure> {
     serde_json::from_value(Value::Object(row)).map_err(|e| Failure {
         code: 0,
@@ -93,6 +114,28 @@ fn typed<T: DeserializeOwned>(row: Map<String, Value>) -> Result<T, Failure> {
 
 fn typed_all<T: DeserializeOwned>(rows: Vec<Map<String, Value>>) -> Result<Vec<T>, Failure> {
     rows.into_iter().map(typed).collect()
+}
+
+/// A feed's rows as contract rows; a row that cannot be typed is skipped and named, so one bad
+/// record does not stop the feed (it comes back when it is corrected and saved again).
+fn typed_or_skipped<T>(
+    rows: Vec<(String, Map<String, Value>)>,
+    mut one: impl FnMut(&str, Map<String, Value>) -> Result<T, Failure>,
+) -> (Vec<T>, Vec<wire::SkippedRow>) {
+    let (mut ok, mut skipped) = (Vec::new(), Vec::new());
+    for (key, row) in rows {
+        match one(&key, row) {
+            Ok(t) => ok.push(t),
+            Err(f) => {
+                tracing::warn!(key = %key, problem = %f.message, "a Sage record was skipped");
+                skipped.push(wire::SkippedRow {
+                    key,
+                    problem: f.message,
+                });
+            }
+        }
+    }
+    (ok, skipped)
 }
 
 pub fn router(state: AgentState) -> Router {
@@ -296,11 +339,13 @@ async fn changed_orders(
                 .map(|h| (text(&h, "SalesOrderNo$"), h))
                 .collect();
             let (page, next) = changed_page(keyed, &q);
-            let mut sales_orders = Vec::new();
-            for (no, h) in page {
-                sales_orders.push(order_with_lines(s, &no, h)?);
-            }
-            Ok(wire::ChangedOrders { sales_orders, next })
+            let (sales_orders, skipped) =
+                typed_or_skipped(page, |no, h| order_with_lines(s, no, h));
+            Ok(wire::ChangedOrders {
+                sales_orders,
+                next,
+                skipped,
+            })
         })
         .await,
     )
@@ -365,7 +410,7 @@ fn lookup(
 async fn orders_exist(
     State(state): State<AgentState>,
     Path(co): Path<String>,
-    Json(body): Json<wire::OrdersExistRequest>,
+    Body(body): Body<wire::OrdersExistRequest>,
 ) -> Response {
     answer(
         with_session(&state, &co, move |s| {
@@ -385,7 +430,7 @@ async fn orders_exist(
 async fn items(
     State(state): State<AgentState>,
     Path(co): Path<String>,
-    Json(body): Json<wire::ItemsRequest>,
+    Body(body): Body<wire::ItemsRequest>,
 ) -> Response {
     answer(
         with_session(&state, &co, move |s| {
@@ -428,9 +473,11 @@ async fn changed_item_warehouses(
                 })
                 .collect();
             let (rows, next) = changed_page(keyed, &q);
+            let (item_warehouses, skipped) = typed_or_skipped(rows, |_, r| typed(r));
             Ok(wire::ChangedItemWarehouses {
-                item_warehouses: typed_all(rows.into_iter().map(|(_, r)| r).collect())?,
+                item_warehouses,
                 next,
+                skipped,
             })
         })
         .await,
@@ -510,7 +557,7 @@ fn package_columns(p: &wire::PackageRow) -> Vec<(&'static str, Value)> {
 async fn write_tracking(
     State(state): State<AgentState>,
     Path((co, inv)): Path<(String, String)>,
-    Json(body): Json<wire::WriteTracking>,
+    Body(body): Body<wire::WriteTracking>,
 ) -> Response {
     answer(with_session(&state, &co, move |s| {
         s.set_module("S/O");

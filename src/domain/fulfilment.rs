@@ -21,6 +21,7 @@ pub struct PostalAddress {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum OutboundStatus {
     AwaitingShipment,
     OnHold,
@@ -48,7 +49,7 @@ pub struct OutboundLine {
 /// An order as the connector wants it in the fulfilment service (upserted by `key`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OutboundOrder {
-    pub key: String,
+    pub key: OrderKey,
     pub number: String,
     pub order_date: Option<DateTime<Utc>>,
     pub status: OutboundStatus,
@@ -68,12 +69,6 @@ pub struct OutboundOrder {
     pub store_id: Option<i64>,
     pub custom_fields: [Option<String>; 3],
     pub source: Option<String>,
-}
-
-impl OutboundOrder {
-    pub fn order_key(&self) -> Option<OrderKey> {
-        OrderKey::parse(&self.key)
-    }
 }
 
 /// What an upsert did.

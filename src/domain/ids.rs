@@ -160,8 +160,9 @@ impl fmt::Display for CompanyCode {
 }
 
 /// The key a Sage order is known by in the fulfilment system: `sage100:{company}:{SalesOrderNo}`.
-/// ShipStation upserts by it, so re-posting an order is safe.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+/// ShipStation upserts by it, so re-posting an order is safe. Serialized as that text.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
 pub struct OrderKey {
     pub company: CompanyCode,
     pub sales_order_no: SalesOrderNo,
@@ -185,6 +186,23 @@ impl OrderKey {
             company: CompanyCode::parse(company).ok()?,
             sales_order_no: SalesOrderNo::parse(no).ok()?,
         })
+    }
+}
+
+impl TryFrom<String> for OrderKey {
+    type Error = IdError;
+    fn try_from(s: String) -> Result<Self, IdError> {
+        Self::parse(&s).ok_or(IdError {
+            what: "order key",
+            value: s,
+            problem: "is not sage100:<company>:<SalesOrderNo>",
+        })
+    }
+}
+
+impl From<OrderKey> for String {
+    fn from(k: OrderKey) -> String {
+        k.to_string()
     }
 }
 

@@ -17,6 +17,18 @@ pub enum OrderType {
 }
 
 impl OrderType {
+    /// Sage's one-letter code.
+    pub fn code(self) -> char {
+        match self {
+            Self::Standard => 'S',
+            Self::BackOrder => 'B',
+            Self::Quote => 'Q',
+            Self::Master => 'M',
+            Self::Repeating => 'R',
+            Self::ProspectQuote => 'P',
+        }
+    }
+
     /// Quotes, masters, repeating orders and prospect quotes are not shipping documents.
     pub fn ships(self) -> bool {
         matches!(self, Self::Standard | Self::BackOrder)

@@ -19,6 +19,9 @@ use super::{
 pub struct Page<T> {
     pub rows: Vec<T>,
     pub next: Option<FeedCursor>,
+    /// Records the ERP could not hand over (a value of the wrong shape), each named with its
+    /// problem so a person can fix it; the feed goes on past them.
+    pub skipped: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -48,8 +51,13 @@ pub enum ErpError {
 }
 
 impl ErpError {
+    /// Worth retrying: locks and outages pass; refused credentials are fixed by a person (a new
+    /// password or key), after which the step resumes on its own, as on the fulfilment side.
     pub fn is_transient(&self) -> bool {
-        matches!(self, Self::RecordLocked(_) | Self::Unavailable(_))
+        matches!(
+            self,
+            Self::RecordLocked(_) | Self::Unavailable(_) | Self::Unauthorized(_)
+        )
     }
 }
 
@@ -148,6 +156,10 @@ pub trait Fulfilment: Send + Sync {
 
     /// An order by the service's id, with its lineage (merged and split orders).
     async fn order(&self, id: i64) -> Result<RemoteOrder, FulfilmentError>;
+
+    /// An order payload stored by an earlier release in the service's own format, read back (so
+    /// workflows in flight across an upgrade go on); `None` when it is not one.
+    fn stored_order(&self, stored: &serde_json::Value) -> Option<OutboundOrder>;
 
     /// The order lineage a stored shipment record (`Shipment::raw`) carries, when it has one.
     fn order_in_record(&self, raw: &serde_json::Value, remote_order_id: i64)

@@ -116,10 +116,11 @@ impl FlowDeps {
             }
         };
         let s = &c.settings;
+        // Retried: once the settings are corrected the clients are rebuilt and the step goes on.
         let site = s
             .sage
             .site()
-            .map_err(|e| StepError::fatal(format!("connection {cname}: {e}")))?;
+            .map_err(|e| StepError::retry(format!("connection {cname}: {e}")))?;
         let mut agent_cfg = AgentConfig::new(s.sage.agent_url.clone(), site.company.to_string());
         agent_cfg.api_key = secret("agent_api_key").await?;
         agent_cfg.identity_pem = secret("agent_client_identity")

@@ -133,12 +133,14 @@ async fn plan(deps: FlowDeps, input: StepInput) -> StepResult {
         cursor.tracker.watermark.clone()
     };
     let mut rows: Vec<StockLevel> = Vec::new();
+    let mut skipped: Vec<String> = Vec::new();
     let mut page_cursor = None;
     loop {
         let page = clients
             .erp
             .changed_stock(&since, 1000, page_cursor.as_ref())
             .await?;
+        skipped.extend(page.skipped);
         if full {
             cursor.tracker.accept(page.rows.clone());
             rows.extend(page.rows);
@@ -213,6 +215,7 @@ async fn plan(deps: FlowDeps, input: StepInput) -> StepResult {
     Ok(Transition::to(InventoryState::Apply).with_detail(json!({
         "full_resync": full, "rows_read": rows.len(), "to_adjust": planned.len(),
         "clamped_to_zero": clamped.iter().take(50).collect::<Vec<_>>(), "clamped_count": clamped.len(),
+        "skipped_records": skipped.iter().take(50).collect::<Vec<_>>(), "skipped_count": skipped.len(),
     })))
 }
 

@@ -118,7 +118,7 @@ states!(
     OrderState, Kind::Order, initial Fetch {
         Fetch = "fetch" handler "order.fetch" => [Fetch, Post, Skipped, CancelRemote, Check];
         Post = "post" handler "order.post" => [Check];
-        Check = "check" handler "order.check" => [Check, Fetch, CancelRemote, TrackSo];
+        Check = "check" handler "order.check" => [Check, Fetch, CancelRemote, TrackSo, Skipped];
         TrackSo = "track_so" handler "order.track_so" => [TrackInvoice];
         TrackInvoice = "track_invoice" handler "order.track_invoice" =>
             [TrackInvoice, TrackSo, Shipped, Check, ManualAction];

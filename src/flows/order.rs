@@ -3,7 +3,7 @@
 use chrono::Utc;
 use serde_json::{json, Value};
 
-use super::deps::FlowDeps;
+use super::deps::{ConnectionClients, FlowDeps};
 use super::kinds::{self, OrderState};
 use super::order_mapping::{map_order, Mapped};
 use crate::domain::{OutboundOrder, OutboundStatus, SalesOrder, SalesOrderNo, Upserted};
@@ -146,17 +146,23 @@ async fn fetch(deps: FlowDeps, input: StepInput) -> StepResult {
     }
 }
 
-/// The order as mapped at fetch time (what post sends, and cancel re-sends as cancelled).
-fn payload(input: &StepInput) -> Result<OutboundOrder, StepError> {
-    serde_json::from_value(OrderContext::of(input)?.payload.unwrap_or_default()).map_err(|e| {
-        StepError::fatal(format!(
-            "stored order payload unreadable ({e}): restart the workflow at fetch (replay its fetch step)"
-        ))
-    })
+/// The order as mapped at fetch time (what post sends, and cancel re-sends as cancelled). A
+/// payload an earlier release stored in the fulfilment service's own format is read by its adapter.
+fn payload(input: &StepInput, clients: &ConnectionClients) -> Result<OutboundOrder, StepError> {
+    let stored = OrderContext::of(input)?.payload.unwrap_or_default();
+    match serde_json::from_value::<OutboundOrder>(stored.clone()) {
+        Ok(o) => Ok(o),
+        Err(e) => clients.fulfilment.stored_order(&stored).ok_or_else(|| {
+            StepError::fatal(format!(
+                "stored order payload unreadable ({e}): replay the workflow's fetch step"
+            ))
+        }),
+    }
 }
 
 async fn post(deps: FlowDeps, input: StepInput) -> StepResult {
-    let order = payload(&input)?;
+    let clients = deps.clients(&input.db, input.connection_id).await?;
+    let order = payload(&input, &clients)?;
     // Merged into another order in ShipStation: re-posting would revive what staff merged away.
     if OrderContext::of(&input)?.shipstation_order_id.is_some() {
         let merged_into: Option<i64> = sqlx::query_scalar(
@@ -172,7 +178,6 @@ async fn post(deps: FlowDeps, input: StepInput) -> StepResult {
                 .with_detail(json!({"not_reposted": "merged into another ShipStation order", "merged_into": into})));
         }
     }
-    let clients = deps.clients(&input.db, input.connection_id).await?;
     match clients.fulfilment.upsert_order(&order).await? {
         Upserted::Posted { order_id } => {
             let mut ctx = OrderContext::of(&input)?;
@@ -218,9 +223,9 @@ async fn check(deps: FlowDeps, input: StepInput) -> StepResult {
 }
 
 async fn cancel_remote(deps: FlowDeps, input: StepInput) -> StepResult {
-    let mut order = payload(&input)?;
-    order.status = OutboundStatus::Cancelled;
     let clients = deps.clients(&input.db, input.connection_id).await?;
+    let mut order = payload(&input, &clients)?;
+    order.status = OutboundStatus::Cancelled;
     match clients.fulfilment.upsert_order(&order).await? {
         Upserted::Posted { order_id } => Ok(Transition::to(OrderState::Cancelled)
             .with_detail(json!({"cancelled_in_shipstation": order_id}))),

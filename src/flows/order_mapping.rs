@@ -64,8 +64,8 @@ pub fn map_order(
     let no = &order.no;
     if !order.order_type.ships() {
         return Ok(Mapped::Skip(format!(
-            "order type {:?} is not shipped (quote, master, repeating or prospect)",
-            order.order_type
+            "order type {} is not shipped (quote, master, repeating or prospect)",
+            order.order_type.code()
         )));
     }
     let mut problems = Vec::new();
@@ -163,7 +163,7 @@ pub fn map_order(
         OutboundStatus::AwaitingShipment
     };
     Ok(Mapped::Post(Box::new(OutboundOrder {
-        key: OrderKey::new(site.company.clone(), no.clone()).to_string(),
+        key: OrderKey::new(site.company.clone(), no.clone()),
         number: no.to_string(),
         order_date,
         status,
@@ -266,7 +266,7 @@ mod tests {
         let Mapped::Post(o) = map(json!({}), &items()).unwrap() else {
             panic!("skipped")
         };
-        assert_eq!(o.key, "sage100:ABC:0000042");
+        assert_eq!(o.key.to_string(), "sage100:ABC:0000042");
         assert_eq!(
             (o.number.as_str(), o.status),
             ("0000042", OutboundStatus::AwaitingShipment)

@@ -53,12 +53,14 @@ async fn run(deps: FlowDeps, input: StepInput) -> StepResult {
     let since = tracker.watermark.clone();
     let run_id = feed_state::start_run(pool, c, FEED, input.workflow_id).await?;
     let (mut found, mut created, mut signalled) = (0u64, 0u64, 0u64);
+    let mut skipped: Vec<String> = Vec::new();
     let mut cursor = None;
     loop {
         let page = clients
             .erp
             .changed_orders(&since, 200, cursor.as_ref())
             .await?;
+        skipped.extend(page.skipped);
         let fresh = tracker.accept(page.rows);
         found += fresh.len() as u64;
         let keys: Vec<String> = fresh.iter().map(|o| o.no.to_string()).collect();
@@ -129,7 +131,8 @@ async fn run(deps: FlowDeps, input: StepInput) -> StepResult {
     };
     feed_state::finish_run(&mut tx, run_id, counts, &tracker.watermark).await?;
     tx.commit().await?;
-    Ok(Transition::to(OrdersPollState::Done).with_detail(json!({"found": found, "created": created, "signalled": signalled, "vanished": vanished.len(), "watermark": tracker.watermark})))
+    Ok(Transition::to(OrdersPollState::Done).with_detail(json!({"found": found, "created": created, "signalled": signalled, "vanished": vanished.len(), "watermark": tracker.watermark,
+        "skipped_records": skipped.iter().take(50).collect::<Vec<_>>(), "skipped_count": skipped.len()})))
 }
 
 /// Every enabled connection's orders poll, at its configured interval.

@@ -112,7 +112,12 @@ pub async fn alerts(pool: &PgPool) -> Result<Vec<Alert>, OpsError> {
             count: n,
         });
     }
-    let grouped = store::needing_attention(pool, STUCK_AFTER_MINUTES as i32).await?;
+    let grouped = store::needing_attention(
+        pool,
+        STUCK_AFTER_MINUTES as i32,
+        crate::flows::kinds::OrderState::ManualAction.as_str(),
+    )
+    .await?;
     for g in grouped {
         let (id, n, since) = (g.connection_id, g.count, g.since);
         let (kind, message) = match g.what {

@@ -51,6 +51,36 @@ fn cursor_out(next: Option<api::PageCursor>) -> Option<FeedCursor> {
     next.map(|c| FeedCursor(serde_json::to_value(c).unwrap_or_default()))
 }
 
+/// Convert a page's rows; rows the agent skipped, and rows that do not convert, are named in
+/// `skipped` (the feed goes on past them).
+fn page_of<R, T>(
+    rows: &[R],
+    agent_skipped: Vec<api::SkippedRow>,
+    next: Option<api::PageCursor>,
+    key: impl Fn(&R) -> String,
+    convert: impl Fn(&R) -> Result<T, SageError>,
+) -> Page<T> {
+    let mut skipped: Vec<String> = agent_skipped
+        .into_iter()
+        .map(|s| format!("{}: {}", s.key, s.problem))
+        .collect();
+    let mut out = Vec::with_capacity(rows.len());
+    for r in rows {
+        match convert(r) {
+            Ok(t) => out.push(t),
+            Err(e) => {
+                tracing::warn!(key = %key(r), error = %e, "a Sage record was skipped");
+                skipped.push(format!("{}: {e}", key(r)));
+            }
+        }
+    }
+    Page {
+        rows: out,
+        next: cursor_out(next),
+        skipped,
+    }
+}
+
 #[async_trait]
 impl Erp for Sage100 {
     async fn changed_orders(
@@ -63,14 +93,13 @@ impl Erp for Sage100 {
             .agent
             .changed_orders(since, limit, cursor_in(after)?.as_ref())
             .await?;
-        Ok(Page {
-            rows: page
-                .sales_orders
-                .iter()
-                .map(convert::sales_order)
-                .collect::<Result<_, _>>()?,
-            next: cursor_out(page.next),
-        })
+        Ok(page_of(
+            &page.sales_orders,
+            page.skipped,
+            page.next,
+            |h| h.sales_order_no.trim().to_string(),
+            convert::sales_order,
+        ))
     }
 
     async fn sales_order(&self, no: &SalesOrderNo) -> Result<Option<SalesOrder>, ErpError> {
@@ -106,14 +135,13 @@ impl Erp for Sage100 {
             .agent
             .changed_item_warehouses(since, limit, cursor_in(after)?.as_ref())
             .await?;
-        Ok(Page {
-            rows: page
-                .item_warehouses
-                .iter()
-                .map(convert::stock_level)
-                .collect::<Result<_, _>>()?,
-            next: cursor_out(page.next),
-        })
+        Ok(page_of(
+            &page.item_warehouses,
+            page.skipped,
+            page.next,
+            |r| format!("{}|{}", r.item_code.trim(), r.warehouse_code.trim()),
+            convert::stock_level,
+        ))
     }
 
     async fn invoices_of_order(&self, no: &SalesOrderNo) -> Result<Vec<Invoice>, ErpError> {

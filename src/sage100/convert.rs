@@ -148,19 +148,19 @@ pub fn sales_order(h: &api::SalesOrderHeader) -> Result<SalesOrder, SageError> {
     })
 }
 
-/// `ShipWeight` is a string column in CI_Item (pounds); blank or zero means not recorded.
+/// `ShipWeight` is a free-text string column in CI_Item (pounds): blank, zero or text that is not
+/// a number ("2 lbs") means no weight is recorded, and ShipStation weighs the package itself.
 pub fn item(row: &api::ItemRow) -> Result<Item, SageError> {
     let code = ItemCode::parse(&row.item_code).map_err(malformed)?;
     let weight = row.ship_weight.trim();
-    let ship_weight = if weight.is_empty() {
-        None
-    } else {
-        let w: rust_decimal::Decimal = weight.parse().map_err(|_| {
-            malformed(format!(
-                "item {code}: ShipWeight {weight:?} is not a number"
-            ))
-        })?;
-        (w > rust_decimal::Decimal::ZERO).then_some(Quantity(w))
+    let ship_weight = match weight.parse::<rust_decimal::Decimal>() {
+        Ok(w) if w > rust_decimal::Decimal::ZERO => Some(Quantity(w)),
+        Ok(_) => None,
+        Err(_) if weight.is_empty() => None,
+        Err(_) => {
+            tracing::warn!(item = %code, ship_weight = weight, "CI_Item ShipWeight is not a number; sent without a weight");
+            None
+        }
     };
     Ok(Item {
         description: row.item_code_desc.trim().to_string(),
@@ -261,10 +261,11 @@ mod tests {
         let bad: Result<api::SalesOrderLine, _> =
             serde_json::from_value(serde_json::json!({"QuantityOrdered": "two"}));
         assert!(bad.is_err());
+        // ShipWeight is free text: what is not a number is no weight, not an error.
         let item_row: api::ItemRow = serde_json::from_value(
-            serde_json::json!({"ItemCode$": "WID-100", "ShipWeight$": "heavy"}),
+            serde_json::json!({"ItemCode$": "WID-100", "ShipWeight$": "2 lbs"}),
         )
         .unwrap();
-        assert!(item(&item_row).is_err());
+        assert_eq!(item(&item_row).unwrap().ship_weight, None);
     }
 }

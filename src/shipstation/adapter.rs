@@ -109,6 +109,10 @@ impl Fulfilment for ShipStation {
         Ok(convert::remote_order(&self.v1.get_order(id).await?))
     }
 
+    fn stored_order(&self, stored: &Value) -> Option<OutboundOrder> {
+        convert::outbound_from_v1(stored)
+    }
+
     /// A label's record carries its order's key and lineage; fulfillments carry none.
     fn order_in_record(&self, raw: &Value, remote_order_id: i64) -> Option<RemoteOrder> {
         convert::lineage(raw, remote_order_id)

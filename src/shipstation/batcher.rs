@@ -55,30 +55,51 @@ impl OrderBatcher {
 
 async fn send(client: V1Client, batch: Vec<(Order, Reply)>) {
     let (orders, replies): (Vec<Order>, Vec<Reply>) = batch.into_iter().unzip();
-    crate::metrics::createorders_batch(orders.len());
-    match client.create_orders(&orders).await {
-        Ok(resp) => {
+    match post(&client, &orders).await {
+        // The whole call was refused: one bad order must not fail its companions, so each is
+        // sent alone and gets its own answer.
+        Err(FulfilmentError::Refused(_)) if orders.len() > 1 => {
             for (order, reply) in orders.iter().zip(replies) {
-                let result = resp
-                    .results
-                    .iter()
-                    .find(|r| r.order_key.is_some() && r.order_key == order.order_key)
-                    .cloned()
-                    .ok_or_else(|| FulfilmentError::Transient {
-                        message: format!(
-                            "ShipStation returned no result for {}",
-                            order.order_key.as_deref().unwrap_or("?")
-                        ),
-                        retry_after: None,
-                    });
+                let one = post(&client, std::slice::from_ref(order))
+                    .await
+                    .and_then(|mut results| results.remove(0));
+                let _ = reply.send(one);
+            }
+        }
+        Ok(results) => {
+            for (result, reply) in results.into_iter().zip(replies) {
                 let _ = reply.send(result);
             }
         }
         Err(e) => {
-            let e = FulfilmentError::from(e);
             for reply in replies {
                 let _ = reply.send(Err(e.clone()));
             }
         }
     }
+}
+
+/// One `createorders` call: each order's own result (in the orders' order).
+async fn post(
+    client: &V1Client,
+    orders: &[Order],
+) -> Result<Vec<Result<BulkOrderResult, FulfilmentError>>, FulfilmentError> {
+    crate::metrics::createorders_batch(orders.len());
+    let resp = client.create_orders(orders).await?;
+    Ok(orders
+        .iter()
+        .map(|order| {
+            resp.results
+                .iter()
+                .find(|r| r.order_key.is_some() && r.order_key == order.order_key)
+                .cloned()
+                .ok_or_else(|| FulfilmentError::Transient {
+                    message: format!(
+                        "ShipStation returned no result for {}",
+                        order.order_key.as_deref().unwrap_or("?")
+                    ),
+                    retry_after: None,
+                })
+        })
+        .collect())
 }

@@ -10,7 +10,8 @@ use super::types::{
 };
 use crate::domain::ports::FulfilmentError;
 use crate::domain::{
-    OutboundOrder, OutboundStatus, PostalAddress, RemoteOrder, Shipment, ShipmentSource,
+    Money, OrderKey, OutboundLine, OutboundOrder, OutboundStatus, PostalAddress, Quantity,
+    RemoteOrder, Shipment, ShipmentSource,
 };
 
 impl From<ShipStationError> for FulfilmentError {
@@ -55,7 +56,7 @@ pub fn order(o: &OutboundOrder) -> Order {
     Order {
         order_id: None,
         order_number: o.number.clone(),
-        order_key: Some(o.key.clone()),
+        order_key: Some(o.key.to_string()),
         order_date: o.order_date.map(PacificTime),
         order_status: match o.status {
             OutboundStatus::AwaitingShipment => status::AWAITING_SHIPMENT,
@@ -119,6 +120,79 @@ pub fn order(o: &OutboundOrder) -> Order {
         modify_date: None,
         ship_date: None,
     }
+}
+
+fn postal(a: &Address) -> PostalAddress {
+    PostalAddress {
+        name: a.name.clone(),
+        company: a.company.clone(),
+        street: [a.street1.clone(), a.street2.clone(), a.street3.clone()],
+        city: a.city.clone(),
+        state: a.state.clone(),
+        postal_code: a.postal_code.clone(),
+        country: a.country.clone(),
+        phone: a.phone.clone(),
+        residential: a.residential,
+    }
+}
+
+fn decimal(f: f64) -> rust_decimal::Decimal {
+    rust_decimal::Decimal::try_from(f).unwrap_or_default()
+}
+
+/// An order payload stored by an earlier release (the V1 order itself) read back as an outbound
+/// order, so orders in flight across an upgrade still post and cancel. `None`: not a V1 order.
+pub fn outbound_from_v1(v: &Value) -> Option<OutboundOrder> {
+    let o: Order = serde_json::from_value(v.clone()).ok()?;
+    let adv = o.advanced_options.clone().unwrap_or_default();
+    Some(OutboundOrder {
+        key: OrderKey::parse(o.order_key.as_deref()?)?,
+        number: o.order_number.clone(),
+        order_date: o.order_date.map(|t| t.0),
+        status: match o.order_status.as_str() {
+            status::ON_HOLD => OutboundStatus::OnHold,
+            status::CANCELLED => OutboundStatus::Cancelled,
+            _ => OutboundStatus::AwaitingShipment,
+        },
+        customer: o.customer_username.clone(),
+        email: o.customer_email.clone(),
+        bill_to: postal(&o.bill_to),
+        ship_to: postal(&o.ship_to),
+        lines: o
+            .items
+            .iter()
+            .map(|i| OutboundLine {
+                line_key: i.line_item_key.clone(),
+                sku: i.sku.clone(),
+                name: i.name.clone(),
+                quantity: i.quantity,
+                unit_price: Money(decimal(i.unit_price.unwrap_or_default())),
+                weight_lb: i
+                    .weight
+                    .as_ref()
+                    .filter(|w| w.units == "pounds")
+                    .map(|w| Quantity(decimal(w.value))),
+                warehouse_location: i.warehouse_location.clone(),
+                options: i
+                    .options
+                    .iter()
+                    .map(|o| (o.name.clone(), o.value.clone()))
+                    .collect(),
+                adjustment: i.adjustment,
+                upc: i.upc.clone(),
+            })
+            .collect(),
+        shipping_amount: o.shipping_amount.map(|a| Money(decimal(a))),
+        customer_notes: o.customer_notes.clone(),
+        internal_notes: o.internal_notes.clone(),
+        requested_service: o.requested_shipping_service.clone(),
+        carrier_code: o.carrier_code.clone(),
+        service_code: o.service_code.clone(),
+        warehouse_id: adv.warehouse_id,
+        store_id: adv.store_id,
+        custom_fields: [adv.custom_field1, adv.custom_field2, adv.custom_field3],
+        source: adv.source,
+    })
 }
 
 pub fn remote_order(o: &Order) -> RemoteOrder {
@@ -193,5 +267,38 @@ pub fn fulfillment(f: Fulfillment) -> Shipment {
         voided_at: None,
         is_return: false,
         raw,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A payload exactly as the previous release stored it in an order workflow's context.
+    #[test]
+    fn a_payload_stored_by_the_previous_release_posts_the_same_order() {
+        let stored = serde_json::json!({
+            "orderId": null, "orderNumber": "0000042", "orderKey": "sage100:ABC:0000042",
+            "orderDate": "2026-11-25T22:00:00.0000000", "orderStatus": "on_hold",
+            "customerUsername": "ABF", "customerEmail": "buyer@abf.example",
+            "billTo": {"name": "ABF Accounts", "street1": "1 Main", "city": "Austin", "country": "US"},
+            "shipTo": {"name": "ABF", "street1": "100 Commerce St", "city": "Austin", "state": "TX",
+                       "postalCode": "78701", "country": "US", "residential": false},
+            "items": [{"lineItemKey": "000001", "sku": "WID-100", "name": "Widget", "quantity": 4,
+                       "unitPrice": 12.5, "weight": {"value": 2.5, "units": "pounds"},
+                       "warehouseLocation": "Warehouse 000",
+                       "options": [{"name": "GL Account", "value": "4000-00"}], "adjustment": false}],
+            "shippingAmount": 12.5, "internalNotes": "Deliver to dock 3",
+            "requestedShippingService": "UPS GROUND", "carrierCode": "ups", "serviceCode": "ups_ground",
+            "advancedOptions": {"warehouseId": 11001, "storeId": 21002, "customField1": "0000042",
+                                "customField2": "PO-77", "source": "Sage 100"}
+        });
+        let outbound = outbound_from_v1(&stored).expect("a V1 order");
+        assert_eq!(outbound.status, OutboundStatus::OnHold);
+        let again = serde_json::to_value(order(&outbound)).unwrap();
+        let before =
+            serde_json::to_value(serde_json::from_value::<Order>(stored).unwrap()).unwrap();
+        assert_eq!(again, before, "the same V1 order goes out");
+        assert!(outbound_from_v1(&serde_json::json!({"key": "x"})).is_none());
     }
 }

@@ -10,6 +10,12 @@ use serde::de::{self, Visitor};
 use serde::{Deserializer, Serializer};
 
 pub fn serialize<S: Serializer>(d: &Decimal, s: S) -> Result<S::Ok, S::Error> {
+    // Whole numbers stay integers on the wire (4, not 4.0), as BOI gives them.
+    if d.fract().is_zero() {
+        if let Some(i) = d.to_i64() {
+            return s.serialize_i64(i);
+        }
+    }
     match d.to_f64() {
         Some(f) => s.serialize_f64(f),
         None => s.serialize_str(&d.to_string()),
@@ -42,6 +48,15 @@ impl Visitor<'_> for DecimalVisitor {
         Decimal::from_str(&v.to_string())
             .or_else(|_| Decimal::from_scientific(&format!("{v:e}")))
             .map_err(|_| E::custom(format!("{v} is not a decimal number")))
+    }
+
+    /// A column the backend does not have (BOI answers null): Sage's default for a number.
+    fn visit_unit<E: de::Error>(self) -> Result<Decimal, E> {
+        Ok(Decimal::ZERO)
+    }
+
+    fn visit_none<E: de::Error>(self) -> Result<Decimal, E> {
+        Ok(Decimal::ZERO)
     }
 
     fn visit_str<E: de::Error>(self, v: &str) -> Result<Decimal, E> {
@@ -105,6 +120,7 @@ mod tests {
             (r#"{"v": 4}"#, "4"),
             (r#"{"v": " 2.25 "}"#, "2.25"),
             (r#"{"v": ""}"#, "0"),
+            (r#"{"v": null}"#, "0"),
         ] {
             let r: Row = serde_json::from_str(json).unwrap();
             assert_eq!(r.v, Decimal::from_str(want).unwrap(), "{json}");
@@ -120,5 +136,10 @@ mod tests {
         })
         .unwrap();
         assert_eq!(v, serde_json::json!({"v": 12.5}));
+        let v = serde_json::to_value(Row {
+            v: Decimal::from_str("4.000").unwrap(),
+        })
+        .unwrap();
+        assert_eq!(v.to_string(), r#"{"v":4}"#);
     }
 }

@@ -187,6 +187,16 @@ pub struct CompanyHealth {
     pub last_error_msg: String,
 }
 
+/// A record the agent could not serve (a value of the wrong shape), named so a person can fix it
+/// in Sage; the feed goes on past it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SkippedRow {
+    #[serde(rename = "Key")]
+    pub key: String,
+    #[serde(rename = "Problem")]
+    pub problem: String,
+}
+
 /// `GET …/sales-orders/changed`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ChangedOrders {
@@ -194,6 +204,8 @@ pub struct ChangedOrders {
     pub sales_orders: Vec<SalesOrderHeader>,
     #[serde(rename = "Next", default)]
     pub next: Option<PageCursor>,
+    #[serde(rename = "Skipped", default, skip_serializing_if = "Vec::is_empty")]
+    pub skipped: Vec<SkippedRow>,
 }
 
 /// `GET …/sales-orders/{no}`.
@@ -242,6 +254,8 @@ pub struct ChangedItemWarehouses {
     pub item_warehouses: Vec<ItemWarehouseRow>,
     #[serde(rename = "Next", default)]
     pub next: Option<PageCursor>,
+    #[serde(rename = "Skipped", default, skip_serializing_if = "Vec::is_empty")]
+    pub skipped: Vec<SkippedRow>,
 }
 
 /// `GET …/sales-orders/{no}/invoices`: open SO invoices and those posted to A/R history.

@@ -376,7 +376,7 @@ pub async fn failing_connections(
 pub enum Attention {
     /// Status failed.
     Failed,
-    /// Waiting in the `manual_action` state.
+    /// Waiting in a state where a person must act (the caller names it).
     ManualAction,
     /// Ready and due, or running with an expired lease, for over the given minutes.
     Stuck,
@@ -394,11 +394,12 @@ pub struct AttentionGroup {
 pub async fn needing_attention(
     pool: &PgPool,
     stuck_after_minutes: i32,
+    manual_state: &str,
 ) -> Result<Vec<AttentionGroup>, StoreError> {
     let rows: Vec<(String, i64, i64, DateTime<Utc>)> = sqlx::query_as(
         "SELECT 'failed', connection_id, count(*), min(updated_at) FROM workflows WHERE status = 'failed' GROUP BY connection_id
          UNION ALL
-         SELECT 'manual', connection_id, count(*), min(updated_at) FROM workflows WHERE status = 'waiting' AND state = 'manual_action' GROUP BY connection_id
+         SELECT 'manual', connection_id, count(*), min(updated_at) FROM workflows WHERE status = 'waiting' AND state = $2 GROUP BY connection_id
          UNION ALL
          SELECT 'stuck', connection_id, count(*), min(COALESCE(run_at, updated_at)) FROM workflows
           WHERE (status = 'ready' AND run_at < now() - make_interval(mins => $1))
@@ -406,6 +407,7 @@ pub async fn needing_attention(
           GROUP BY connection_id",
     )
     .bind(stuck_after_minutes)
+    .bind(manual_state)
     .fetch_all(pool)
     .await?;
     Ok(rows
