@@ -38,7 +38,7 @@ fn backend(args: &AgentArgs, password: &Secret) -> anyhow::Result<Arc<dyn Boi>> 
     }
 }
 
-pub async fn agent(args: &AgentArgs) -> anyhow::Result<()> {
+pub async fn agent(args: &AgentArgs, shutdown: Shutdown) -> anyhow::Result<()> {
     let password = Secret::new(
         std::env::var("ML_AGENT_SAGE_PASSWORD").unwrap_or_else(|_| "sage-password".into()),
     );
@@ -72,8 +72,6 @@ pub async fn agent(args: &AgentArgs) -> anyhow::Result<()> {
         .listen
         .parse()
         .with_context(|| format!("invalid --listen {}", args.listen))?;
-    let shutdown = Shutdown::new();
-    shutdown.trigger_on_signals();
     let (bound, task) = serve_agent(state, addr, transport, shutdown).await?;
     println!("Sage 100 agent listening on {bound}");
     task.await?

@@ -9,13 +9,29 @@ mod connection;
 #[cfg(feature = "sim")]
 mod demo;
 mod serve;
+mod signals;
 #[cfg(feature = "sim")]
 mod sim;
 mod workflows;
 
+use std::time::Duration;
+
 use clap::Parser;
 
 use args::{Cli, Command};
+use ml_connector::engine::Shutdown;
+
+/// How long a command may take to stop after the first signal before the process exits anyway:
+/// the worker pool's shutdown grace plus room to write outcomes; a few seconds for the rest.
+fn stop_bound(command: &Command) -> Duration {
+    match command {
+        Command::Serve(_) | Command::Worker(_) => {
+            ml_connector::engine::worker::PoolConfig::new(String::new(), 1).shutdown_grace
+                + Duration::from_secs(10)
+        }
+        _ => Duration::from_secs(8),
+    }
+}
 
 pub fn main() -> std::process::ExitCode {
     let argv: Vec<String> = std::env::args().collect();
@@ -48,41 +64,107 @@ pub fn main() -> std::process::ExitCode {
             return std::process::ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(&cli)) {
-        Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(e) => {
+    let shutdown = Shutdown::new();
+    let result = runtime.block_on(async {
+        signals::install(&shutdown, stop_bound(&cli.command));
+        run(&cli, &shutdown).await
+    });
+    // Waits for blocking tasks (an embedded PostgreSQL still starting is stopped once it is up).
+    drop(runtime);
+    match (shutdown.signal(), result) {
+        // Stopped by a signal: the conventional status, 128 + the signal's number.
+        (Some(signal), result) => {
+            match result {
+                Err(e) if !e.is::<Interrupted>() => eprintln!("error: {e:#}"),
+                _ => {
+                    if let Some(what) = stopped(&cli.command) {
+                        eprintln!("stopped on {signal}: {what}");
+                    }
+                }
+            }
+            std::process::ExitCode::from(signal.exit_code())
+        }
+        (None, Ok(())) => std::process::ExitCode::SUCCESS,
+        (None, Err(e)) => {
             eprintln!("error: {e:#}");
             std::process::ExitCode::FAILURE
         }
     }
 }
 
-async fn run(cli: &Cli) -> anyhow::Result<()> {
+/// A command stopped by a signal before it was done (what it stopped has been said).
+#[derive(Debug)]
+pub struct Interrupted;
+
+impl std::fmt::Display for Interrupted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("interrupted")
+    }
+}
+
+impl std::error::Error for Interrupted {}
+
+/// What a command has stopped once a signal ended it (the demo and benchmarks say it themselves).
+fn stopped(command: &Command) -> Option<&'static str> {
+    Some(match command {
+        Command::Serve(_) => {
+            "the HTTP API, the scheduler and the worker pool (running steps finished or released)"
+        }
+        Command::Worker(_) => "the worker pool (running steps finished or released)",
+        Command::Postgres => "the embedded PostgreSQL",
+        Command::Agent(_) => "the agent",
+        #[cfg(feature = "sim")]
+        Command::Sim(_) => "the simulator",
+        #[cfg(feature = "sim")]
+        Command::Demo(_) | Command::Bench(_) => return None,
+        _ => "the command, before it finished",
+    })
+}
+
+/// A short command: on the first signal it is dropped where it stands (an embedded PostgreSQL it
+/// opened is stopped as it is dropped).
+async fn until_signal(
+    shutdown: &Shutdown,
+    command: impl std::future::Future<Output = anyhow::Result<()>>,
+) -> anyhow::Result<()> {
+    tokio::select! {
+        result = command => result,
+        _ = shutdown.wait() => Ok(()),
+    }
+}
+
+async fn run(cli: &Cli, shutdown: &Shutdown) -> anyhow::Result<()> {
     let global = &cli.global;
+    let shutdown = shutdown.clone();
+    let short = &shutdown.clone();
     match &cli.command {
-        Command::Serve(a) => serve::serve(global, a).await,
-        Command::Worker(a) => serve::worker(global, a).await,
-        Command::Migrate => serve::migrate(global).await,
-        Command::Postgres => serve::postgres(global).await,
-        Command::Health { url } => serve::health(url).await,
-        Command::Connection(c) => connection::run(global, c).await,
-        Command::Keys(c) => connection::keys(global, c).await,
-        Command::Agent(a) => agent::agent(a).await,
-        Command::Workflows(c) => workflows::workflows_cmd(global, c).await,
-        Command::Token(c) => workflows::token_cmd(global, c).await,
+        Command::Serve(a) => serve::serve(global, a, shutdown).await,
+        Command::Worker(a) => serve::worker(global, a, shutdown).await,
+        Command::Migrate => until_signal(short, serve::migrate(global)).await,
+        Command::Postgres => serve::postgres(global, shutdown).await,
+        Command::Health { url } => until_signal(short, serve::health(url)).await,
+        Command::Connection(c) => until_signal(short, connection::run(global, c)).await,
+        Command::Keys(c) => until_signal(short, connection::keys(global, c)).await,
+        Command::Agent(a) => agent::agent(a, shutdown).await,
+        Command::Workflows(c) => until_signal(short, workflows::workflows_cmd(global, c)).await,
+        Command::Token(c) => until_signal(short, workflows::token_cmd(global, c)).await,
         Command::GraphqlSchema => {
             print!("{}", ml_connector::graphql::sdl());
             Ok(())
         }
         #[cfg(feature = "sim")]
-        Command::Sim(args::SimCommand::Shipstation(a)) => sim::shipstation(a).await,
+        Command::Sim(args::SimCommand::Shipstation(a)) => sim::shipstation(a, shutdown).await,
         #[cfg(feature = "sim")]
-        Command::Sim(args::SimCommand::Sage100(a)) => sim::sage100(a).await,
+        Command::Sim(args::SimCommand::Sage100(a)) => sim::sage100(a, shutdown).await,
         #[cfg(feature = "sim")]
-        Command::Demo(a) => demo::run(global, a).await,
+        Command::Demo(a) => demo::run(global, a, shutdown).await,
         #[cfg(feature = "sim")]
-        Command::Bench(args::BenchCommand::Engine(a)) => bench::engine::run(global, a).await,
+        Command::Bench(args::BenchCommand::Engine(a)) => {
+            bench::engine::run(global, a, shutdown).await
+        }
         #[cfg(feature = "sim")]
-        Command::Bench(args::BenchCommand::Inventory(a)) => bench::inventory::run(global, a).await,
+        Command::Bench(args::BenchCommand::Inventory(a)) => {
+            bench::inventory::run(global, a, shutdown).await
+        }
     }
 }

@@ -24,12 +24,14 @@ pub async fn migrate(global: &GlobalArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub async fn worker(global: &GlobalArgs, args: &WorkerArgs) -> anyhow::Result<()> {
+pub async fn worker(
+    global: &GlobalArgs,
+    args: &WorkerArgs,
+    shutdown: Shutdown,
+) -> anyhow::Result<()> {
     let workflows = global.load_workflows()?;
     let db = Database::open(&global.db_target(), (args.workers as u32 / 2 + 6).max(8)).await?;
     let engine = workflows.into_engine(db.pool.clone());
-    let shutdown = Shutdown::new();
-    shutdown.trigger_on_signals();
     let cfg = pool_config(&engine.definitions, worker_identity("worker"), args.workers);
     tracing::info!(owner = %cfg.owner, kinds = ?engine.definitions.kinds(), "worker pool started");
     WorkerPool::spawn(engine, cfg, shutdown).join().await;
@@ -37,7 +39,11 @@ pub async fn worker(global: &GlobalArgs, args: &WorkerArgs) -> anyhow::Result<()
     Ok(())
 }
 
-pub async fn serve(global: &GlobalArgs, args: &ServeArgs) -> anyhow::Result<()> {
+pub async fn serve(
+    global: &GlobalArgs,
+    args: &ServeArgs,
+    shutdown: Shutdown,
+) -> anyhow::Result<()> {
     let workflows = global.load_workflows()?;
     let vault = workflows.deps.vault.clone();
     let db = Database::open(
@@ -46,8 +52,6 @@ pub async fn serve(global: &GlobalArgs, args: &ServeArgs) -> anyhow::Result<()> 
     )
     .await?;
     let engine = workflows.into_engine(db.pool.clone());
-    let shutdown = Shutdown::new();
-    shutdown.trigger_on_signals();
 
     let listener = tokio::net::TcpListener::bind(&args.listen)
         .await
@@ -80,15 +84,13 @@ pub async fn serve(global: &GlobalArgs, args: &ServeArgs) -> anyhow::Result<()> 
 }
 
 /// Start (or reuse) the embedded cluster in `--data-dir`, print its URL, run until Ctrl-C/SIGTERM.
-pub async fn postgres(global: &GlobalArgs) -> anyhow::Result<()> {
+pub async fn postgres(global: &GlobalArgs, shutdown: Shutdown) -> anyhow::Result<()> {
     anyhow::ensure!(
         global.database_url.is_none(),
         "DATABASE_URL is set: there is no embedded server to run"
     );
     let db = Database::open(&global.db_target(), 1).await?;
     println!("DATABASE_URL={}", db.url);
-    let shutdown = Shutdown::new();
-    shutdown.trigger_on_signals();
     shutdown.wait().await;
     db.close().await;
     Ok(())

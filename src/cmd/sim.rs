@@ -16,7 +16,7 @@ use ml_connector::sim::sage100::boi::SimBoi;
 use ml_connector::sim::sage100::{SageConfig, SageSim};
 
 /// `sim shipstation`: run the simulator until Ctrl-C/SIGTERM.
-pub async fn shipstation(args: &SimShipStationArgs) -> anyhow::Result<()> {
+pub async fn shipstation(args: &SimShipStationArgs, shutdown: Shutdown) -> anyhow::Result<()> {
     use ml_connector::sim::shipstation::{ShipStationSim, SimConfig};
     let cfg = SimConfig {
         v1_keys: vec![(args.v1_key.clone(), args.v1_secret.clone())],
@@ -34,13 +34,11 @@ pub async fn shipstation(args: &SimShipStationArgs) -> anyhow::Result<()> {
         .await
         .context("starting the ShipStation simulator")?;
     println!("ShipStation simulator listening on {}", sim.base_url());
-    let shutdown = Shutdown::new();
-    shutdown.trigger_on_signals();
     shutdown.wait().await;
     Ok(())
 }
 
-pub async fn sage100(args: &SimSage100Args) -> anyhow::Result<()> {
+pub async fn sage100(args: &SimSage100Args, shutdown: Shutdown) -> anyhow::Result<()> {
     let sim = SageSim::new(SageConfig {
         username: args.username.clone(),
         password: args.password.clone(),
@@ -63,8 +61,6 @@ pub async fn sage100(args: &SimSage100Args) -> anyhow::Result<()> {
         "Sage 100 simulator: SOAP at http://{bound}{}  (WSDL: ?wsdl)",
         ml_connector::sim::sage100::SOAP_PATH
     );
-    let shutdown = Shutdown::new();
-    shutdown.trigger_on_signals();
     if let Some(port) = args.agent_port {
         let state = AgentState {
             pool: SessionPool::new(

@@ -17,7 +17,7 @@ pub use definition::{Definitions, WorkflowDefinition};
 pub use handler::{
     Continue, HandlerRegistry, StepError, StepHandler, StepInput, StepResult, Transition,
 };
-pub use shutdown::Shutdown;
+pub use shutdown::{Shutdown, Signal};
 pub use store::{
     append_event, count_events, count_workflows, keys_by_context, keys_in_state, purge_kind,
     workflow_exists, CountFilter, NewWorkflow, Status, StoreError,

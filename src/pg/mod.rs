@@ -239,7 +239,9 @@ fn initdb(
         .args(["-U", "postgres", "--auth=trust", "-E", "UTF8", "--locale=C"])
         .args(["--no-instructions", "--no-sync"])
         .current_dir(root)
-        .stdin(Stdio::null());
+        .stdin(Stdio::null())
+        // Own process group: a terminal's Ctrl-C reaches us, not a half-done initdb.
+        .process_group(0);
     run_as(&mut cmd, account);
     let out = cmd
         .output()

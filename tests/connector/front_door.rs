@@ -112,7 +112,11 @@ async fn serve_answers_health_checks_and_stops_on_sigterm() {
     // SAFETY: kill(2) on our own child.
     unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
     let status = child.wait().unwrap();
-    assert!(status.success(), "graceful exit on SIGTERM");
+    assert_eq!(
+        status.code(),
+        Some(143),
+        "graceful exit on SIGTERM: 128 + 15"
+    );
     let mut log = String::new();
     BufReader::new(child.stderr.take().unwrap())
         .read_to_string(&mut log)

@@ -12,4 +12,5 @@ mod inventory;
 mod order_flow;
 mod sage100;
 mod shipstation;
+mod signals;
 mod tracking;

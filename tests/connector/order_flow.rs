@@ -329,7 +329,11 @@ async fn serve_polls_on_schedule_and_posts_new_orders() {
     .await;
     // SAFETY: kill(2) on our own child.
     unsafe { libc::kill(serve.id() as i32, libc::SIGTERM) };
-    assert!(serve.wait().unwrap().success(), "graceful exit");
+    assert_eq!(
+        serve.wait().unwrap().code(),
+        Some(143),
+        "graceful exit on SIGTERM"
+    );
     let all: Vec<String> = numbers.iter().chain(&more).cloned().collect();
     c.assert_exactly_once(&all).await;
     let runs = c

@@ -9,6 +9,7 @@ use serde_json::json;
 
 use super::percentile;
 use crate::cmd::args::{BenchEngineArgs, GlobalArgs};
+use crate::cmd::Interrupted;
 use ml_connector::db::{Database, DbTarget};
 use ml_connector::engine::definition::Definitions;
 use ml_connector::engine::store::{self, NewWorkflow};
@@ -35,7 +36,11 @@ fn definition_toml(steps: usize) -> String {
     t
 }
 
-pub async fn run(global: &GlobalArgs, args: &BenchEngineArgs) -> anyhow::Result<()> {
+pub async fn run(
+    global: &GlobalArgs,
+    args: &BenchEngineArgs,
+    shutdown: Shutdown,
+) -> anyhow::Result<()> {
     anyhow::ensure!(
         args.workflows > 0 && args.steps > 0 && args.workers > 0,
         "counts must be positive"
@@ -48,6 +53,10 @@ pub async fn run(global: &GlobalArgs, args: &BenchEngineArgs) -> anyhow::Result<
         },
     };
     let db = Database::open(&target, 16).await?;
+    if shutdown.is_triggered() {
+        db.close().await;
+        return interrupted(args, "while starting", 0);
+    }
     let handlers = ml_connector::testkit::handlers_with_samples();
     let text = definition_toml(args.steps);
     let defs =
@@ -90,15 +99,22 @@ pub async fn run(global: &GlobalArgs, args: &BenchEngineArgs) -> anyhow::Result<
     cfg.claim_batch = args.claim_batch;
     cfg.prefetch = args.claim_batch * 2;
     cfg.complete_batch = args.complete_batch;
+    // No-op steps: a signal stops the benchmark in moments.
+    cfg.shutdown_grace = Duration::from_secs(2);
     let stats = Arc::new(PoolStats::default());
     stats.record_claim_latencies();
-    let shutdown = Shutdown::new();
     say("burning down…".into());
     let t0 = Instant::now();
     let pool = WorkerPool::spawn_with_stats(engine.clone(), cfg, shutdown.clone(), stats.clone());
     let total = args.workflows as u64;
     while stats.workflows_completed.load(Ordering::Relaxed) < total {
         tokio::time::sleep(Duration::from_millis(2)).await;
+        if shutdown.is_triggered() {
+            pool.join().await;
+            db.close().await;
+            let done = stats.workflows_completed.load(Ordering::Relaxed);
+            return interrupted(args, "during the burn-down", done);
+        }
         anyhow::ensure!(
             t0.elapsed() < Duration::from_secs(1800),
             "burn-down did not finish in 30 minutes"
@@ -134,12 +150,20 @@ pub async fn run(global: &GlobalArgs, args: &BenchEngineArgs) -> anyhow::Result<
         {
             tokio::time::sleep(Duration::from_micros(200)).await;
         }
+        if shutdown.is_triggered() {
+            break;
+        }
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     drop(conn);
     let mut idle_lat = stats.take_claim_latencies();
+    let signalled = shutdown.is_triggered();
     shutdown.trigger();
     pool.join().await;
+    if signalled {
+        db.close().await;
+        return interrupted(args, "while measuring the idle claim latency", total);
+    }
 
     let events = store::count_events(&db.pool, Some(KIND)).await?;
     db.close().await;
@@ -185,6 +209,22 @@ pub async fn run(global: &GlobalArgs, args: &BenchEngineArgs) -> anyhow::Result<
             events, report["claims"], report["flushes"], dead);
     }
     Ok(())
+}
+
+/// A signal stopped the benchmark: say so (the pool and the database are stopped) and report no numbers.
+fn interrupted(args: &BenchEngineArgs, when: &str, completed: u64) -> anyhow::Result<()> {
+    if args.json {
+        println!(
+            "{}",
+            json!({"bench": "engine", "interrupted": true, "workflows": args.workflows, "workflows_completed": completed})
+        );
+    } else {
+        println!(
+            "interrupted {when}: {completed} of {} workflows burnt down; no numbers reported",
+            args.workflows
+        );
+    }
+    Err(Interrupted.into())
 }
 
 /// Dead tuples of the hot table right after the burn-down. Backends publish table statistics at

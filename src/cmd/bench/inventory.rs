@@ -8,7 +8,9 @@ use serde_json::json;
 
 use crate::cmd::args::{BenchInventoryArgs, GlobalArgs};
 use crate::cmd::demo::World;
+use crate::cmd::Interrupted;
 use ml_connector::engine::worker::{PoolConfig, PoolStats, WorkerPool};
+use ml_connector::engine::Shutdown;
 use ml_connector::sim::sage100::data::key;
 
 fn set_stock(world: &World, skus: impl Iterator<Item = usize>, base: i64) {
@@ -50,31 +52,61 @@ async fn adjust_calls(world: &World) -> anyhow::Result<usize> {
         .count())
 }
 
-pub async fn run(global: &GlobalArgs, args: &BenchInventoryArgs) -> anyhow::Result<()> {
-    let world = World::start(global, 32, args.v2_limit).await?;
+pub async fn run(
+    global: &GlobalArgs,
+    args: &BenchInventoryArgs,
+    shutdown: Shutdown,
+) -> anyhow::Result<()> {
+    let world = match World::start(global, 32, args.v2_limit, shutdown).await {
+        Err(e) if e.is::<Interrupted>() => return interrupted(args),
+        r => r?,
+    };
     let mut cfg = PoolConfig::new(ml_connector::engine::worker_identity("bench-inventory"), 8);
     cfg.poll_interval = Duration::from_millis(50);
+    cfg.shutdown_grace = Duration::from_secs(2);
     let pool = WorkerPool::spawn_with_stats(
         world.engine.clone(),
         cfg,
         world.shutdown.clone(),
         Arc::new(PoolStats::default()),
     );
-    set_stock(&world, 0..args.skus, 100);
+    let measured = measure(&world, args).await;
+    world.shutdown.trigger();
+    pool.join().await;
+    let World { db, .. } = world;
+    db.close().await;
+    match measured {
+        Err(e) if e.is::<Interrupted>() => interrupted(args),
+        r => r,
+    }
+}
+
+/// A signal stopped the benchmark (the pool, the simulators and the database are stopped).
+fn interrupted(args: &BenchInventoryArgs) -> anyhow::Result<()> {
+    if args.json {
+        println!("{}", json!({"bench": "inventory", "interrupted": true}));
+    } else {
+        println!(
+            "interrupted: the inventory benchmark stopped before it finished; no numbers reported"
+        );
+    }
+    Err(Interrupted.into())
+}
+
+async fn measure(world: &World, args: &BenchInventoryArgs) -> anyhow::Result<()> {
+    set_stock(world, 0..args.skus, 100);
     let t0 = Instant::now();
     let (status, first) = world.sync_inventory("bench-first").await?;
     let first_s = t0.elapsed().as_secs_f64();
     anyhow::ensure!(status == "completed", "first sync {status}");
-    let calls_first = adjust_calls(&world).await?;
+    let calls_first = adjust_calls(world).await?;
     tokio::time::sleep(Duration::from_millis(20)).await;
-    set_stock(&world, 0..args.changed.min(args.skus), 1000);
+    set_stock(world, 0..args.changed.min(args.skus), 1000);
     let t1 = Instant::now();
     let (status, second) = world.sync_inventory("bench-changes").await?;
     let second_s = t1.elapsed().as_secs_f64();
     anyhow::ensure!(status == "completed", "second sync {status}");
-    let calls_second = adjust_calls(&world).await? - calls_first;
-    world.shutdown.trigger();
-    pool.join().await;
+    let calls_second = adjust_calls(world).await? - calls_first;
     let levels_per_min = first as f64 / first_s * 60.0;
     let report = json!({
         "bench": "inventory",

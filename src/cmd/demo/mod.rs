@@ -13,6 +13,7 @@ use anyhow::Context;
 use serde_json::json;
 
 use crate::cmd::args::{DemoArgs, GlobalArgs};
+use crate::cmd::Interrupted;
 use ml_connector::agent::api::AgentState;
 use ml_connector::agent::pool::SessionPool;
 use ml_connector::agent::server::serve_agent;
@@ -21,7 +22,9 @@ use ml_connector::connections::{self, Settings, ShipViaMapping, WarehouseMapping
 use ml_connector::db::{Database, DbTarget};
 use ml_connector::engine::scheduler::Scheduler;
 use ml_connector::engine::worker::{PoolStats, WorkerPool};
-use ml_connector::engine::{count_workflows, worker_identity, CountFilter, Shutdown, Status};
+use ml_connector::engine::{
+    count_workflows, worker_identity, CountFilter, Shutdown, Signal, Status,
+};
 use ml_connector::flows::deps::{FlowDeps, FlowTuning};
 use ml_connector::pg::StartOptions;
 use ml_connector::secret::Secret;
@@ -71,10 +74,12 @@ pub struct World {
 
 impl World {
     /// `v2_limit`: the simulated account's V2 requests per minute (the connection is told the same).
+    /// A signal that arrives while the database starts stops it again: `Err(Interrupted)`.
     pub async fn start(
         global: &GlobalArgs,
         db_connections: usize,
         v2_limit: u32,
+        shutdown: Shutdown,
     ) -> anyhow::Result<Self> {
         let target = match &global.database_url {
             Some(url) => DbTarget::Url(url.clone()),
@@ -84,8 +89,10 @@ impl World {
             },
         };
         let db = Database::open(&target, (db_connections / 4).clamp(20, 80) as u32).await?;
-        let shutdown = Shutdown::new();
-        shutdown.trigger_on_signals();
+        if shutdown.is_triggered() {
+            db.close().await;
+            return Err(Interrupted.into());
+        }
         let sage = SageSim::new(SageConfig {
             seed_demo: true,
             ..SageConfig::default()
@@ -224,7 +231,16 @@ impl World {
             if matches!(row.status.as_str(), "completed" | "failed" | "cancelled") {
                 return Ok((id, row.status));
             }
-            tokio::time::sleep(Duration::from_millis(100)).await;
+            self.pause(Duration::from_millis(100)).await?;
+        }
+    }
+
+    /// Sleep, or `Err(Interrupted)` as soon as a signal stops the workers (whose progress every
+    /// wait of the demo and benchmarks is waiting for).
+    pub async fn pause(&self, period: Duration) -> anyhow::Result<()> {
+        tokio::select! {
+            _ = tokio::time::sleep(period) => Ok(()),
+            _ = self.shutdown.wait() => Err(Interrupted.into()),
         }
     }
 
@@ -239,22 +255,48 @@ impl World {
     }
 }
 
-pub async fn run(global: &GlobalArgs, args: &DemoArgs) -> anyhow::Result<()> {
+/// How far the demo got: what it reports when a signal stops it.
+#[derive(Debug, Default)]
+struct Progress {
+    phase: &'static str,
+    /// Orders entered in Sage so far.
+    entered: usize,
+    /// Orders the warehouse shipped (tracking phase).
+    shipped: i64,
+}
+
+/// The demo's day, as the summary reports it.
+struct Day {
+    summary: serde_json::Value,
+    entered: usize,
+    distinct: usize,
+    duplicates: usize,
+    failed: i64,
+    skipped: i64,
+    tracking: tracking::TrackingOutcome,
+}
+
+pub async fn run(global: &GlobalArgs, args: &DemoArgs, shutdown: Shutdown) -> anyhow::Result<()> {
     let say = |line: String| {
         if !args.json {
             println!("{line}");
         }
     };
+    let started = Instant::now();
     say("ml-connector demo: starting PostgreSQL, the Sage 100 and ShipStation simulators…".into());
-    let world = World::start(global, args.workers, 200).await?;
-    let (db, sage, ss, engine, connection_id, shutdown) = (
-        &world.db,
-        &world.sage,
-        &world.ss,
-        &world.engine,
-        world.connection_id,
-        world.shutdown.clone(),
-    );
+    let mut progress = Progress {
+        phase: "start-up",
+        ..Default::default()
+    };
+    let world = match World::start(global, args.workers, 200, shutdown.clone()).await {
+        Err(e) if e.is::<Interrupted>() => {
+            // Nothing is left running: the database was stopped before anything else started.
+            report_interrupted(args, &progress, shutdown.signal(), (0, 0), started);
+            return Err(e);
+        }
+        r => r?,
+    };
+    let (db, ss, engine) = (&world.db, &world.ss, &world.engine);
     // The ops API: its URL and an admin token first (with --json, as the first JSON line).
     let token =
         ml_connector::ops::tokens::create(&db.pool, "demo", ml_connector::ops::tokens::Role::Admin)
@@ -269,8 +311,8 @@ pub async fn run(global: &GlobalArgs, args: &DemoArgs) -> anyhow::Result<()> {
     let mut cfg =
         ml_connector::app::pool_config(&engine.definitions, worker_identity("demo"), args.workers);
     cfg.claim_batch = args.workers;
-    // A step still waiting for its rate-limit window at the end is released, not awaited: the
-    // summary is in, and the lease brings the step back on the next run.
+    // A step still waiting for its rate-limit window at the end (or at Ctrl-C) is released, not
+    // awaited: the lease brings the step back on the next run, and the demo stops in seconds.
     cfg.shutdown_grace = Duration::from_secs(2);
     let workers =
         WorkerPool::spawn_with_stats(engine.clone(), cfg, shutdown.clone(), stats.clone());
@@ -289,8 +331,144 @@ pub async fn run(global: &GlobalArgs, args: &DemoArgs) -> anyhow::Result<()> {
         args.workers
     ));
 
+    progress.phase = "orders";
+    let day = shipping_day(&world, args, &stats, &mut progress, started).await;
+    if let Ok(day) = &day {
+        print_summary(args, day);
+        if args.keep_running && !shutdown.is_triggered() {
+            progress.phase = "keep-running";
+            say(format!(
+                "still serving: GraphQL {graphql_url} · ShipStation simulator {} · Ctrl-C to stop",
+                ss.base_url()
+            ));
+            shutdown.wait().await;
+        }
+    }
+    // Stop the workers (unstarted steps released, running ones given the grace) and the scheduler.
+    shutdown.trigger();
+    workers.join().await;
+    let _ = scheduler.await;
+    let signal = shutdown.signal();
+    let interrupted = match &day {
+        Err(e) => e.is::<Interrupted>(),
+        Ok(_) => progress.phase == "keep-running" && signal.is_some(),
+    };
+    let counts = if interrupted {
+        interrupted_counts(&world, &progress).await
+    } else {
+        (0, 0)
+    };
+    let World { db, .. } = world;
+    db.close().await;
+    if interrupted {
+        // The connector, the simulators (tasks of this process) and PostgreSQL are stopped.
+        report_interrupted(args, &progress, signal, counts, started);
+        return Err(Interrupted.into());
+    }
+    let day = day?;
+    if signal.is_some() {
+        // The signal came as the summary was being made: it is complete.
+        return Ok(());
+    }
+    anyhow::ensure!(
+        day.distinct == day.entered && day.failed == 0,
+        "not every order reached ShipStation"
+    );
+    anyhow::ensure!(
+        day.tracking.sales_orders_with_tracking == day.tracking.orders_shipped
+            && day.tracking.invoice_rows == day.tracking.packages,
+        "not every shipment's tracking reached Sage"
+    );
+    Ok(())
+}
+
+/// After a signal: orders in ShipStation (read from the simulator) and orders whose tracking
+/// reached Sage (tracking phase), each 0 when it cannot be read quickly.
+async fn interrupted_counts(world: &World, progress: &Progress) -> (usize, i64) {
+    let in_shipstation = tokio::time::timeout(
+        Duration::from_secs(2),
+        shipstation_orders(&world.ss.base_url()),
+    )
+    .await
+    .ok()
+    .and_then(Result::ok)
+    .map_or(0, |(_, distinct)| distinct);
+    let mut tracked = 0;
+    if progress.shipped > 0 {
+        tracked = count_workflows(
+            &world.db.pool,
+            &CountFilter {
+                kind: Some("order"),
+                connection_id: Some(world.connection_id),
+                status: Some(Status::Waiting),
+                states: Some(&["shipped", "manual_action"]),
+            },
+        )
+        .await
+        .unwrap_or(0);
+    }
+    (in_shipstation, tracked)
+}
+
+/// The line (or final JSON object) saying what a signal stopped.
+fn report_interrupted(
+    args: &DemoArgs,
+    progress: &Progress,
+    signal: Option<Signal>,
+    (in_shipstation, tracked): (usize, i64),
+    started: Instant,
+) {
+    if args.json {
+        println!(
+            "{}",
+            json!({
+                "interrupted": true,
+                "signal": signal.map(Signal::name),
+                "phase": progress.phase,
+                "orders": args.orders,
+                "orders_created_in_sage": progress.entered,
+                "orders_in_shipstation": in_shipstation,
+                "orders_shipped": progress.shipped,
+                "orders_with_tracking": tracked,
+                "seconds": (started.elapsed().as_secs_f64() * 10.0).round() / 10.0,
+            })
+        );
+    } else if progress.phase == "keep-running" {
+        println!(
+            "interrupted: stopped serving; the connector, the simulators and PostgreSQL are shut down"
+        );
+    } else {
+        let tracking = match (progress.phase, progress.shipped) {
+            (_, shipped) if shipped > 0 => {
+                format!(", tracking of {tracked} of {shipped} shipped orders in Sage")
+            }
+            ("tracking", _) => ", none shipped yet".to_string(),
+            _ => String::new(),
+        };
+        println!(
+            "interrupted: {in_shipstation} of {} orders in ShipStation{tracking}; nothing is lost, run it again to finish",
+            args.orders
+        );
+    }
+    let _ = std::io::stdout().flush();
+}
+
+/// Sage users enter orders, the connector moves them to ShipStation, stock syncs, the warehouse
+/// ships, tracking comes back. `Err(Interrupted)` as soon as a signal stops the workers.
+async fn shipping_day(
+    world: &World,
+    args: &DemoArgs,
+    stats: &PoolStats,
+    progress: &mut Progress,
+    started: Instant,
+) -> anyhow::Result<Day> {
+    let say = |line: String| {
+        if !args.json {
+            println!("{line}");
+        }
+    };
+    let (db, sage, ss, connection_id) = (&world.db, &world.sage, &world.ss, world.connection_id);
     // Sage users enter orders over a few seconds.
-    let started = Instant::now();
     let customers = ["ABF", "BLUEJAY", "CITYMKT", "NORTHPT", "SUNRISE"];
     let items = [
         "WID-100", "WID-200", "GAD-300", "BRK-410", "CAB-520", "BOX-600", "TAPE-700", "LBL-800",
@@ -330,8 +508,9 @@ pub async fn run(global: &GlobalArgs, args: &DemoArgs) -> anyhow::Result<()> {
                     .map_err(|(c, m)| anyhow::anyhow!("seeding Sage: {c} {m}"))?;
             }
             entered = (entered + per_wave).min(args.orders);
+            progress.entered = entered;
         }
-        tokio::time::sleep(Duration::from_millis(500)).await;
+        world.pause(Duration::from_millis(500)).await?;
         let c = &db.pool;
         let orders = CountFilter {
             kind: Some("order"),
@@ -382,15 +561,13 @@ pub async fn run(global: &GlobalArgs, args: &DemoArgs) -> anyhow::Result<()> {
             ));
             last_print = Instant::now();
         }
-        if (entered >= args.orders && done >= args.orders)
-            || shutdown.is_triggered()
-            || Instant::now() > deadline
-        {
+        if (entered >= args.orders && done >= args.orders) || Instant::now() > deadline {
             break;
         }
     }
     // Stock: the scheduled first sync (plus one on demand), then a few Sage stock changes and the sync
     // that follows them.
+    progress.phase = "inventory";
     let (first_status, _) = world.sync_inventory("demo-initial").await?;
     let first_adjusted: i64 = sqlx::query_scalar(
         // The demo's only connection: every adjustment is its own.
@@ -398,7 +575,7 @@ pub async fn run(global: &GlobalArgs, args: &DemoArgs) -> anyhow::Result<()> {
     )
     .fetch_one(&db.pool)
     .await?;
-    tokio::time::sleep(Duration::from_millis(20)).await;
+    world.pause(Duration::from_millis(20)).await?;
     {
         let mut data = sage.data.lock().unwrap();
         let (date, time) = data.stamp();
@@ -417,11 +594,13 @@ pub async fn run(global: &GlobalArgs, args: &DemoArgs) -> anyhow::Result<()> {
     let (second_status, second_adjusted) = world.sync_inventory("demo-changes").await?;
     say(format!("  inventory: {first_adjusted} levels set by the first syncs ({first_status}); after 3 stock changes {second_status}, {second_adjusted} adjusted"));
     say("  warehouse staff ship orders in ShipStation (label batches, a few marked shipped), Sage invoices them…".into());
-    let tracking = tracking::ship_and_track(&world).await?;
+    progress.phase = "tracking";
+    let tracking = tracking::ship_and_track(world, progress).await?;
     say(format!(
         "  tracking: {} orders shipped ({} packages); tracking on {} sales orders and {} invoice rows in Sage; {} webhook deliveries; {} need a person",
         tracking.orders_shipped, tracking.packages, tracking.sales_orders_with_tracking, tracking.invoice_rows, tracking.webhooks_accepted, tracking.manual_action
     ));
+    progress.phase = "summary";
     let (in_shipstation, distinct) = shipstation_orders(&ss.base_url()).await?;
     let (calls, batched) = ml_connector::metrics::createorders_batches();
     let summary = json!({
@@ -445,37 +624,36 @@ pub async fn run(global: &GlobalArgs, args: &DemoArgs) -> anyhow::Result<()> {
         "audit_events": ml_connector::engine::count_events(&db.pool, None).await?,
         "seconds": (started.elapsed().as_secs_f64() * 10.0).round() / 10.0,
     });
+    Ok(Day {
+        summary,
+        entered,
+        distinct,
+        duplicates: in_shipstation - distinct,
+        failed,
+        skipped,
+        tracking,
+    })
+}
+
+fn print_summary(args: &DemoArgs, day: &Day) {
+    let Day {
+        summary,
+        entered,
+        distinct,
+        duplicates,
+        failed,
+        skipped,
+        tracking,
+    } = day;
     if args.json {
         println!("{summary}");
     } else {
         println!("summary:");
-        println!("  orders entered in Sage {entered}; in ShipStation {distinct}; duplicates {}; failed {failed}; skipped {skipped}", in_shipstation - distinct);
+        println!("  orders entered in Sage {entered}; in ShipStation {distinct}; duplicates {duplicates}; failed {failed}; skipped {skipped}");
         println!("  shipped {} orders ({} packages): tracking on {} sales orders, {} invoice tracking rows; {} need a person",
             tracking.orders_shipped, tracking.packages, tracking.sales_orders_with_tracking, tracking.invoice_rows, tracking.manual_action);
         println!("  {} createorders calls, {} orders per call on average; {} poll runs; {} audit events; {} s",
             summary["createorders_calls"], summary["orders_per_call"], summary["poll_runs"], summary["audit_events"], summary["seconds"]);
     }
     let _ = std::io::stdout().flush();
-    if args.keep_running && !shutdown.is_triggered() {
-        say(format!(
-            "still serving: GraphQL {graphql_url} · ShipStation simulator {} · Ctrl-C to stop",
-            ss.base_url()
-        ));
-        shutdown.wait().await;
-    }
-    shutdown.trigger();
-    workers.join().await;
-    let _ = scheduler.await;
-    let World { db, .. } = world;
-    db.close().await;
-    anyhow::ensure!(
-        distinct == entered && failed == 0,
-        "not every order reached ShipStation"
-    );
-    anyhow::ensure!(
-        tracking.sales_orders_with_tracking == tracking.orders_shipped
-            && tracking.invoice_rows == tracking.packages,
-        "not every shipment's tracking reached Sage"
-    );
-    Ok(())
 }

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use crate::cmd::demo::World;
+use crate::cmd::demo::{Progress, World};
 use ml_connector::engine::{count_workflows, CountFilter, Status};
 
 /// What reached Sage.
@@ -44,7 +44,11 @@ async fn count(world: &World, sql: &str) -> anyhow::Result<i64> {
         .await?)
 }
 
-pub async fn ship_and_track(world: &World) -> anyhow::Result<TrackingOutcome> {
+/// `Err(Interrupted)` as soon as a signal stops the workers.
+pub(super) async fn ship_and_track(
+    world: &World,
+    progress: &mut Progress,
+) -> anyhow::Result<TrackingOutcome> {
     // The first shipments poll subscribes our webhooks (as `serve` does on its schedule).
     world.run_now("shipments_poll", "demo-subscribe").await?;
     let base = world.ss.base_url();
@@ -86,6 +90,7 @@ pub async fn ship_and_track(world: &World) -> anyhow::Result<TrackingOutcome> {
         }
     }
     let shipped = open.len() as i64;
+    progress.shipped = shipped;
     let deadline = Instant::now() + Duration::from_secs(120 + open.len() as u64 / 2);
     loop {
         let done = count_workflows(
@@ -98,10 +103,10 @@ pub async fn ship_and_track(world: &World) -> anyhow::Result<TrackingOutcome> {
             },
         )
         .await?;
-        if done >= shipped || Instant::now() > deadline || world.shutdown.is_triggered() {
+        if done >= shipped || Instant::now() > deadline {
             break;
         }
-        tokio::time::sleep(Duration::from_millis(300)).await;
+        world.pause(Duration::from_millis(300)).await?;
     }
     let mut out = TrackingOutcome {
         seconds: (started.elapsed().as_secs_f64() * 10.0).round() / 10.0,
