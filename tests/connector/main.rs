@@ -12,5 +12,4 @@ mod inventory;
 mod order_flow;
 mod sage100;
 mod shipstation;
-mod signals;
 mod tracking;
