@@ -63,6 +63,36 @@ pub fn tls_config(
     Ok(builder.with_single_cert(certs, key)?)
 }
 
+/// How long a client may take for the TLS handshake, and to send a request's headers: a peer
+/// that connects and then says nothing is dropped instead of holding a connection forever.
+const HANDSHAKE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+const HEADER_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// HTTP/1.1 only (our client speaks nothing else), with the header-read timeout.
+fn http() -> Builder<TokioExecutor> {
+    let mut b = Builder::new(TokioExecutor::new()).http1_only();
+    b.http1()
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(HEADER_READ_TIMEOUT);
+    b
+}
+
+/// The agent never runs without authentication: plain HTTP (loopback trials) needs the API key
+/// (a client CA means nothing without TLS); HTTPS needs the API key, a client CA (mTLS), or both.
+pub fn check_authentication(transport: &Transport, api_key_set: bool) -> anyhow::Result<()> {
+    match transport {
+        Transport::PlainLoopback if !api_key_set => anyhow::bail!(
+            "plain HTTP needs ML_AGENT_API_KEY: without TLS a client CA cannot authenticate anyone"
+        ),
+        Transport::Tls {
+            client_ca: None, ..
+        } if !api_key_set => anyhow::bail!(
+            "set ML_AGENT_API_KEY or --client-ca: the agent never runs without authentication"
+        ),
+        _ => Ok(()),
+    }
+}
+
 /// Serve until shutdown; returns the bound address through `bound`.
 pub async fn serve(
     app: axum::Router,
@@ -102,22 +132,20 @@ pub async fn serve(
         tokio::spawn(async move {
             let service = TowerToHyperService::new(app);
             let result = match acceptor {
-                Some(acceptor) => match acceptor.accept(tcp).await {
-                    Ok(tls) => {
-                        Builder::new(TokioExecutor::new())
-                            .serve_connection(TokioIo::new(tls), service)
-                            .await
+                Some(acceptor) => {
+                    match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
+                        Ok(Ok(tls)) => http().serve_connection(TokioIo::new(tls), service).await,
+                        Ok(Err(e)) => {
+                            tracing::warn!(%peer, error = %e, "TLS handshake refused");
+                            return;
+                        }
+                        Err(_) => {
+                            tracing::warn!(%peer, "TLS handshake timed out");
+                            return;
+                        }
                     }
-                    Err(e) => {
-                        tracing::warn!(%peer, error = %e, "TLS handshake refused");
-                        return;
-                    }
-                },
-                None => {
-                    Builder::new(TokioExecutor::new())
-                        .serve_connection(TokioIo::new(tcp), service)
-                        .await
                 }
+                None => http().serve_connection(TokioIo::new(tcp), service).await,
             };
             if let Err(e) = result {
                 tracing::debug!(%peer, error = %e, "agent connection ended");
@@ -133,6 +161,7 @@ pub async fn serve_agent(
     transport: Transport,
     shutdown: Shutdown,
 ) -> anyhow::Result<(SocketAddr, tokio::task::JoinHandle<anyhow::Result<()>>)> {
+    check_authentication(&transport, state.api_key.is_some())?;
     let (tx, rx) = tokio::sync::oneshot::channel();
     let app = super::api::router(state);
     let task = tokio::spawn(serve(app, addr, transport, shutdown, tx));

@@ -58,11 +58,10 @@ pub async fn agent(args: &AgentArgs, shutdown: Shutdown) -> anyhow::Result<()> {
             "give --tls-cert and --tls-key (HTTPS), or --plain-http for loopback-only trials"
         ),
     };
-    if api_key.is_none() && args.client_ca.is_none() {
-        anyhow::bail!(
-            "set ML_AGENT_API_KEY or --client-ca: the agent never runs without authentication"
-        );
+    if matches!(transport, Transport::PlainLoopback) && args.client_ca.is_some() {
+        anyhow::bail!("--client-ca needs --tls-cert and --tls-key (mTLS is part of TLS)");
     }
+    ml_connector::agent::server::check_authentication(&transport, api_key.is_some())?;
     let state = AgentState {
         pool: SessionPool::new(boi, args.sage_user.clone(), password, args.max_sessions),
         api_key,

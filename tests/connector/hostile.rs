@@ -3,6 +3,8 @@
 //! crashes, and nothing reaches the other address.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
+
+use crate::common;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -144,4 +146,51 @@ fn remote_endpoints_must_use_https() {
         Err(SageError::Refused(_))
     ));
     assert!(AgentClient::new(AgentConfig::new("https://sage.example.com:8443", "ABC")).is_ok());
+}
+
+#[test]
+fn the_agent_never_runs_unauthenticated() {
+    let dir = common::temp_path("agent-ca");
+    std::fs::create_dir_all(&dir).unwrap();
+    let pki = ml_connector::agent::TestPki::generate(&["localhost"]).unwrap();
+    let ca = dir.join("ca.pem");
+    std::fs::write(&ca, &pki.ca_pem).unwrap();
+    // Plain HTTP with a client CA and no API key used to start, unauthenticated.
+    for extra in [vec!["--client-ca", ca.to_str().unwrap()], vec![]] {
+        let out = std::process::Command::new(common::binary())
+            .args([
+                "agent",
+                "--backend",
+                "sim",
+                "--plain-http",
+                "--listen",
+                "127.0.0.1:0",
+            ])
+            .args(&extra)
+            .env_remove("ML_AGENT_API_KEY")
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{extra:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("ML_AGENT_API_KEY") || err.contains("--client-ca needs"),
+            "{err}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_silent_client_is_dropped_by_the_agent() {
+    let rig = common::sage100::start_rig().await;
+    let addr = rig.agent_url.trim_start_matches("http://").to_string();
+    let mut sock = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let started = std::time::Instant::now();
+    let mut buf = [0u8; 64];
+    // Connect, send nothing: the agent closes the connection after its header-read timeout.
+    let n = tokio::time::timeout(Duration::from_secs(20), sock.read(&mut buf))
+        .await
+        .expect("the agent hung up on a silent client")
+        .unwrap_or(0);
+    assert_eq!(n, 0, "closed without an answer");
+    assert!(started.elapsed() < Duration::from_secs(15));
 }
