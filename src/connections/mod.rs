@@ -406,6 +406,12 @@ pub async fn set_secret(
             SECRET_NAMES.join(", "),
         ));
     }
+    // An empty secret authenticates nothing (an empty webhook token would match `?token=`).
+    if value.expose().trim().is_empty() {
+        return Err(ConnectionError::Invalid(format!(
+            "secret {name} is empty: give it a value"
+        )));
+    }
     let env = vault.seal(value, &context(connection_id, name));
     sqlx::query(
         "INSERT INTO credentials (connection_id, name, key_id, envelope, expires_on) VALUES ($1, $2, $3, $4, $5)

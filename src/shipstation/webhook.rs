@@ -118,7 +118,9 @@ impl ResourcePolicy {
 
 /// The secret token in a V1 webhook target URL.
 pub fn v1_token_matches(expected: &Secret, presented: Option<&str>) -> bool {
-    presented.is_some_and(|p| constant_time_eq(expected.expose().as_bytes(), p.as_bytes()))
+    // An empty expected token (a row written before empty secrets were refused) matches nothing.
+    !expected.expose().is_empty()
+        && presented.is_some_and(|p| constant_time_eq(expected.expose().as_bytes(), p.as_bytes()))
 }
 
 /// Why a V2 delivery was refused, with the HTTP status the docs prescribe.
@@ -272,6 +274,14 @@ impl V2Verifier {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_empty_token_matches_nothing() {
+        assert!(!v1_token_matches(&Secret::new(""), Some("")));
+        assert!(!v1_token_matches(&Secret::new(""), None));
+        assert!(v1_token_matches(&Secret::new("t0k"), Some("t0k")));
+        assert!(!v1_token_matches(&Secret::new("t0k"), Some("t0")));
+    }
 
     #[test]
     fn allow_list_accepts_only_ssapi_hosts() {

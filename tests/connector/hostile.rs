@@ -194,3 +194,67 @@ async fn a_silent_client_is_dropped_by_the_agent() {
     assert_eq!(n, 0, "closed without an answer");
     assert!(started.elapsed() < Duration::from_secs(15));
 }
+
+/// The Kubernetes manifests hold the pod to the least it needs.
+#[test]
+fn kubernetes_manifests_run_with_least_privilege() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/k8s");
+    let read = |f: &str| -> serde_yaml::Value {
+        serde_yaml::from_str(&std::fs::read_to_string(dir.join(f)).unwrap()).unwrap()
+    };
+    let d = read("deployment.yaml");
+    let pod = &d["spec"]["template"]["spec"];
+    assert_eq!(
+        pod["automountServiceAccountToken"],
+        serde_yaml::Value::Bool(false)
+    );
+    assert_eq!(
+        pod["securityContext"]["seccompProfile"]["type"],
+        "RuntimeDefault"
+    );
+    let c = &pod["containers"][0]["securityContext"];
+    assert_eq!(
+        c["allowPrivilegeEscalation"],
+        serde_yaml::Value::Bool(false)
+    );
+    assert_eq!(c["readOnlyRootFilesystem"], serde_yaml::Value::Bool(true));
+    let np = read("networkpolicy.yaml");
+    assert_eq!(np["kind"], "NetworkPolicy");
+    let types: Vec<&str> = np["spec"]["policyTypes"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .filter_map(|t| t.as_str())
+        .collect();
+    assert!(types.contains(&"Egress"), "an egress policy");
+}
+
+#[tokio::test]
+async fn empty_secrets_are_refused() {
+    use ml_connector::connections::{self, Settings};
+    use ml_connector::vault::Vault;
+    let (pool, _) = common::fresh_db().await;
+    let vault = Vault::from_spec(&Vault::generate_spec("k1")).unwrap();
+    let mut s = Settings::default();
+    s.sage.company = "ABC".into();
+    s.sage.soap_url = "https://sage.example/svc".into();
+    s.sage.agent_url = "https://sage.example:8443".into();
+    let id = connections::add(&pool, "empty", &s).await.unwrap();
+    for value in ["", "   "] {
+        let err = connections::set_secret(
+            &pool,
+            &vault,
+            id,
+            "webhook_token",
+            &Secret::new(value),
+            None,
+        )
+        .await
+        .unwrap_err();
+        assert!(err.to_string().contains("is empty"), "{err}");
+    }
+    assert!(connections::secret(&pool, &vault, id, "webhook_token")
+        .await
+        .unwrap()
+        .is_none());
+}
