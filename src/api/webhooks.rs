@@ -225,15 +225,17 @@ pub async fn receive(
 
 impl ApiState {
     /// One V2 verifier (and JWKS cache) per connection.
+    /// One verifier (and key cache) per connection, replaced when its JWKS location changes.
     fn verifier(&self, connection_id: i64, v2_base_url: &str) -> Arc<V2Verifier> {
+        let url = format!("{}/jwks", v2_base_url.trim_end_matches('/'));
         let mut map = self.verifiers.lock().unwrap();
-        map.entry(connection_id)
-            .or_insert_with(|| {
-                Arc::new(V2Verifier::new(format!(
-                    "{}/jwks",
-                    v2_base_url.trim_end_matches('/')
-                )))
-            })
-            .clone()
+        match map.get(&connection_id) {
+            Some(v) if v.jwks_url() == url => v.clone(),
+            _ => {
+                let v = Arc::new(V2Verifier::new(url));
+                map.insert(connection_id, v.clone());
+                v
+            }
+        }
     }
 }

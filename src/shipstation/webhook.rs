@@ -169,11 +169,17 @@ impl<'a> V2Signature<'a> {
     }
 }
 
+/// V2 signature verification with a cached key set. An unknown key id refreshes the set at most
+/// once per `min_refresh` (concurrent deliveries wait for that one fetch), and a refresh adds keys:
+/// an empty or partial answer never drops a key that verified before.
 pub struct V2Verifier {
     jwks_url: String,
     http: reqwest::Client,
     keys: RwLock<HashMap<String, RsaPublicKey>>,
+    /// When the key set was last fetched; held while fetching (single flight).
+    last_refresh: tokio::sync::Mutex<Option<std::time::Instant>>,
     pub max_skew: chrono::Duration,
+    pub min_refresh: Duration,
 }
 
 impl V2Verifier {
@@ -185,8 +191,15 @@ impl V2Verifier {
                 .build()
                 .expect("http client"),
             keys: RwLock::new(HashMap::new()),
+            last_refresh: tokio::sync::Mutex::new(None),
             max_skew: chrono::Duration::minutes(5),
+            min_refresh: Duration::from_secs(30),
         }
+    }
+
+    /// Where the key set comes from (a verifier is replaced when this changes).
+    pub fn jwks_url(&self) -> &str {
+        &self.jwks_url
     }
 
     /// Verify a delivery against its raw body.
@@ -207,11 +220,7 @@ impl V2Verifier {
         }
         let key = match self.cached(kid) {
             Some(k) => k,
-            None => {
-                self.refresh().await?;
-                self.cached(kid)
-                    .ok_or_else(|| V2Rejection::UnknownKey(kid.to_string()))?
-            }
+            None => self.refresh_for(kid).await?,
         };
         let bytes = base64::engine::general_purpose::STANDARD
             .decode(signature.trim())
@@ -229,6 +238,22 @@ impl V2Verifier {
 
     fn cached(&self, kid: &str) -> Option<RsaPublicKey> {
         self.keys.read().unwrap().get(kid).cloned()
+    }
+
+    /// Fetch the key set for an unknown key id: once at a time, and not again within
+    /// `min_refresh` (an unknown id then stays unknown instead of costing a fetch per delivery).
+    async fn refresh_for(&self, kid: &str) -> Result<RsaPublicKey, V2Rejection> {
+        let mut last = self.last_refresh.lock().await;
+        if let Some(k) = self.cached(kid) {
+            return Ok(k); // fetched by the delivery we waited for
+        }
+        if last.is_some_and(|t| t.elapsed() < self.min_refresh) {
+            return Err(V2Rejection::UnknownKey(kid.to_string()));
+        }
+        *last = Some(std::time::Instant::now());
+        self.refresh().await?;
+        self.cached(kid)
+            .ok_or_else(|| V2Rejection::UnknownKey(kid.to_string()))
     }
 
     async fn refresh(&self) -> Result<(), V2Rejection> {
@@ -266,7 +291,8 @@ impl V2Verifier {
                 keys.insert(kid.to_string(), key);
             }
         }
-        *self.keys.write().unwrap() = keys;
+        // Added to what we had: a key that verified before is kept when an answer leaves it out.
+        self.keys.write().unwrap().extend(keys);
         Ok(())
     }
 }

@@ -258,3 +258,98 @@ async fn empty_secrets_are_refused() {
         .unwrap()
         .is_none());
 }
+
+/// A loopback JWKS server whose answer can change, counting fetches.
+async fn jwks_server(answer: Arc<std::sync::Mutex<String>>) -> (String, Arc<AtomicUsize>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/jwks", listener.local_addr().unwrap());
+    let hits = Arc::new(AtomicUsize::new(0));
+    let counter = hits.clone();
+    tokio::spawn(async move {
+        while let Ok((mut sock, _)) = listener.accept().await {
+            counter.fetch_add(1, Ordering::SeqCst);
+            let body = answer.lock().unwrap().clone();
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 8192];
+                let _ = sock.read(&mut buf).await;
+                let _ = sock
+                    .write_all(&http(
+                        "200 OK",
+                        "Content-Type: application/json\r\n",
+                        body.as_bytes(),
+                    ))
+                    .await;
+                let _ = sock.shutdown().await;
+            });
+        }
+    });
+    (url, hits)
+}
+
+#[tokio::test]
+async fn unknown_key_ids_cost_one_jwks_fetch_and_refreshes_keep_good_keys() {
+    use base64::Engine as _;
+    use ml_connector::shipstation::webhook::{V2Signature, V2Verifier};
+    use rsa::pkcs1v15::SigningKey;
+    use rsa::sha2::Sha256;
+    use rsa::signature::{SignatureEncoding, Signer};
+    use rsa::traits::PublicKeyParts;
+
+    let private = rsa::RsaPrivateKey::new(&mut rsa::rand_core::OsRng, 2048).unwrap();
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let jwk = serde_json::json!({"keys": [{"kid": "k1", "kty": "RSA",
+        "n": b64.encode(private.n().to_bytes_be()), "e": b64.encode(private.e().to_bytes_be())}]});
+    let answer = Arc::new(std::sync::Mutex::new(jwk.to_string()));
+    let (url, fetches) = jwks_server(answer.clone()).await;
+    let now = chrono::Utc::now();
+    let ts = now.to_rfc3339();
+    let body = br#"{"event":"track"}"#;
+    let mut message = ts.as_bytes().to_vec();
+    message.push(b'.');
+    message.extend_from_slice(body);
+    let signature = base64::engine::general_purpose::STANDARD
+        .encode(SigningKey::<Sha256>::new(private).sign(&message).to_bytes());
+    let sig = |kid: &'static str| V2Signature {
+        key_id: Some(kid),
+        signature: Some(signature.as_str()),
+        timestamp: Some(ts.as_str()),
+    };
+
+    // 30 deliveries with an unknown key id, at once: one fetch, not 30.
+    let verifier = Arc::new(V2Verifier::new(url.clone()));
+    let mut tasks = Vec::new();
+    for _ in 0..30 {
+        let v = verifier.clone();
+        let sig = sig("nope");
+        let (ts, signature) = (
+            sig.timestamp.unwrap().to_string(),
+            sig.signature.unwrap().to_string(),
+        );
+        tasks.push(tokio::spawn(async move {
+            let s = V2Signature {
+                key_id: Some("nope"),
+                signature: Some(&signature),
+                timestamp: Some(&ts),
+            };
+            v.verify(&s, body, now).await.is_err()
+        }));
+    }
+    for t in tasks {
+        assert!(t.await.unwrap(), "an unknown key id is refused");
+    }
+    assert_eq!(
+        fetches.load(Ordering::SeqCst),
+        1,
+        "single flight, minimum interval"
+    );
+
+    // A refresh that answers no keys keeps the key that verified before.
+    let mut v = V2Verifier::new(url);
+    v.min_refresh = Duration::ZERO;
+    v.verify(&sig("k1"), body, now).await.expect("k1 verifies");
+    *answer.lock().unwrap() = r#"{"keys": []}"#.into();
+    assert!(v.verify(&sig("other"), body, now).await.is_err());
+    v.verify(&sig("k1"), body, now)
+        .await
+        .expect("k1 still verifies after an empty key set");
+}
