@@ -6,14 +6,20 @@ ARG RUNTIME_IMAGE=gcr.io/distroless/cc-debian12:nonroot
 
 FROM ${RUST_IMAGE} AS build
 WORKDIR /src
-# Dependencies first, so source edits do not rebuild them.
-COPY Cargo.toml Cargo.lock ./
+# Dependencies first, so source edits do not rebuild them (the workspace: the root crate, its
+# build script and the crates beside it).
+COPY Cargo.toml Cargo.lock build.rs ./
+COPY crates crates
 RUN mkdir -p src && echo 'fn main() {}' > src/main.rs && echo '' > src/lib.rs \
     && cargo build --release --locked 2>/dev/null || true
 COPY src src
 COPY migrations migrations
 COPY workflows workflows
-RUN touch src/main.rs src/lib.rs && cargo build --release --locked --bin ml-connector
+# There is no .git here: the commit `--version` and /healthz report comes as a build argument
+# (scripts/build-image passes it; build.rs falls back to "unknown").
+ARG ML_CONNECTOR_COMMIT=unknown
+RUN touch src/main.rs src/lib.rs \
+    && ML_CONNECTOR_COMMIT="$ML_CONNECTOR_COMMIT" cargo build --release --locked --bin ml-connector
 
 FROM ${RUNTIME_IMAGE} AS runtime
 # No shell, no package manager: glibc, libgcc, the binary. TLS roots are compiled into the binary;

@@ -25,3 +25,16 @@ pub mod telemetry;
 pub mod testkit;
 pub mod vault;
 pub mod xml;
+
+/// This build's version (Cargo.toml).
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+/// The commit it was built from (12 hex digits, `-dirty` when the sources differed), or `unknown`
+/// (see build.rs).
+pub const COMMIT: &str = env!("ML_CONNECTOR_COMMIT");
+/// What `ml-connector --version` prints after the name: `0.1.0 (commit abc123def456)`.
+pub const VERSION_LINE: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("ML_CONNECTOR_COMMIT"),
+    ")"
+);

@@ -119,9 +119,9 @@ async fn metrics(State(state): State<ApiState>) -> Response {
     }
 }
 
-/// Alive: the process answers.
+/// Alive: the process answers (with the build's version and commit).
 async fn healthz() -> Json<serde_json::Value> {
-    Json(json!({ "status": "ok" }))
+    Json(json!({ "status": "ok", "version": crate::VERSION, "commit": crate::COMMIT }))
 }
 
 /// Ready: the database answers and every migration this binary knows is applied.

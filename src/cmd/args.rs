@@ -8,7 +8,7 @@ use ml_connector::db::DbTarget;
 #[derive(Debug, Parser)]
 #[command(
     name = "ml-connector",
-    version,
+    version = ml_connector::VERSION_LINE,
     about = "Keeps Sage 100 and ShipStation in step: orders out, inventory out, tracking back.",
     long_about = "Keeps Sage 100 and ShipStation in step. Every order, shipment and scheduled sync is a \
                   durable workflow in PostgreSQL, advanced by a pool of workers.\n\n\

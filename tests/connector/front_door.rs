@@ -43,6 +43,30 @@ fn demo_moves_sage_orders_to_shipstation_on_embedded_postgres() {
     assert!(summary["webhook_deliveries_accepted"].as_u64().unwrap() >= 1);
 }
 
+#[test]
+fn version_names_the_release_and_the_commit() {
+    let out = Command::new(common::binary())
+        .arg("--version")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let line = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(
+        line.trim_end(),
+        format!(
+            "ml-connector {} (commit {})",
+            env!("CARGO_PKG_VERSION"),
+            ml_connector::COMMIT
+        )
+    );
+    let commit = ml_connector::COMMIT;
+    let hash = commit.strip_suffix("-dirty").unwrap_or(commit);
+    assert!(
+        commit == "unknown" || (hash.len() == 12 && hash.bytes().all(|b| b.is_ascii_hexdigit())),
+        "{commit}"
+    );
+}
+
 fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
     let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
     s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
@@ -88,6 +112,9 @@ async fn serve_answers_health_checks_and_stops_on_sigterm() {
         std::thread::sleep(Duration::from_millis(100));
     };
     assert_eq!(health.0, 200);
+    let health: serde_json::Value = serde_json::from_str(&health.1).unwrap();
+    assert_eq!(health["version"], ml_connector::VERSION, "{health}");
+    assert_eq!(health["commit"], ml_connector::COMMIT, "{health}");
     let ready = http_get(port, "/readyz").unwrap();
     assert_eq!(ready.0, 200, "{}", ready.1);
     assert!(ready.1.contains("\"ready\""));
