@@ -73,6 +73,20 @@ pub struct World {
 }
 
 impl World {
+    /// Orders whose tracking is settled in Sage (shipped, or waiting for a person).
+    pub async fn orders_tracked(&self) -> anyhow::Result<i64> {
+        Ok(count_workflows(
+            &self.db.pool,
+            &CountFilter {
+                kind: Some("order"),
+                connection_id: Some(self.connection_id),
+                status: Some(Status::Waiting),
+                states: Some(&["shipped", "manual_action"]),
+            },
+        )
+        .await?)
+    }
+
     /// `v2_limit`: the simulated account's V2 requests per minute (the connection is told the same).
     /// A signal that arrives while the database starts stops it again: `Err(Interrupted)`.
     pub async fn start(
@@ -395,17 +409,7 @@ async fn interrupted_counts(world: &World, progress: &Progress) -> (usize, i64) 
     .map_or(0, |(_, distinct)| distinct);
     let mut tracked = 0;
     if progress.shipped > 0 {
-        tracked = count_workflows(
-            &world.db.pool,
-            &CountFilter {
-                kind: Some("order"),
-                connection_id: Some(world.connection_id),
-                status: Some(Status::Waiting),
-                states: Some(&["shipped", "manual_action"]),
-            },
-        )
-        .await
-        .unwrap_or(0);
+        tracked = world.orders_tracked().await.unwrap_or(0);
     }
     (in_shipstation, tracked)
 }

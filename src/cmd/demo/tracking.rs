@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 
 use crate::cmd::demo::{Progress, World};
-use ml_connector::engine::{count_workflows, CountFilter, Status};
+use ml_connector::engine::{count_workflows, CountFilter};
 
 /// What reached Sage.
 #[derive(Debug, Clone, Copy, Default)]
@@ -93,16 +93,7 @@ pub(super) async fn ship_and_track(
     progress.shipped = shipped;
     let deadline = Instant::now() + Duration::from_secs(120 + open.len() as u64 / 2);
     loop {
-        let done = count_workflows(
-            &world.db.pool,
-            &CountFilter {
-                kind: Some("order"),
-                connection_id: Some(world.connection_id),
-                status: Some(Status::Waiting),
-                states: Some(&["shipped", "manual_action"]),
-            },
-        )
-        .await?;
+        let done = world.orders_tracked().await?;
         if done >= shipped || Instant::now() > deadline {
             break;
         }
