@@ -13,6 +13,7 @@ const SETTINGS: &[(&str, &str, Kind)] = &[
     ("workflows_dir", "ML_CONNECTOR_WORKFLOWS_DIR", Kind::Folder),
     ("workers", "ML_CONNECTOR_WORKERS", Kind::Count),
     ("listen", "ML_CONNECTOR_LISTEN", Kind::SocketAddr),
+    ("retention_days", "ML_CONNECTOR_RETENTION_DAYS", Kind::Count),
     (
         "log_format",
         "ML_CONNECTOR_LOG_FORMAT",

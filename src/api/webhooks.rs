@@ -21,14 +21,19 @@ use serde_json::{json, Value};
 
 use super::ApiState;
 use crate::engine::store::{self, NewWorkflow};
+use crate::engine::{count_workflows, CountFilter, Status};
 use crate::flows::deps::resource_policy;
-use crate::flows::kinds::{new_workflow, ShipmentsPollState, WebhookState};
+use crate::flows::kinds::{new_workflow, ShipmentsPollState, WebhookState, WorkflowStates};
 use crate::flows::shipments_poll::{WebhookContext, EVENTS};
 use crate::shipstation::types::WebhookPayload;
 use crate::shipstation::webhook::{v1_token_matches, V2Signature, V2Verifier};
 
 /// Stored bodies are cut here (deliveries are small; this keeps junk small too).
 const STORED_BODY: usize = 4096;
+
+/// Unauthenticated deliveries are counted (webhook_rejections); at most this many an hour are
+/// also stored one by one, as a sample to look at. Anyone can post to the endpoint.
+const REJECTED_SAMPLE_PER_HOUR: i64 = 100;
 
 struct Delivery {
     connection_id: Option<i64>,
@@ -48,10 +53,38 @@ impl Delivery {
         let body = match self.result {
             "accepted" => json!({"accepted": true, "delivery": id}),
             "ignored" => json!({"accepted": false, "ignored": self.reason, "delivery": id}),
+            // An unknown connection and a missing token look the same from outside.
+            _ if self.status == StatusCode::NOT_FOUND => json!({"error": "not found"}),
             _ => json!({"error": self.reason}),
         };
         (self.status, Json(body)).into_response()
     }
+}
+
+/// An unauthenticated delivery: counted, stored only as part of a bounded sample, answered.
+async fn reject(state: &ApiState, d: Delivery) -> Response {
+    let reason = d.reason.clone().unwrap_or_default();
+    let counted = sqlx::query(
+        "INSERT INTO webhook_rejections (api, reason, count) VALUES ($1, $2, 1)
+         ON CONFLICT (api, reason) DO UPDATE SET count = webhook_rejections.count + 1, last_at = now()",
+    )
+    .bind(d.api)
+    .bind(reason.chars().take(200).collect::<String>())
+    .execute(&state.pool)
+    .await;
+    if let Err(e) = counted {
+        tracing::warn!(error = %e, "counting a rejected webhook delivery failed");
+    }
+    let stored_last_hour: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM webhook_deliveries WHERE NOT verified AND received_at > now() - interval '1 hour'",
+    )
+    .fetch_one(&state.pool)
+    .await
+    .unwrap_or(i64::MAX);
+    if stored_last_hour < REJECTED_SAMPLE_PER_HOUR {
+        return store_delivery(state, d, None).await;
+    }
+    d.answer(0)
 }
 
 async fn store_delivery(state: &ApiState, d: Delivery, work: Option<NewWorkflow>) -> Response {
@@ -130,7 +163,7 @@ pub async fn receive(
         Ok(c) if c.enabled => c,
         _ => {
             d.reason = Some("unknown or disabled connection".into());
-            return store_delivery(&state, d, None).await;
+            return reject(&state, d).await;
         }
     };
     d.connection_id = Some(connection.id);
@@ -142,13 +175,24 @@ pub async fn receive(
         {
             d.status = StatusCode::from_u16(r.http_status()).unwrap_or(StatusCode::UNAUTHORIZED);
             d.reason = Some(r.to_string());
-            return store_delivery(&state, d, None).await;
+            return reject(&state, d).await;
+        }
+        // A captured delivery sent again (to this or another connection) is refused.
+        if !first_sighting(&state, connection.id, &headers).await {
+            d.status = StatusCode::CONFLICT;
+            d.reason = Some("replayed delivery: this signature was already received".into());
+            return reject(&state, d).await;
         }
         d.verified = true;
         let v: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
         d.event = v["event"].as_str().map(|e| e.chars().take(100).collect());
         d.result = "accepted";
         d.status = StatusCode::OK;
+        // One pending shipments poll per connection is enough, however many events arrive.
+        if poll_pending(&state, connection.id).await {
+            d.reason = Some("verified V2 event: a shipments poll is already pending".into());
+            return store_delivery(&state, d, None).await;
+        }
         d.reason = Some("verified V2 event: a shipments poll runs now".into());
         let poll =
             new_workflow::<ShipmentsPollState>(connection.id, "", json!({"trigger": "v2 webhook"}));
@@ -183,7 +227,7 @@ pub async fn receive(
             }
             .into(),
         );
-        return store_delivery(&state, d, None).await;
+        return reject(&state, d).await;
     }
     d.verified = true;
     let payload: WebhookPayload = match serde_json::from_slice(&body) {
@@ -221,6 +265,46 @@ pub async fn receive(
         .unwrap_or_default(),
     );
     store_delivery(&state, d, Some(work)).await
+}
+
+/// Record a verified V2 delivery's signature; false when it was seen before (a replay).
+async fn first_sighting(state: &ApiState, connection_id: i64, headers: &HeaderMap) -> bool {
+    let sig = V2Signature::from_headers(headers);
+    let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
+    ctx.update(sig.signature.unwrap_or_default().as_bytes());
+    ctx.update(b".");
+    ctx.update(sig.timestamp.unwrap_or_default().as_bytes());
+    let digest: String = ctx
+        .finish()
+        .as_ref()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    sqlx::query(
+        "INSERT INTO webhook_signatures_seen (digest, connection_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+    )
+    .bind(digest)
+    .bind(connection_id)
+    .execute(&state.pool)
+    .await
+    // When the guard cannot be written, refuse: ShipStation retries a refused delivery.
+    .is_ok_and(|r| r.rows_affected() == 1)
+}
+
+/// Whether a shipments poll of this connection is waiting to run or running.
+async fn poll_pending(state: &ApiState, connection_id: i64) -> bool {
+    for status in [Status::Ready, Status::Running] {
+        let filter = CountFilter {
+            kind: Some(ShipmentsPollState::KIND.as_str()),
+            connection_id: Some(connection_id),
+            status: Some(status),
+            states: None,
+        };
+        if count_workflows(&state.pool, &filter).await.unwrap_or(0) > 0 {
+            return true;
+        }
+    }
+    false
 }
 
 impl ApiState {

@@ -73,14 +73,36 @@ pub async fn serve(
         owner.clone(),
     );
     let scheduler = tokio::spawn(scheduler.run(shutdown.clone()));
+    let retention = tokio::spawn(retention(
+        db.pool.clone(),
+        args.retention_days,
+        shutdown.clone(),
+    ));
     let cfg = pool_config(&engine.definitions, owner, args.worker.workers);
     WorkerPool::spawn(engine, cfg, shutdown.clone())
         .join()
         .await;
     let _ = scheduler.await;
+    let _ = retention.await;
     http.await?.context("HTTP server")?;
     db.close().await;
     Ok(())
+}
+
+/// Prune old deliveries and audit rows hourly (the first pass a minute after start).
+async fn retention(pool: sqlx::PgPool, days: u32, shutdown: Shutdown) {
+    let mut next = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep_until(next) => {}
+            _ = shutdown.wait() => return,
+        }
+        match ml_connector::ops::retention::prune(&pool, days).await {
+            Ok(p) => tracing::info!(?p, retention_days = days, "retention pass"),
+            Err(e) => tracing::warn!(error = %e, "retention pass failed"),
+        }
+        next += Duration::from_secs(3600);
+    }
 }
 
 /// Start (or reuse) the embedded cluster in `--data-dir`, print its URL, run until Ctrl-C/SIGTERM.

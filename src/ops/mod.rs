@@ -6,6 +6,7 @@ pub mod alerts;
 pub mod connections;
 pub mod feeds;
 pub mod probe;
+pub mod retention;
 pub mod stats;
 pub mod tokens;
 pub mod workflows;

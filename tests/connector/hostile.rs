@@ -353,3 +353,57 @@ async fn unknown_key_ids_cost_one_jwks_fetch_and_refreshes_keep_good_keys() {
         .await
         .expect("k1 still verifies after an empty key set");
 }
+
+#[tokio::test]
+async fn retention_prunes_old_deliveries_and_finished_audit_rows_only() {
+    use ml_connector::engine::{NewWorkflow, Status};
+    let (pool, _) = common::fresh_db().await;
+    sqlx::query(
+        "INSERT INTO webhook_deliveries (connection_name, api, verified, result, http_status, body, received_at)
+         VALUES ('x', 'v1', false, 'rejected', 404, '', now() - interval '100 days'),
+                ('x', 'v1', false, 'rejected', 404, '', now())",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    let mut conn = pool.acquire().await.unwrap();
+    let mut ids = Vec::new();
+    for key in ["done", "open"] {
+        let new = NewWorkflow {
+            kind: "probe".into(),
+            connection_id: 0,
+            business_key: key.into(),
+            initial_state: "first".into(),
+            context: serde_json::json!({}),
+            run_at: None,
+        };
+        ids.push(
+            ml_connector::engine::store::create(&mut conn, &new, "t")
+                .await
+                .unwrap()
+                .0,
+        );
+    }
+    drop(conn);
+    sqlx::query("UPDATE workflows SET status = $2 WHERE id = $1")
+        .bind(ids[0])
+        .bind(Status::Completed.as_str())
+        .execute(&pool)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE workflow_events SET at = now() - interval '100 days'")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let pruned = ml_connector::ops::retention::prune(&pool, 90)
+        .await
+        .unwrap();
+    assert_eq!((pruned.webhook_deliveries, pruned.audit_events), (1, 1));
+    let left: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM workflow_events WHERE workflow_id = $1")
+            .bind(ids[1])
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(left, 1, "an open workflow keeps its trail whatever its age");
+}

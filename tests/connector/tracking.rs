@@ -586,3 +586,123 @@ async fn an_invoice_posted_before_tracking_arrives_needs_a_person_visibly() {
     wait_state(&c, no, "shipped").await;
     shutdown.trigger();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_captured_v2_delivery_is_accepted_once_and_polls_do_not_pile_up() {
+    let (c, _numbers, shutdown, api) = started(0).await;
+    let hook = format!("{api}/webhooks/shipstation/acme");
+    let send = |body: Value, replay_to: Vec<String>| {
+        let req = json!({"url": hook, "body": body, "replay_to": replay_to});
+        let base = c.ss.base_url();
+        async move {
+            reqwest::Client::new()
+                .post(format!("{base}/__control/v2/send-webhook"))
+                .json(&req)
+                .send()
+                .await
+                .unwrap()
+                .json::<Value>()
+                .await
+                .unwrap()["statuses"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|s| s.as_u64().unwrap())
+                .collect::<Vec<_>>()
+        }
+    };
+    // The same signed delivery five times, and once more to another (unknown) connection's URL.
+    let other = format!("{api}/webhooks/shipstation/other");
+    let statuses = send(
+        json!({"event": "fulfillment_shipped_v2", "resource_url": "x"}),
+        vec![
+            hook.clone(),
+            hook.clone(),
+            hook.clone(),
+            hook.clone(),
+            other,
+        ],
+    )
+    .await;
+    assert_eq!(statuses, vec![200, 409, 409, 409, 409, 404]);
+    // Distinct events while a poll is pending (ShipStation slowed so polls stay in flight): still
+    // one pending poll.
+    reqwest::Client::new()
+        .post(format!("{}/__control/faults", c.ss.base_url()))
+        .json(&json!({"latency_ms": 3000}))
+        .send()
+        .await
+        .unwrap();
+    for i in 0..5 {
+        let s = send(
+            json!({"event": "fulfillment_shipped_v2", "resource_url": format!("x{i}")}),
+            vec![],
+        )
+        .await;
+        assert_eq!(s, vec![200]);
+    }
+    let polls = count(
+        &c,
+        "SELECT count(*) FROM workflows WHERE kind = 'shipments_poll' AND business_key LIKE 'delivery:%'",
+    )
+    .await;
+    assert!(polls <= 2, "{polls} polls started by 6 events");
+    reqwest::Client::new()
+        .post(format!("{}/__control/faults", c.ss.base_url()))
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    shutdown.trigger();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unauthenticated_posts_are_counted_not_stored_one_by_one() {
+    let (c, _numbers, shutdown, api) = started(0).await;
+    let http = reqwest::Client::new();
+    // An unknown connection and a known one without a token answer alike.
+    let unknown = http
+        .post(format!("{api}/webhooks/shipstation/nobody"))
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    let no_token = http
+        .post(format!("{api}/webhooks/shipstation/acme"))
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        (unknown.status().as_u16(), no_token.status().as_u16()),
+        (404, 404)
+    );
+    assert_eq!(
+        unknown.text().await.unwrap(),
+        no_token.text().await.unwrap()
+    );
+    // A flood of junk: counted, and only a bounded sample stored.
+    for i in 0..150 {
+        http.post(format!("{api}/webhooks/shipstation/junk-{i}"))
+            .body(format!("{{\"junk\": {i}}}"))
+            .send()
+            .await
+            .unwrap();
+    }
+    let stored = count(
+        &c,
+        "SELECT count(*) FROM webhook_deliveries WHERE NOT verified",
+    )
+    .await;
+    assert!(
+        stored <= 100,
+        "{stored} rejected deliveries stored one by one"
+    );
+    let counted = count(
+        &c,
+        "SELECT COALESCE(sum(count), 0)::bigint FROM webhook_rejections",
+    )
+    .await;
+    assert_eq!(counted, 152, "every rejected post is counted");
+    shutdown.trigger();
+}

@@ -267,3 +267,19 @@ pub async fn analyze(pool: &PgPool) -> Result<(), StoreError> {
         .await?;
     Ok(())
 }
+
+/// Delete the audit rows older than `before` of workflows that are finished (completed or
+/// cancelled): the trail of anything still open or failed is kept whatever its age.
+pub async fn prune_finished_events(
+    pool: &PgPool,
+    before: chrono::DateTime<chrono::Utc>,
+) -> Result<u64, StoreError> {
+    Ok(sqlx::query(
+        "DELETE FROM workflow_events e USING workflows w
+          WHERE w.id = e.workflow_id AND w.status IN ('completed', 'cancelled') AND e.at < $1",
+    )
+    .bind(before)
+    .execute(pool)
+    .await?
+    .rows_affected())
+}

@@ -15,7 +15,10 @@ mod admin;
 mod hot;
 mod read;
 
-pub use admin::{analyze, append_event, cancel, purge_kind, restart, rewind, signal, signal_keys};
+pub use admin::{
+    analyze, append_event, cancel, prune_finished_events, purge_kind, restart, rewind, signal,
+    signal_keys,
+};
 pub use hot::{claim, complete, create, create_many, heartbeat, release, rescue_expired};
 pub use read::{
     count_events, count_matching, count_workflows, counts_by_kind_and_status, event, events,

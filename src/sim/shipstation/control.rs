@@ -318,18 +318,31 @@ pub async fn send_v2(State(sim): State<Sim>, Json(req): Json<Value>) -> Response
             req["skew_secs"].as_i64().unwrap_or(0),
         )
     };
-    let resp = sim
-        .http
-        .post(url)
-        .header("content-type", "application/json");
-    let resp = headers
-        .iter()
-        .fold(resp, |r, (k, v)| r.header(k, v))
-        .body(body)
-        .send()
-        .await;
-    match resp {
-        Ok(r) => Json(json!({"status": r.status().as_u16()})).into_response(),
-        Err(e) => bad(e.to_string()),
+    // `replay_to`: the same signed delivery sent again, as a captured one would be.
+    let mut targets = vec![url.to_string()];
+    targets.extend(
+        req["replay_to"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|u| u.as_str().map(str::to_string)),
+    );
+    let mut statuses = Vec::new();
+    for target in &targets {
+        let resp = sim
+            .http
+            .post(target)
+            .header("content-type", "application/json");
+        let resp = headers
+            .iter()
+            .fold(resp, |r, (k, v)| r.header(k, v))
+            .body(body.clone())
+            .send()
+            .await;
+        match resp {
+            Ok(r) => statuses.push(r.status().as_u16()),
+            Err(e) => return bad(e.to_string()),
+        }
     }
+    Json(json!({"status": statuses[0], "statuses": statuses})).into_response()
 }

@@ -1,0 +1,41 @@
+//! Retention: what the connector keeps, and for how long. Webhook deliveries and the audit trail of
+//! finished workflows older than the retention period are deleted; V2 signatures are kept only as
+//! long as a replay of them could still be accepted. Run hourly by `serve` (every replica: the
+//! deletes are idempotent).
+
+use chrono::{Duration, Utc};
+use sqlx::PgPool;
+
+use super::OpsError;
+
+/// What one pass deleted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Pruned {
+    pub webhook_deliveries: u64,
+    pub audit_events: u64,
+    pub signatures: u64,
+}
+
+/// Signed V2 deliveries are accepted within ±5 minutes: a signature older than this can no
+/// longer be replayed successfully.
+const SIGNATURE_MEMORY: Duration = Duration::hours(1);
+
+pub async fn prune(pool: &PgPool, retention_days: u32) -> Result<Pruned, OpsError> {
+    let before = Utc::now() - Duration::days(i64::from(retention_days));
+    let webhook_deliveries = sqlx::query("DELETE FROM webhook_deliveries WHERE received_at < $1")
+        .bind(before)
+        .execute(pool)
+        .await?
+        .rows_affected();
+    let signatures = sqlx::query("DELETE FROM webhook_signatures_seen WHERE seen_at < $1")
+        .bind(Utc::now() - SIGNATURE_MEMORY)
+        .execute(pool)
+        .await?
+        .rows_affected();
+    let audit_events = crate::engine::store::prune_finished_events(pool, before).await?;
+    Ok(Pruned {
+        webhook_deliveries,
+        audit_events,
+        signatures,
+    })
+}
