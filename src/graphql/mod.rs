@@ -1,8 +1,10 @@
 //! The ops API: GraphQL (async-graphql) on axum at `/graphql`, GraphiQL on GET `/graphql`.
-//! Bearer tokens with roles (viewer < operator < admin); depth and complexity limits; a body
-//! size limit. The SDL is kept in graphql/schema.graphql (a test fails when it drifts).
+//! Bearer tokens with roles (viewer < operator < admin); depth, cost (list fields multiply by
+//! `first`), root-field and alias limits (see `limits`); a body size limit. The SDL is kept in
+//! graphql/schema.graphql (a test fails when it drifts).
 
 pub mod errors;
+pub mod limits;
 mod mutation;
 mod query;
 mod subscription;
@@ -33,7 +35,10 @@ pub type OpsSchema = Schema<Query, Mutation, SubscriptionRoot>;
 
 /// Deepest query accepted (the everyday documents need 6).
 pub const MAX_DEPTH: usize = 10;
-pub const MAX_COMPLEXITY: usize = 5000;
+/// Highest cost accepted: a field costs 1 plus its selection's cost, and a paged field's selection
+/// counts `first` times (so cost bounds the values answered). The everyday documents cost at most
+/// about 7,500 (order_history.graphql: 500 events).
+pub const MAX_COMPLEXITY: usize = 20_000;
 /// Largest request body accepted.
 pub const BODY_LIMIT: usize = 64 * 1024;
 
@@ -53,7 +58,8 @@ pub struct Caller {
 pub fn schema(state: Option<GqlState>) -> OpsSchema {
     let b = Schema::build(Query, Mutation, SubscriptionRoot)
         .limit_depth(MAX_DEPTH)
-        .limit_complexity(MAX_COMPLEXITY);
+        .limit_complexity(MAX_COMPLEXITY)
+        .extension(limits::Limits);
     match state {
         Some(s) => b.data(s).finish(),
         None => b.finish(),

@@ -489,3 +489,108 @@ async fn workflow_changes_stream_to_subscribers_with_a_token() {
         "WAITING"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn costly_wide_and_aliased_documents_are_refused_before_they_run() {
+    let c = common::connector::start(SimConfig::default()).await;
+    let api = Api {
+        url: c.start_api().await,
+        http: reqwest::Client::new(),
+        ran: Default::default(),
+    };
+    let viewer = tokens::create(&c.pool, "v", Role::Viewer).await.unwrap();
+    let refused = |v: &Value, text: &str| {
+        assert_eq!(code(v), "BAD_USER_INPUT", "{v}");
+        assert!(
+            v["errors"][0]["message"].as_str().unwrap().contains(text),
+            "{v}"
+        );
+        assert!(v["data"].is_null(), "nothing ran: {v}");
+    };
+
+    // Cost multiplies by `first`: 20 pages of 500 workflows with 1000 events each.
+    let page = "workflows(first: 500) { edges { node { id events(first: 1000) { edges { node { id event } } } } } }";
+    let costly = format!(
+        "{{ {} }}",
+        (0..20)
+            .map(|i| format!("w{i}: {page}"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
+    let (s, v) = api.post(Some(&viewer), &costly, json!({})).await;
+    assert_eq!(s, 200);
+    refused(&v, "too complex");
+    // Even one such page is too costly; a modest page of workflows with their events is not.
+    let (_, v) = api
+        .post(Some(&viewer), &format!("{{ {page} }}"), json!({}))
+        .await;
+    refused(&v, "too complex");
+    api.ok(
+        &viewer,
+        "{ workflows(first: 20) { totalCount edges { node { id events(first: 20) { edges { node { id event } } } } } } }",
+        json!({}),
+    )
+    .await;
+    // The default page size counts too (50 workflows x 1000 events).
+    let (_, v) = api
+        .post(
+            Some(&viewer),
+            "{ workflows { edges { node { id events(first: 1000) { edges { node { id event actor } } } } } } }",
+            json!({}),
+        )
+        .await;
+    refused(&v, "too complex");
+    // A variable's value counts like a literal.
+    let (_, v) = api
+        .post(
+            Some(&viewer),
+            "query($n: Int!) { syncRuns(first: $n) { edges { node { id feed startedAt finishedAt found created signalled error watermark } } } webhookDeliveries(first: $n) { edges { node { id receivedAt api event verified result reason httpStatus shipmentsFound } } } }",
+            json!({"n": 500}),
+        )
+        .await;
+    assert!(v.get("errors").is_none(), "two pages of 500 are fine: {v}");
+
+    // Aliases: 60 under one root field.
+    let aliased = format!(
+        "{{ stats {{ {} }} }}",
+        (0..60)
+            .map(|i| format!("a{i}: workflows {{ kind }}"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
+    let (_, v) = api.post(Some(&viewer), &aliased, json!({})).await;
+    refused(&v, "aliases");
+    // Aliases spread through fragments count where they are spread.
+    let fragment = format!(
+        "fragment F on Stats {{ {} }} query {{ {} }}",
+        (0..10)
+            .map(|i| format!("f{i}: workflows {{ kind }}"))
+            .collect::<Vec<_>>()
+            .join(" "),
+        (0..6)
+            .map(|i| format!("s{i}: stats {{ ...F }}"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
+    let (_, v) = api.post(Some(&viewer), &fragment, json!({})).await;
+    refused(&v, "aliases");
+    // Root fields: 21.
+    let wide = format!(
+        "{{ {} }}",
+        (0..21)
+            .map(|i| format!("c{i}: connections {{ name }}"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
+    let (_, v) = api.post(Some(&viewer), &wide, json!({})).await;
+    refused(&v, "root fields");
+    // 20 are fine.
+    let twenty = format!(
+        "{{ {} }}",
+        (0..20)
+            .map(|i| format!("c{i}: connections {{ name }}"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
+    api.ok(&viewer, &twenty, json!({})).await;
+}
