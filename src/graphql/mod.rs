@@ -1,6 +1,7 @@
 //! The ops API: GraphQL (async-graphql) on axum at `/graphql`, GraphiQL on GET `/graphql`.
 //! Bearer tokens with roles (viewer < operator < admin); depth, cost (list fields multiply by
-//! `first`), root-field and alias limits (see `limits`); a body size limit. The SDL is kept in
+//! `first`), root-field and alias limits (see `limits`); a body size limit, and on `/graphql/ws` a
+//! message size limit and a cap on subscriptions per socket. The SDL is kept in
 //! graphql/schema.graphql (a test fails when it drifts).
 
 pub mod errors;
@@ -10,6 +11,7 @@ mod query;
 mod subscription;
 pub mod types;
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use async_graphql::http::ALL_WEBSOCKET_PROTOCOLS;
@@ -41,6 +43,10 @@ pub const MAX_DEPTH: usize = 10;
 pub const MAX_COMPLEXITY: usize = 20_000;
 /// Largest request body accepted.
 pub const BODY_LIMIT: usize = 64 * 1024;
+/// Largest WebSocket message (and frame) accepted on `/graphql/ws`.
+pub const WS_MESSAGE_LIMIT: usize = 64 * 1024;
+/// Subscriptions running at once on one `/graphql/ws` socket.
+pub const MAX_SUBSCRIPTIONS_PER_SOCKET: usize = 10;
 
 /// What resolvers need.
 pub struct GqlState {
@@ -53,6 +59,31 @@ pub struct GqlState {
 pub struct Caller {
     pub token_id: i64,
     pub role: Role,
+}
+
+/// The subscriptions running on one socket (connection data of `/graphql/ws`).
+#[derive(Default)]
+pub struct SocketSubscriptions(Arc<AtomicUsize>);
+
+/// Held by a running subscription; gives its place back when the stream is dropped.
+pub struct SubscriptionSlot(Arc<AtomicUsize>);
+
+impl SocketSubscriptions {
+    /// A place for one more subscription, or None when the socket has its fill.
+    pub fn take(&self) -> Option<SubscriptionSlot> {
+        self.0
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < MAX_SUBSCRIPTIONS_PER_SOCKET).then_some(n + 1)
+            })
+            .ok()
+            .map(|_| SubscriptionSlot(self.0.clone()))
+    }
+}
+
+impl Drop for SubscriptionSlot {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 pub fn schema(state: Option<GqlState>) -> OpsSchema {
@@ -152,7 +183,8 @@ pub async fn execute(State(schema): State<OpsSchema>, headers: HeaderMap, body: 
 }
 
 /// GET /graphql/ws: subscriptions over a WebSocket; the connection_init payload carries the
-/// bearer token as `token` (or `Authorization: "Bearer …"`), checked like any request.
+/// bearer token as `token` (or `Authorization: "Bearer …"`), checked like any request. Messages
+/// over [`WS_MESSAGE_LIMIT`] close the socket; subscriptions re-check the token while they run.
 pub async fn subscriptions(
     State(schema): State<OpsSchema>,
     protocol: GraphQLProtocol,
@@ -160,6 +192,8 @@ pub async fn subscriptions(
 ) -> Response {
     let pool = schema.data::<GqlState>().map(|s| s.engine.pool.clone());
     upgrade
+        .max_message_size(WS_MESSAGE_LIMIT)
+        .max_frame_size(WS_MESSAGE_LIMIT)
         .protocols(ALL_WEBSOCKET_PROTOCOLS)
         .on_upgrade(move |socket| {
             GraphQLWebSocket::new(socket, schema, protocol)
@@ -177,6 +211,7 @@ pub async fn subscriptions(
                         Ok(Some((token_id, role))) => {
                             let mut data = Data::default();
                             data.insert(Caller { token_id, role });
+                            data.insert(SocketSubscriptions::default());
                             Ok(data)
                         }
                         _ => Err("UNAUTHENTICATED: a valid bearer token is required in the connection_init payload".into()),
