@@ -1,13 +1,17 @@
 //! The ops API: GraphQL (async-graphql) on axum at `/graphql`, GraphiQL on GET `/graphql`.
-//! Bearer tokens with roles (viewer < operator < admin); depth and complexity limits; a body
-//! size limit. The SDL is kept in graphql/schema.graphql (a test fails when it drifts).
+//! Bearer tokens with roles (viewer < operator < admin); depth, cost (list fields multiply by
+//! `first`), root-field and alias limits (see `limits`); a body size limit, and on `/graphql/ws` a
+//! message size limit and a cap on subscriptions per socket. The SDL is kept in
+//! graphql/schema.graphql (a test fails when it drifts).
 
 pub mod errors;
+pub mod limits;
 mod mutation;
 mod query;
 mod subscription;
 pub mod types;
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use async_graphql::http::ALL_WEBSOCKET_PROTOCOLS;
@@ -33,9 +37,16 @@ pub type OpsSchema = Schema<Query, Mutation, SubscriptionRoot>;
 
 /// Deepest query accepted (the everyday documents need 6).
 pub const MAX_DEPTH: usize = 10;
-pub const MAX_COMPLEXITY: usize = 5000;
+/// Highest cost accepted: a field costs 1 plus its selection's cost, and a paged field's selection
+/// counts `first` times (so cost bounds the values answered). The everyday documents cost at most
+/// about 7,500 (order_history.graphql: 500 events).
+pub const MAX_COMPLEXITY: usize = 20_000;
 /// Largest request body accepted.
 pub const BODY_LIMIT: usize = 64 * 1024;
+/// Largest WebSocket message (and frame) accepted on `/graphql/ws`.
+pub const WS_MESSAGE_LIMIT: usize = 64 * 1024;
+/// Subscriptions running at once on one `/graphql/ws` socket.
+pub const MAX_SUBSCRIPTIONS_PER_SOCKET: usize = 10;
 
 /// What resolvers need.
 pub struct GqlState {
@@ -50,10 +61,36 @@ pub struct Caller {
     pub role: Role,
 }
 
+/// The subscriptions running on one socket (connection data of `/graphql/ws`).
+#[derive(Default)]
+pub struct SocketSubscriptions(Arc<AtomicUsize>);
+
+/// Held by a running subscription; gives its place back when the stream is dropped.
+pub struct SubscriptionSlot(Arc<AtomicUsize>);
+
+impl SocketSubscriptions {
+    /// A place for one more subscription, or None when the socket has its fill.
+    pub fn take(&self) -> Option<SubscriptionSlot> {
+        self.0
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < MAX_SUBSCRIPTIONS_PER_SOCKET).then_some(n + 1)
+            })
+            .ok()
+            .map(|_| SubscriptionSlot(self.0.clone()))
+    }
+}
+
+impl Drop for SubscriptionSlot {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
 pub fn schema(state: Option<GqlState>) -> OpsSchema {
     let b = Schema::build(Query, Mutation, SubscriptionRoot)
         .limit_depth(MAX_DEPTH)
-        .limit_complexity(MAX_COMPLEXITY);
+        .limit_complexity(MAX_COMPLEXITY)
+        .extension(limits::Limits);
     match state {
         Some(s) => b.data(s).finish(),
         None => b.finish(),
@@ -146,7 +183,8 @@ pub async fn execute(State(schema): State<OpsSchema>, headers: HeaderMap, body: 
 }
 
 /// GET /graphql/ws: subscriptions over a WebSocket; the connection_init payload carries the
-/// bearer token as `token` (or `Authorization: "Bearer …"`), checked like any request.
+/// bearer token as `token` (or `Authorization: "Bearer …"`), checked like any request. Messages
+/// over [`WS_MESSAGE_LIMIT`] close the socket; subscriptions re-check the token while they run.
 pub async fn subscriptions(
     State(schema): State<OpsSchema>,
     protocol: GraphQLProtocol,
@@ -154,6 +192,8 @@ pub async fn subscriptions(
 ) -> Response {
     let pool = schema.data::<GqlState>().map(|s| s.engine.pool.clone());
     upgrade
+        .max_message_size(WS_MESSAGE_LIMIT)
+        .max_frame_size(WS_MESSAGE_LIMIT)
         .protocols(ALL_WEBSOCKET_PROTOCOLS)
         .on_upgrade(move |socket| {
             GraphQLWebSocket::new(socket, schema, protocol)
@@ -171,6 +211,7 @@ pub async fn subscriptions(
                         Ok(Some((token_id, role))) => {
                             let mut data = Data::default();
                             data.insert(Caller { token_id, role });
+                            data.insert(SocketSubscriptions::default());
                             Ok(data)
                         }
                         _ => Err("UNAUTHENTICATED: a valid bearer token is required in the connection_init payload".into()),

@@ -19,7 +19,8 @@ fn state<'a>(ctx: &Context<'a>) -> Result<&'a GqlState> {
 
 #[Object]
 impl Query {
-    /// Workflows, newest first (Relay connection).
+    /// Workflows, newest first (Relay connection; at most 500 a page).
+    #[graphql(complexity = "1 + (first.clamp(1, 500) as usize).saturating_mul(child_complexity)")]
     async fn workflows(
         &self,
         ctx: &Context<'_>,
@@ -75,7 +76,8 @@ impl Query {
             })
     }
 
-    /// Poll and sync runs, newest first.
+    /// Poll and sync runs, newest first (at most 500 a page).
+    #[graphql(complexity = "1 + (first.clamp(1, 500) as usize).saturating_mul(child_complexity)")]
     async fn sync_runs(
         &self,
         ctx: &Context<'_>,
@@ -105,7 +107,8 @@ impl Query {
         Ok(conn)
     }
 
-    /// Webhook deliveries as received (verified or not), newest first.
+    /// Webhook deliveries as received (verified or not), newest first (at most 500 a page).
+    #[graphql(complexity = "1 + (first.clamp(1, 500) as usize).saturating_mul(child_complexity)")]
     async fn webhook_deliveries(
         &self,
         ctx: &Context<'_>,

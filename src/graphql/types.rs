@@ -150,7 +150,8 @@ impl Workflow {
     async fn context(&self) -> Json<Value> {
         Json(self.0.context.clone())
     }
-    /// The audit trail, oldest first.
+    /// The audit trail, oldest first (at most 1000 a page).
+    #[graphql(complexity = "1 + (first.clamp(1, 1000) as usize).saturating_mul(child_complexity)")]
     async fn events(
         &self,
         ctx: &Context<'_>,

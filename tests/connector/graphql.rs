@@ -489,3 +489,258 @@ async fn workflow_changes_stream_to_subscribers_with_a_token() {
         "WAITING"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn costly_wide_and_aliased_documents_are_refused_before_they_run() {
+    let c = common::connector::start(SimConfig::default()).await;
+    let api = Api {
+        url: c.start_api().await,
+        http: reqwest::Client::new(),
+        ran: Default::default(),
+    };
+    let viewer = tokens::create(&c.pool, "v", Role::Viewer).await.unwrap();
+    let refused = |v: &Value, text: &str| {
+        assert_eq!(code(v), "BAD_USER_INPUT", "{v}");
+        assert!(
+            v["errors"][0]["message"].as_str().unwrap().contains(text),
+            "{v}"
+        );
+        assert!(v["data"].is_null(), "nothing ran: {v}");
+    };
+
+    // Cost multiplies by `first`: 20 pages of 500 workflows with 1000 events each.
+    let page = "workflows(first: 500) { edges { node { id events(first: 1000) { edges { node { id event } } } } } }";
+    let costly = format!(
+        "{{ {} }}",
+        (0..20)
+            .map(|i| format!("w{i}: {page}"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
+    let (s, v) = api.post(Some(&viewer), &costly, json!({})).await;
+    assert_eq!(s, 200);
+    refused(&v, "too complex");
+    // Even one such page is too costly; a modest page of workflows with their events is not.
+    let (_, v) = api
+        .post(Some(&viewer), &format!("{{ {page} }}"), json!({}))
+        .await;
+    refused(&v, "too complex");
+    api.ok(
+        &viewer,
+        "{ workflows(first: 20) { totalCount edges { node { id events(first: 20) { edges { node { id event } } } } } } }",
+        json!({}),
+    )
+    .await;
+    // The default page size counts too (50 workflows x 1000 events).
+    let (_, v) = api
+        .post(
+            Some(&viewer),
+            "{ workflows { edges { node { id events(first: 1000) { edges { node { id event actor } } } } } } }",
+            json!({}),
+        )
+        .await;
+    refused(&v, "too complex");
+    // A variable's value counts like a literal.
+    let (_, v) = api
+        .post(
+            Some(&viewer),
+            "query($n: Int!) { syncRuns(first: $n) { edges { node { id feed startedAt finishedAt found created signalled error watermark } } } webhookDeliveries(first: $n) { edges { node { id receivedAt api event verified result reason httpStatus shipmentsFound } } } }",
+            json!({"n": 500}),
+        )
+        .await;
+    assert!(v.get("errors").is_none(), "two pages of 500 are fine: {v}");
+
+    // Aliases: 60 under one root field.
+    let aliased = format!(
+        "{{ stats {{ {} }} }}",
+        (0..60)
+            .map(|i| format!("a{i}: workflows {{ kind }}"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
+    let (_, v) = api.post(Some(&viewer), &aliased, json!({})).await;
+    refused(&v, "aliases");
+    // Aliases spread through fragments count where they are spread.
+    let fragment = format!(
+        "fragment F on Stats {{ {} }} query {{ {} }}",
+        (0..10)
+            .map(|i| format!("f{i}: workflows {{ kind }}"))
+            .collect::<Vec<_>>()
+            .join(" "),
+        (0..6)
+            .map(|i| format!("s{i}: stats {{ ...F }}"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
+    let (_, v) = api.post(Some(&viewer), &fragment, json!({})).await;
+    refused(&v, "aliases");
+    // Root fields: 21.
+    let wide = format!(
+        "{{ {} }}",
+        (0..21)
+            .map(|i| format!("c{i}: connections {{ name }}"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
+    let (_, v) = api.post(Some(&viewer), &wide, json!({})).await;
+    refused(&v, "root fields");
+    // 20 are fine.
+    let twenty = format!(
+        "{{ {} }}",
+        (0..20)
+            .map(|i| format!("c{i}: connections {{ name }}"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
+    api.ok(&viewer, &twenty, json!({})).await;
+}
+
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// A graphql-transport-ws socket on `/graphql/ws`, initialised with `token`.
+async fn ws_open(base: &str, token: &str) -> Ws {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let mut req = format!("{}/graphql/ws", base.replace("http://", "ws://"))
+        .into_client_request()
+        .unwrap();
+    req.headers_mut().insert(
+        "sec-websocket-protocol",
+        "graphql-transport-ws".parse().unwrap(),
+    );
+    let mut ws = tokio_tungstenite::connect_async(req).await.unwrap().0;
+    ws_send(
+        &mut ws,
+        json!({"type": "connection_init", "payload": {"token": token}}),
+    )
+    .await;
+    assert_eq!(next_json(&mut ws).await.unwrap()["type"], "connection_ack");
+    ws
+}
+
+async fn ws_send(ws: &mut Ws, msg: Value) {
+    use futures_util::SinkExt;
+    ws.send(tokio_tungstenite::tungstenite::Message::Text(
+        msg.to_string().into(),
+    ))
+    .await
+    .unwrap();
+}
+
+fn subscribe(id: &str, kind: &str) -> Value {
+    json!({"id": id, "type": "subscribe", "payload": {"query": format!("subscription {{ workflowChanged(filter: {{kind: \"{kind}\"}}) {{ id }} }}")}})
+}
+
+/// What the socket says within `within`: its text messages, and whether it closed.
+async fn ws_listen(ws: &mut Ws, within: Duration) -> (Vec<Value>, bool) {
+    use futures_util::StreamExt;
+    use tokio_tungstenite::tungstenite::Message;
+    let deadline = tokio::time::Instant::now() + within;
+    let mut said = Vec::new();
+    loop {
+        match tokio::time::timeout_at(deadline, ws.next()).await {
+            Err(_) => return (said, false),
+            Ok(Some(Ok(Message::Text(t)))) => said.push(serde_json::from_str(&t).unwrap()),
+            Ok(Some(Ok(Message::Close(_)))) | Ok(Some(Err(_))) | Ok(None) => return (said, true),
+            Ok(Some(Ok(_))) => {}
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn websocket_messages_and_subscriptions_per_socket_are_capped() {
+    let c = common::connector::start(SimConfig::default()).await;
+    let base = c.start_api().await;
+    let token = tokens::create(&c.pool, "v", Role::Viewer).await.unwrap();
+
+    // Ten subscriptions run on one socket; the eleventh is refused, and the socket stays usable.
+    let mut ws = ws_open(&base, &token).await;
+    for i in 1..=11 {
+        ws_send(&mut ws, subscribe(&i.to_string(), "probe-cap")).await;
+    }
+    let (said, closed) = ws_listen(&mut ws, Duration::from_secs(3)).await;
+    assert!(!closed, "{said:?}");
+    let refusals: Vec<&Value> = said
+        .iter()
+        .filter(|m| m["payload"]["errors"].is_array())
+        .collect();
+    assert_eq!(refusals.len(), 1, "{said:?}");
+    assert!(
+        refusals[0]["payload"]["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("at most 10 subscriptions"),
+        "{said:?}"
+    );
+    let refused_id = refusals[0]["id"].as_str().unwrap().to_string();
+    let running = (1..=11)
+        .map(|i| i.to_string())
+        .find(|i| *i != refused_id)
+        .unwrap();
+    // Complete one: a new one takes its place and hears of changes.
+    ws_send(&mut ws, json!({"id": running, "type": "complete"})).await;
+    ws_send(&mut ws, subscribe("12", "probe-cap")).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    sqlx::query("INSERT INTO workflows (kind, connection_id, business_key, state, status) VALUES ('probe-cap', 0, 'K-1', 'first', 'waiting')")
+        .execute(&c.pool)
+        .await
+        .unwrap();
+    let (said, _) = ws_listen(&mut ws, Duration::from_secs(3)).await;
+    assert!(
+        said.iter()
+            .any(|m| m["id"] == "12" && m["type"] == "next" && m["payload"]["errors"].is_null()),
+        "{said:?}"
+    );
+
+    // A 100 KiB message closes the socket (the HTTP body limit does not apply to WebSockets).
+    let mut ws = ws_open(&base, &token).await;
+    let big = json!({"id": "1", "type": "subscribe", "payload": {"query": format!(
+        "subscription {{ workflowChanged(filter: {{kind: \"probe-big\"}}) {{ id }} }} #{}",
+        "x".repeat(100 * 1024)
+    )}});
+    use futures_util::SinkExt;
+    let _ = ws
+        .send(tokio_tungstenite::tungstenite::Message::Text(
+            big.to_string().into(),
+        ))
+        .await;
+    let (said, closed) = ws_listen(&mut ws, Duration::from_secs(5)).await;
+    assert!(closed, "the socket stays open after 100 KiB: {said:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revoked_token_ends_its_subscriptions() {
+    let c = common::connector::start(SimConfig::default()).await;
+    let base = c.start_api().await;
+    let token = tokens::create(&c.pool, "revoke-me", Role::Viewer)
+        .await
+        .unwrap();
+    let id: i64 = sqlx::query_scalar("SELECT id FROM api_tokens WHERE name = 'revoke-me'")
+        .fetch_one(&c.pool)
+        .await
+        .unwrap();
+    let mut ws = ws_open(&base, &token).await;
+    ws_send(&mut ws, subscribe("1", "probe-revoke")).await;
+    let (said, closed) = ws_listen(&mut ws, Duration::from_secs(1)).await;
+    assert!(said.is_empty() && !closed, "{said:?}");
+
+    assert!(tokens::revoke(&c.pool, id).await.unwrap());
+    let (said, closed) = ws_listen(&mut ws, Duration::from_secs(5)).await;
+    assert!(
+        closed
+            || said
+                .iter()
+                .any(|m| m["id"] == "1" && m["type"] == "complete"),
+        "the subscription outlived its token: {said:?}"
+    );
+    if !closed {
+        // The open socket cannot start another.
+        ws_send(&mut ws, subscribe("2", "probe-revoke")).await;
+        let (said, _) = ws_listen(&mut ws, Duration::from_secs(3)).await;
+        assert!(
+            said.iter().any(|m| m["id"] == "2"
+                && m["payload"]["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"),
+            "{said:?}"
+        );
+    }
+}
