@@ -13,7 +13,7 @@ pub const MAX_ELEMENTS: usize = 200_000;
 use quick_xml::events::Event;
 use quick_xml::Reader;
 
-#[derive(Debug, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Element {
     /// Local name (prefix stripped).
     pub name: String,
@@ -22,24 +22,13 @@ pub struct Element {
     pub text: String,
 }
 
-/// Iterative, so a deep tree cannot overflow the stack (clone below is bounded by MAX_DEPTH for
-/// parsed trees; built trees are the caller's).
+/// Iterative, so a deep tree cannot overflow the stack (cloning recurses, but parsed trees are at
+/// most MAX_DEPTH deep).
 impl Drop for Element {
     fn drop(&mut self) {
         let mut pending = std::mem::take(&mut self.children);
         while let Some(mut e) = pending.pop() {
             pending.append(&mut e.children);
-        }
-    }
-}
-
-impl Clone for Element {
-    fn clone(&self) -> Self {
-        Self {
-            name: self.name.clone(),
-            attrs: self.attrs.clone(),
-            children: self.children.clone(),
-            text: self.text.clone(),
         }
     }
 }

@@ -61,7 +61,6 @@ pub async fn agent(args: &AgentArgs, shutdown: Shutdown) -> anyhow::Result<()> {
     if matches!(transport, Transport::PlainLoopback) && args.client_ca.is_some() {
         anyhow::bail!("--client-ca needs --tls-cert and --tls-key (mTLS is part of TLS)");
     }
-    ml_connector::agent::server::check_authentication(&transport, api_key.is_some())?;
     let state = AgentState {
         pool: SessionPool::new(boi, args.sage_user.clone(), password, args.max_sessions),
         api_key,

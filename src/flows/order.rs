@@ -148,8 +148,8 @@ async fn fetch(deps: FlowDeps, input: StepInput) -> StepResult {
 
 /// The order as mapped at fetch time (what post sends, and cancel re-sends as cancelled). A
 /// payload an earlier release stored in the fulfilment service's own format is read by its adapter.
-fn payload(input: &StepInput, clients: &ConnectionClients) -> Result<OutboundOrder, StepError> {
-    let stored = OrderContext::of(input)?.payload.unwrap_or_default();
+fn payload(ctx: &OrderContext, clients: &ConnectionClients) -> Result<OutboundOrder, StepError> {
+    let stored = ctx.payload.clone().unwrap_or_default();
     match serde_json::from_value::<OutboundOrder>(stored.clone()) {
         Ok(o) => Ok(o),
         Err(e) => clients.fulfilment.stored_order(&stored).ok_or_else(|| {
@@ -162,9 +162,10 @@ fn payload(input: &StepInput, clients: &ConnectionClients) -> Result<OutboundOrd
 
 async fn post(deps: FlowDeps, input: StepInput) -> StepResult {
     let clients = deps.clients(&input.db, input.connection_id).await?;
-    let order = payload(&input, &clients)?;
+    let mut ctx = OrderContext::of(&input)?;
+    let order = payload(&ctx, &clients)?;
     // Merged into another order in ShipStation: re-posting would revive what staff merged away.
-    if OrderContext::of(&input)?.shipstation_order_id.is_some() {
+    if ctx.shipstation_order_id.is_some() {
         let merged_into: Option<i64> = sqlx::query_scalar(
             "SELECT ss_order_id FROM order_lineage WHERE connection_id = $1 AND sales_order_no = $2 AND relation = 'merged' LIMIT 1",
         )
@@ -180,7 +181,6 @@ async fn post(deps: FlowDeps, input: StepInput) -> StepResult {
     }
     match clients.fulfilment.upsert_order(&order).await? {
         Upserted::Posted { order_id } => {
-            let mut ctx = OrderContext::of(&input)?;
             ctx.shipstation_order_id = Some(order_id);
             ctx.posted_stamp = ctx.fetched_stamp.clone();
             Ok(Transition::to(OrderState::Check)
@@ -224,7 +224,7 @@ async fn check(deps: FlowDeps, input: StepInput) -> StepResult {
 
 async fn cancel_remote(deps: FlowDeps, input: StepInput) -> StepResult {
     let clients = deps.clients(&input.db, input.connection_id).await?;
-    let mut order = payload(&input, &clients)?;
+    let mut order = payload(&OrderContext::of(&input)?, &clients)?;
     order.status = OutboundStatus::Cancelled;
     match clients.fulfilment.upsert_order(&order).await? {
         Upserted::Posted { order_id } => Ok(Transition::to(OrderState::Cancelled)

@@ -17,15 +17,14 @@ use crate::domain::{
 impl From<ShipStationError> for FulfilmentError {
     fn from(e: ShipStationError) -> Self {
         let message = e.to_string();
+        // Transience is the client's own verdict (`is_transient`), decided in one place.
         match e {
             ShipStationError::Unauthorized { .. } => FulfilmentError::Unauthorized(message),
-            ShipStationError::ForbiddenResource { .. } | ShipStationError::Api { .. } => {
-                FulfilmentError::Refused(message)
-            }
-            e => FulfilmentError::Transient {
+            e if e.is_transient() => FulfilmentError::Transient {
                 retry_after: e.retry_after(),
                 message,
             },
+            _ => FulfilmentError::Refused(message),
         }
     }
 }

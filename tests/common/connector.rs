@@ -24,6 +24,12 @@ pub struct Connector {
 }
 
 pub async fn start(ss_cfg: SimConfig) -> Connector {
+    start_with_batch_window(ss_cfg, Duration::from_millis(1500)).await
+}
+
+/// The same, with a `createorders` batch window of its own (a batch also closes after a quarter
+/// of it without a new order: tests of batching efficiency give slow machines more room).
+pub async fn start_with_batch_window(ss_cfg: SimConfig, batch_window: Duration) -> Connector {
     let (pool, url) = super::fresh_db().await;
     let sage = start_rig().await;
     let ss = ShipStationSim::start(ss_cfg, "127.0.0.1:0".parse().unwrap())
@@ -55,7 +61,7 @@ pub async fn start(ss_cfg: SimConfig) -> Connector {
     let deps = FlowDeps::new(
         Some(vault),
         FlowTuning {
-            batch_window: Duration::from_millis(1500),
+            batch_window,
             v1_margin: Duration::ZERO,
         },
     );
