@@ -1,7 +1,6 @@
 //! ml-connector: keeps Sage 100 and ShipStation in step, on a durable PostgreSQL workflow engine.
 //! See ARCHITECTURE.md for the map.
 
-pub mod agent;
 pub mod api;
 pub mod app;
 pub mod config;

@@ -6,12 +6,12 @@ use std::sync::Arc;
 use anyhow::Context;
 
 use super::args::AgentArgs;
-use ml_connector::agent::api::AgentState;
-use ml_connector::agent::boi::Boi;
-use ml_connector::agent::pool::SessionPool;
-use ml_connector::agent::server::{serve_agent, Transport};
 use ml_connector::engine::Shutdown;
 use ml_connector::secret::Secret;
+use mlc_agent::api::AgentState;
+use mlc_agent::boi::Boi;
+use mlc_agent::pool::SessionPool;
+use mlc_agent::server::{serve_agent, Transport};
 
 /// The BOI backend named by `--backend`.
 fn backend(args: &AgentArgs, password: &Secret) -> anyhow::Result<Arc<dyn Boi>> {
@@ -33,8 +33,11 @@ fn backend(args: &AgentArgs, password: &Secret) -> anyhow::Result<Arc<dyn Boi>> 
             let _ = password;
             anyhow::bail!("this build has no simulator (built without the `sim` feature)")
         }
-        "com" => anyhow::bail!("the COM backend needs Windows with Sage 100 installed (ProvideX.Script); this build only has --backend sim"),
-        other => anyhow::bail!("unknown --backend {other:?} (sim or com)"),
+        "odbc" | "com" | "odbc+com" => anyhow::bail!(
+            "--backend {} runs in ml-connector-agent, the agent's own program for the Sage 100 server (see docs/agent-install.md); `ml-connector agent` serves the simulator only",
+            args.backend
+        ),
+        other => anyhow::bail!("unknown --backend {other:?} (sim)"),
     }
 }
 
@@ -61,16 +64,16 @@ pub async fn agent(args: &AgentArgs, shutdown: Shutdown) -> anyhow::Result<()> {
     if matches!(transport, Transport::PlainLoopback) && args.client_ca.is_some() {
         anyhow::bail!("--client-ca needs --tls-cert and --tls-key (mTLS is part of TLS)");
     }
-    let state = AgentState {
-        pool: SessionPool::new(boi, args.sage_user.clone(), password, args.max_sessions),
+    let state = AgentState::over_boi(
+        SessionPool::new(boi, args.sage_user.clone(), password, args.max_sessions),
         api_key,
-        companies: args.companies.clone(),
-    };
+        args.companies.clone(),
+    );
     let addr: SocketAddr = args
         .listen
         .parse()
         .with_context(|| format!("invalid --listen {}", args.listen))?;
-    let (bound, task) = serve_agent(state, addr, transport, shutdown).await?;
+    let (bound, task) = serve_agent(state, addr, transport, shutdown.triggered()).await?;
     println!("Sage 100 agent listening on {bound}");
     task.await?
 }

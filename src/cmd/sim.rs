@@ -1,19 +1,14 @@
 //! `ml-connector sim shipstation|sage100`: the simulators on loopback, until Ctrl-C/SIGTERM.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
 
 use super::args::{SimSage100Args, SimShipStationArgs};
-use ml_connector::agent::api::AgentState;
-use ml_connector::agent::pool::SessionPool;
-use ml_connector::agent::server::{serve_agent, Transport};
 use ml_connector::engine::Shutdown;
-use ml_connector::secret::Secret;
-use ml_connector::sim::sage100::boi::SimBoi;
 use ml_connector::sim::sage100::{SageConfig, SageSim};
+use mlc_agent::server::{serve_agent, Transport};
 
 /// `sim shipstation`: run the simulator until Ctrl-C/SIGTERM.
 pub async fn shipstation(args: &SimShipStationArgs, shutdown: Shutdown) -> anyhow::Result<()> {
@@ -62,21 +57,11 @@ pub async fn sage100(args: &SimSage100Args, shutdown: Shutdown) -> anyhow::Resul
         ml_connector::sim::sage100::SOAP_PATH
     );
     if let Some(port) = args.agent_port {
-        let state = AgentState {
-            pool: SessionPool::new(
-                Arc::new(SimBoi::new(sim.clone())),
-                args.username.clone(),
-                Secret::new(args.password.clone()),
-                4,
-            ),
-            api_key: Some(Secret::new(args.agent_api_key.clone())),
-            companies: sim.cfg.companies.clone(),
-        };
         let (agent_addr, _) = serve_agent(
-            state,
+            sim.agent_state(Some(&args.agent_api_key)),
             format!("{}:{port}", args.bind).parse()?,
             Transport::PlainLoopback,
-            shutdown.clone(),
+            shutdown.triggered(),
         )
         .await?;
         println!("Sage 100 agent (simulated BOI) at http://{agent_addr}");

@@ -89,6 +89,12 @@ impl Shutdown {
         let mut rx = self.rx.clone();
         let _ = rx.wait_for(|v| *v).await;
     }
+
+    /// The same as an owned future (for servers that take any shutdown future, like the agent's).
+    pub fn triggered(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let me = self.clone();
+        async move { me.wait().await }
+    }
 }
 
 #[cfg(test)]

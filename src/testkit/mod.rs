@@ -2,6 +2,8 @@
 //! generic sample step handlers and a fresh database per test on a shared embedded cluster.
 
 pub mod pg;
+pub mod pki;
+pub mod sage_db;
 pub mod sample;
 
 use crate::engine::HandlerRegistry;

@@ -84,6 +84,18 @@ pub async fn fresh_database_url() -> anyhow::Result<String> {
     Ok(url_with_database(&server.admin_url, &name))
 }
 
+/// A new database with no tables at all (e.g. one shaped like a Sage company file); returns its URL.
+pub async fn fresh_plain_database_url() -> anyhow::Result<String> {
+    let server = tokio::task::spawn_blocking(|| server().map_err(anyhow::Error::msg)).await??;
+    let name = format!("s_{}_{:08x}", std::process::id(), rand::random::<u32>());
+    let mut admin = PgConnection::connect(&server.admin_url).await?;
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut admin)
+        .await?;
+    admin.close().await?;
+    Ok(url_with_database(&server.admin_url, &name))
+}
+
 /// A pool on a fresh database.
 pub async fn fresh_pool() -> anyhow::Result<(PgPool, String)> {
     let url = fresh_database_url().await?;

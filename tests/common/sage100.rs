@@ -1,18 +1,14 @@
 //! Sage 100 simulator + agent + clients wiring for tests.
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use ml_connector::agent::api::AgentState;
-use ml_connector::agent::pool::SessionPool;
-use ml_connector::agent::server::serve_agent;
-use ml_connector::agent::server::Transport;
 use ml_connector::engine::Shutdown;
 use ml_connector::sage100::agent::LockRetry;
 use ml_connector::sage100::{AgentClient, AgentConfig, SoapClient, SoapConfig};
 use ml_connector::secret::Secret;
-use ml_connector::sim::sage100::boi::SimBoi;
 use ml_connector::sim::sage100::{SageConfig, SageSim, SERVICE_NS, SOAP_PATH};
+use mlc_agent::api::AgentState;
+use mlc_agent::server::{serve_agent, Transport};
 
 pub struct SageRig {
     pub sim: SageSim,
@@ -40,7 +36,7 @@ pub async fn start_rig() -> SageRig {
         agent_state(&sim, Some(AGENT_KEY)),
         "127.0.0.1:0".parse().unwrap(),
         Transport::PlainLoopback,
-        shutdown.clone(),
+        shutdown.triggered(),
     )
     .await
     .unwrap();
@@ -53,16 +49,7 @@ pub async fn start_rig() -> SageRig {
 }
 
 pub fn agent_state(sim: &SageSim, api_key: Option<&str>) -> AgentState {
-    AgentState {
-        pool: SessionPool::new(
-            Arc::new(SimBoi::new(sim.clone())),
-            sim.cfg.username.clone(),
-            Secret::new(sim.cfg.password.clone()),
-            4,
-        ),
-        api_key: api_key.map(Secret::new),
-        companies: sim.cfg.companies.clone(),
-    }
+    sim.agent_state(api_key)
 }
 
 pub fn soap(rig: &SageRig, company: &str, password: &str) -> SoapClient {

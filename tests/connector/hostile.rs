@@ -152,7 +152,7 @@ fn remote_endpoints_must_use_https() {
 fn the_agent_never_runs_unauthenticated() {
     let dir = common::temp_path("agent-ca");
     std::fs::create_dir_all(&dir).unwrap();
-    let pki = ml_connector::agent::TestPki::generate(&["localhost"]).unwrap();
+    let pki = ml_connector::testkit::pki::TestPki::generate(&["localhost"]).unwrap();
     let ca = dir.join("ca.pem");
     std::fs::write(&ca, &pki.ca_pem).unwrap();
     // Plain HTTP with a client CA and no API key used to start, unauthenticated.

@@ -4,6 +4,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod agent_conformance;
 mod connections;
 mod front_door;
 mod graphql;

@@ -607,9 +607,9 @@ async fn wrong_company_session_failures_and_missing_api_key() {
 
 #[tokio::test]
 async fn agent_over_tls_requires_a_client_certificate_with_mtls() {
-    use ml_connector::agent::server::Transport;
+    use mlc_agent::server::Transport;
     let rig = start_rig().await;
-    let pki = ml_connector::agent::TestPki::generate(&["localhost"]).unwrap();
+    let pki = ml_connector::testkit::pki::TestPki::generate(&["localhost"]).unwrap();
     let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
         .join(format!("pki-{:08x}", rand::random::<u32>()));
     std::fs::create_dir_all(&dir).unwrap();
@@ -623,11 +623,11 @@ async fn agent_over_tls_requires_a_client_certificate_with_mtls() {
         key: write("server.key", &pki.server_key_pem),
         client_ca: Some(write("ca.pem", &pki.ca_pem)),
     };
-    let (addr, _) = ml_connector::agent::server::serve_agent(
+    let (addr, _) = mlc_agent::server::serve_agent(
         common::sage100::agent_state(&rig.sim, None),
         "127.0.0.1:0".parse().unwrap(),
         transport,
-        rig.shutdown.clone(),
+        rig.shutdown.triggered(),
     )
     .await
     .unwrap();
@@ -651,7 +651,7 @@ async fn agent_over_tls_requires_a_client_certificate_with_mtls() {
         }
     }
     // A client certificate from another CA is refused too.
-    let other = ml_connector::agent::TestPki::generate(&["localhost"]).unwrap();
+    let other = ml_connector::testkit::pki::TestPki::generate(&["localhost"]).unwrap();
     assert!(matches!(
         client(Some(format!(
             "{}{}",

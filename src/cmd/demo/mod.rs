@@ -14,10 +14,6 @@ use serde_json::json;
 
 use crate::cmd::args::{DemoArgs, GlobalArgs};
 use crate::cmd::Interrupted;
-use ml_connector::agent::api::AgentState;
-use ml_connector::agent::pool::SessionPool;
-use ml_connector::agent::server::serve_agent;
-use ml_connector::agent::server::Transport;
 use ml_connector::connections::{self, Settings, ShipViaMapping, WarehouseMapping};
 use ml_connector::db::{Database, DbTarget};
 use ml_connector::engine::scheduler::Scheduler;
@@ -28,10 +24,10 @@ use ml_connector::engine::{
 use ml_connector::flows::deps::{FlowDeps, FlowTuning};
 use ml_connector::pg::StartOptions;
 use ml_connector::secret::Secret;
-use ml_connector::sim::sage100::boi::SimBoi;
 use ml_connector::sim::sage100::{orders as sage_orders, SageConfig, SageSim, SOAP_PATH};
 use ml_connector::sim::shipstation::{ShipStationSim, SimConfig};
 use ml_connector::vault::Vault;
+use mlc_agent::server::{serve_agent, Transport};
 
 const AGENT_KEY: &str = "demo-agent-key";
 
@@ -115,21 +111,11 @@ impl World {
             .serve("127.0.0.1:0".parse()?)
             .await
             .context("Sage simulator")?;
-        let agent_state = AgentState {
-            pool: SessionPool::new(
-                Arc::new(SimBoi::new(sage.clone())),
-                sage.cfg.username.clone(),
-                Secret::new(sage.cfg.password.clone()),
-                4,
-            ),
-            api_key: Some(Secret::new(AGENT_KEY)),
-            companies: sage.cfg.companies.clone(),
-        };
         let (agent_addr, _) = serve_agent(
-            agent_state,
+            sage.agent_state(Some(AGENT_KEY)),
             "127.0.0.1:0".parse()?,
             Transport::PlainLoopback,
-            shutdown.clone(),
+            shutdown.triggered(),
         )
         .await?;
         let ss = ShipStationSim::start(

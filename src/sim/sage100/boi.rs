@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 use super::data::{check_value, Record};
 use super::schema::{self, Column, Kind};
 use super::{SageFaults, SageSim};
-use crate::agent::boi::{Boi, BoiSession, ObjectId};
+use mlc_agent::boi::{Boi, BoiSession, ObjectId};
 
 /// Sage's text for a record another user holds (no verbatim source exists; see ARCHITECTURE.md).
 pub const LOCKED_MESSAGE: &str = "The record is in use by another user.";
@@ -64,8 +64,10 @@ impl Table {
             Table::SoDetail => schema::SO_DETAIL,
             Table::Item => schema::CI_ITEM,
             Table::ItemWarehouse => schema::IM_ITEM_WAREHOUSE,
-            Table::InvoiceHeader | Table::HistoryHeader => schema::SO_INVOICE_HEADER,
-            Table::InvoiceTracking | Table::HistoryTracking => schema::INVOICE_TRACKING,
+            Table::InvoiceHeader => schema::SO_INVOICE_HEADER,
+            Table::HistoryHeader => schema::AR_HISTORY_HEADER,
+            Table::InvoiceTracking => schema::INVOICE_TRACKING,
+            Table::HistoryTracking => schema::AR_HISTORY_TRACKING,
         }
     }
 }
@@ -503,5 +505,23 @@ impl BoiSession for SimSession {
             .get(&o)
             .map(|obj| obj.last_error.clone())
             .unwrap_or_default()
+    }
+}
+
+impl SageSim {
+    /// The agent over this simulator: reads and writes through the simulated BOI, with the
+    /// simulator's Sage user.
+    pub fn agent_state(&self, api_key: Option<&str>) -> mlc_agent::api::AgentState {
+        let pool = mlc_agent::pool::SessionPool::new(
+            std::sync::Arc::new(SimBoi::new(self.clone())),
+            self.cfg.username.clone(),
+            mlc_secret::Secret::new(self.cfg.password.clone()),
+            4,
+        );
+        mlc_agent::api::AgentState::over_boi(
+            pool,
+            api_key.map(mlc_secret::Secret::new),
+            self.cfg.companies.clone(),
+        )
     }
 }

@@ -172,6 +172,7 @@ async fn dump(State(sim): State<SageSim>, Path((co, table)): Path<(String, Strin
         "SO_InvoiceTracking" => &c.so_invoice_tracking,
         "AR_InvoiceHistoryHeader" => &c.ar_history_header,
         "AR_InvoiceHistoryTracking" => &c.ar_history_tracking,
+        "SO_ARInvoiceHistoryLink" => &c.so_ar_history_link,
         _ => return bad(StatusCode::NOT_FOUND, "no such table"),
     };
     Json(json!({"rows": t.values().collect::<Vec<_>>()})).into_response()

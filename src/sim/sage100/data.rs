@@ -42,6 +42,9 @@ pub struct Company {
     pub ar_history_header: Table,
     /// InvoiceNo + HeaderSeqNo + PackageNo
     pub ar_history_tracking: Table,
+    /// SalesOrderNo + SequenceNo + InvoiceNo + InvoiceHistoryHeaderSeqNo + InvoiceHistoryDetailSeqNo:
+    /// the posted invoices of a sales order, one row per invoice line, found by the order's key.
+    pub so_ar_history_link: Table,
     pub next_so: u32,
     pub next_invoice: u32,
     pub next_customer: u32,
@@ -248,6 +251,36 @@ impl SageData {
             h.insert("ModuleCode".into(), json!("S/O"));
             if let Some(so) = h.get("SalesOrderNo").and_then(Value::as_str) {
                 shipped_orders.push(so.to_string());
+                let invoice_date = h.get("InvoiceDate").cloned().unwrap_or(json!(""));
+                for (n, line_key) in Company::under(&co.so_detail, so).iter().enumerate() {
+                    let line = &co.so_detail[line_key];
+                    let detail_seq = format!("{:06}", n + 1);
+                    let link: Record = [
+                        ("SalesOrderNo", json!(so)),
+                        ("SequenceNo", json!(seq)),
+                        ("InvoiceNo", json!(inv)),
+                        ("InvoiceHistoryHeaderSeqNo", json!(seq)),
+                        ("InvoiceHistoryDetailSeqNo", json!(detail_seq)),
+                        ("InvoiceDate", invoice_date.clone()),
+                        (
+                            "UnitOfMeasure",
+                            line.get("UnitOfMeasure").cloned().unwrap_or(json!("")),
+                        ),
+                        (
+                            "QuantityShipped",
+                            line.get("QuantityShipped").cloned().unwrap_or(json!(0)),
+                        ),
+                        (
+                            "UnitPrice",
+                            line.get("UnitPrice").cloned().unwrap_or(json!(0)),
+                        ),
+                    ]
+                    .into_iter()
+                    .map(|(k, v)| (k.to_string(), v))
+                    .collect();
+                    co.so_ar_history_link
+                        .insert(key(&[so, &seq, inv, &seq, &detail_seq]), link);
+                }
             }
             for k in Company::under(&co.so_invoice_tracking, inv) {
                 let mut t = co.so_invoice_tracking.remove(&k).unwrap_or_default();

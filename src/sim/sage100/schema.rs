@@ -208,6 +208,53 @@ pub const INVOICE_TRACKING: &[Column] = &[
     n("FreightAmt"),
 ];
 
+/// AR_InvoiceHistoryHeader: the invoice header's columns plus its sequence and module.
+pub const AR_HISTORY_HEADER: &[Column] = &[
+    c("InvoiceNo", 7),
+    c("HeaderSeqNo", 6),
+    c("ModuleCode", 3),
+    d("InvoiceDate"),
+    c("InvoiceType", 2),
+    c("SalesOrderNo", 7),
+    c("ARDivisionNo", 2),
+    c("CustomerNo", 20),
+    d("ShipDate"),
+    c("ShipVia", 15),
+    c("ShipperID", 3),
+    c("ShipStatus", 1),
+    n("NumberOfPackages"),
+    n("FreightAmt"),
+    n("Weight"),
+    c("BatchNo", 5),
+];
+
+/// AR_InvoiceHistoryTracking: the package columns plus the header's sequence.
+pub const AR_HISTORY_TRACKING: &[Column] = &[
+    c("InvoiceNo", 7),
+    c("HeaderSeqNo", 6),
+    c("PackageNo", 4),
+    c("TrackingID", 30),
+    c("Comment", 30),
+    c("StarshipShipVia", 15),
+    v(c("UpdatedFromStarship", 1), &["Y", "N"]),
+    v(c("SendPackageToStarship", 1), &["Y", "N"]),
+    n("Weight"),
+    n("FreightAmt"),
+];
+
+/// SO_ARInvoiceHistoryLink (sage100.md §3.5).
+pub const SO_AR_HISTORY_LINK: &[Column] = &[
+    c("SalesOrderNo", 7),
+    c("SequenceNo", 6),
+    c("InvoiceNo", 7),
+    c("InvoiceHistoryHeaderSeqNo", 6),
+    c("InvoiceHistoryDetailSeqNo", 6),
+    d("InvoiceDate"),
+    c("UnitOfMeasure", 4),
+    n("QuantityShipped"),
+    n("UnitPrice"),
+];
+
 /// Find a column (UDFs `UDF_*` are free 30-character columns).
 pub fn column(table: &[Column], name: &str) -> Option<Column> {
     table

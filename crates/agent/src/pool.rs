@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::Semaphore;
 
 use super::boi::{Boi, BoiSession};
-use crate::secret::Secret;
+use mlc_secret::Secret;
 
 pub struct SessionPool {
     boi: Arc<dyn Boi>,

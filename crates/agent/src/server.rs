@@ -14,7 +14,7 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::server::WebPkiClientVerifier;
 use rustls::RootCertStore;
 
-use crate::engine::Shutdown;
+use std::future::Future;
 
 #[derive(Debug, Clone)]
 pub enum Transport {
@@ -98,7 +98,7 @@ pub async fn serve(
     app: axum::Router,
     addr: SocketAddr,
     transport: Transport,
-    shutdown: Shutdown,
+    shutdown: impl Future<Output = ()> + Send + 'static,
     bound: tokio::sync::oneshot::Sender<SocketAddr>,
 ) -> anyhow::Result<()> {
     if matches!(transport, Transport::PlainLoopback) && !addr.ip().is_loopback() {
@@ -122,10 +122,11 @@ pub async fn serve(
         .await
         .with_context(|| format!("binding the agent to {addr}"))?;
     let _ = bound.send(listener.local_addr()?);
+    let mut shutdown = std::pin::pin!(shutdown);
     loop {
         let (tcp, peer) = tokio::select! {
             r = listener.accept() => r?,
-            _ = shutdown.wait() => return Ok(()),
+            _ = &mut shutdown => return Ok(()),
         };
         let app = app.clone();
         let acceptor = acceptor.clone();
@@ -159,7 +160,7 @@ pub async fn serve_agent(
     state: super::api::AgentState,
     addr: SocketAddr,
     transport: Transport,
-    shutdown: Shutdown,
+    shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<(SocketAddr, tokio::task::JoinHandle<anyhow::Result<()>>)> {
     check_authentication(&transport, state.api_key.is_some())?;
     let (tx, rx) = tokio::sync::oneshot::channel();

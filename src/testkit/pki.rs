@@ -1,11 +1,4 @@
-//! The local agent that runs beside Sage 100 (`ml-connector agent`): an HTTPS API over the
-//! Business Object Interface. Its API is ours (docs/agent-openapi.yaml); it answers in BOI's
-//! structure: `ReturnCode` (1 / 0 / -1), `LastErrorMsg`, columns by their Sage names.
-
-pub mod api;
-pub mod boi;
-pub mod pool;
-pub mod server;
+//! Certificates for trials and tests of the agent over TLS and mTLS.
 
 /// Self-signed material for trials and tests: a CA, a server certificate for `hosts` and a client
 /// certificate, all PEM. (Production uses the customer's own certificates.)

@@ -1,0 +1,240 @@
+//! The agent's settings: a TOML file beside the executable (`ml-connector-agent.toml`). Secrets are
+//! never in it: the Sage password and the API key come from the environment or from files only the
+//! service account can read.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use mlc_secret::Secret;
+use serde::Deserialize;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read the agent's settings {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("the agent's settings {path} are not valid: {message}")]
+    Invalid { path: PathBuf, message: String },
+    #[error("{0}")]
+    Secret(String),
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgentSettings {
+    /// Address to listen on, e.g. `0.0.0.0:8443`.
+    #[serde(default = "default_listen")]
+    pub listen: String,
+    /// Company codes served.
+    pub companies: Vec<String>,
+    /// The Sage user for ODBC logons and BOI sessions.
+    pub sage_user: String,
+    /// A file holding the Sage password (else ML_AGENT_SAGE_PASSWORD).
+    pub sage_password_file: Option<PathBuf>,
+    /// A file holding the API key the connector presents (else ML_AGENT_API_KEY).
+    pub api_key_file: Option<PathBuf>,
+    /// Where reads come from: `odbc` (part 2 adds `odbc+com`).
+    #[serde(default = "default_backend")]
+    pub backend: String,
+    pub odbc: Option<OdbcSection>,
+    pub tls: Option<TlsSection>,
+    /// Plain HTTP on a loopback address (trials and tests only).
+    #[serde(default)]
+    pub plain_http: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OdbcSection {
+    /// The connection string with `{company}`; no UID/PWD (added from sage_user and the password).
+    pub connection: String,
+    #[serde(default = "default_timeout")]
+    pub query_timeout_secs: usize,
+    #[serde(default = "default_connections")]
+    pub max_connections: usize,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsSection {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+    /// Require client certificates signed by this CA (mTLS).
+    pub client_ca: Option<PathBuf>,
+}
+
+fn default_listen() -> String {
+    "127.0.0.1:8443".into()
+}
+fn default_backend() -> String {
+    "odbc".into()
+}
+fn default_timeout() -> usize {
+    120
+}
+fn default_connections() -> usize {
+    4
+}
+
+/// The settings file's largest sane size.
+const MAX_SETTINGS_BYTES: u64 = 64 * 1024;
+
+impl AgentSettings {
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let read = |source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        };
+        let len = std::fs::metadata(path).map_err(read)?.len();
+        if len > MAX_SETTINGS_BYTES {
+            return Err(ConfigError::Invalid {
+                path: path.to_path_buf(),
+                message: format!("{len} bytes (at most {MAX_SETTINGS_BYTES})"),
+            });
+        }
+        let text = std::fs::read_to_string(path).map_err(read)?;
+        let mut settings: Self = toml::from_str(&text).map_err(|e| ConfigError::Invalid {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })?;
+        settings.resolve_relative_to(path.parent().unwrap_or(Path::new(".")));
+        settings
+            .validate()
+            .map_err(|message| ConfigError::Invalid {
+                path: path.to_path_buf(),
+                message,
+            })?;
+        Ok(settings)
+    }
+
+    /// Paths in the file are relative to the file (a service's working directory is System32).
+    fn resolve_relative_to(&mut self, dir: &Path) {
+        let fix = |p: &mut PathBuf| {
+            if p.is_relative() {
+                *p = dir.join(&*p);
+            }
+        };
+        if let Some(p) = &mut self.sage_password_file {
+            fix(p);
+        }
+        if let Some(p) = &mut self.api_key_file {
+            fix(p);
+        }
+        if let Some(tls) = &mut self.tls {
+            fix(&mut tls.cert);
+            fix(&mut tls.key);
+            if let Some(ca) = &mut tls.client_ca {
+                fix(ca);
+            }
+        }
+    }
+
+    fn validate(&mut self) -> Result<(), String> {
+        self.listen_addr()?;
+        if self.companies.is_empty() {
+            return Err("companies: name at least one company code".into());
+        }
+        for co in &mut self.companies {
+            *co = co.trim().to_ascii_uppercase();
+            if co.len() != 3 || !co.chars().all(|c| c.is_ascii_alphanumeric()) {
+                return Err(format!(
+                    "companies: {co:?} is not a Sage company code (3 letters or digits)"
+                ));
+            }
+        }
+        match (self.backend.as_str(), &self.odbc) {
+            ("odbc", Some(odbc)) => {
+                if !odbc.connection.contains("{company}") && self.companies.len() > 1 {
+                    return Err("odbc.connection: put {company} where the company code goes (several companies are served)".into());
+                }
+                let lower = odbc.connection.to_ascii_lowercase();
+                if lower.contains("pwd=") || lower.contains("password=") {
+                    return Err("odbc.connection: leave the password out (sage_password_file or ML_AGENT_SAGE_PASSWORD)".into());
+                }
+            }
+            ("odbc", None) => return Err("backend odbc needs an [odbc] section".into()),
+            (other, _) => {
+                return Err(format!(
+                    "backend {other:?} is not available in this build (odbc)"
+                ))
+            }
+        }
+        if self.tls.is_none() && !self.plain_http {
+            return Err("give a [tls] section (cert, key, optional client_ca), or plain_http = true for loopback trials".into());
+        }
+        Ok(())
+    }
+
+    pub fn listen_addr(&self) -> Result<SocketAddr, String> {
+        self.listen
+            .parse()
+            .map_err(|_| format!("listen: {:?} is not an address:port", self.listen))
+    }
+
+    pub fn sage_password(&self) -> Result<Secret, ConfigError> {
+        secret(
+            self.sage_password_file.as_deref(),
+            "ML_AGENT_SAGE_PASSWORD",
+            "the Sage password",
+        )
+    }
+
+    /// The API key, when one is set (the server refuses to run without any authentication).
+    pub fn api_key(&self) -> Result<Option<Secret>, ConfigError> {
+        match secret(
+            self.api_key_file.as_deref(),
+            "ML_AGENT_API_KEY",
+            "the API key",
+        ) {
+            Ok(s) => Ok(Some(s)),
+            Err(ConfigError::Secret(_)) if self.api_key_file.is_none() => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+/// A secret from its file (first line) or the environment; never empty.
+fn secret(file: Option<&Path>, env: &str, what: &str) -> Result<Secret, ConfigError> {
+    let value = match file {
+        Some(path) => {
+            check_private(path)?;
+            let text = std::fs::read_to_string(path).map_err(|e| {
+                ConfigError::Secret(format!("cannot read {what} from {}: {e}", path.display()))
+            })?;
+            text.lines().next().unwrap_or_default().trim().to_string()
+        }
+        None => std::env::var(env).unwrap_or_default(),
+    };
+    if value.is_empty() {
+        return Err(ConfigError::Secret(format!(
+            "{what} is not set: put it in {env} or in a file named in the settings"
+        )));
+    }
+    Ok(Secret::new(value))
+}
+
+/// A secret file others can read is refused (on Windows the folder's ACL does this job; see
+/// docs/agent-install.md).
+#[cfg(unix)]
+fn check_private(path: &Path) -> Result<(), ConfigError> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(path)
+        .map_err(|e| ConfigError::Secret(format!("cannot read {}: {e}", path.display())))?
+        .permissions()
+        .mode();
+    if mode & 0o077 != 0 {
+        return Err(ConfigError::Secret(format!(
+            "{} can be read by other users (mode {:o}): chmod 600 it",
+            path.display(),
+            mode & 0o777
+        )));
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn check_private(_path: &Path) -> Result<(), ConfigError> {
+    Ok(())
+}
