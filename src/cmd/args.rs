@@ -249,6 +249,24 @@ pub enum BenchCommand {
     Engine(BenchEngineArgs),
     /// Inventory sync on the simulators: SKUs per minute against the V2 limit, calls per changed SKU.
     Inventory(BenchInventoryArgs),
+    /// The agent's orders poll over a large company file: ODBC (SQL over unixODBC and the
+    /// PostgreSQL driver) against browsing the simulated BOI, on the same data (`odbc` feature).
+    Agent(BenchAgentArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BenchAgentArgs {
+    /// Sales orders on file (two lines each).
+    #[arg(long, default_value_t = 50_000)]
+    pub orders: usize,
+    /// Orders changed since the watermark.
+    #[arg(long, default_value_t = 100)]
+    pub changed: usize,
+    /// Orders per agent call (the connector's page size).
+    #[arg(long, default_value_t = 100)]
+    pub page: usize,
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

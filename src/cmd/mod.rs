@@ -166,5 +166,11 @@ async fn run(cli: &Cli, shutdown: &Shutdown) -> anyhow::Result<()> {
         Command::Bench(args::BenchCommand::Inventory(a)) => {
             bench::inventory::run(global, a, shutdown).await
         }
+        #[cfg(feature = "odbc")]
+        Command::Bench(args::BenchCommand::Agent(a)) => bench::agent::run(a).await,
+        #[cfg(all(feature = "sim", not(feature = "odbc")))]
+        Command::Bench(args::BenchCommand::Agent(_)) => anyhow::bail!(
+            "bench agent needs ODBC: build with --features odbc (and unixODBC with the PostgreSQL driver installed)"
+        ),
     }
 }

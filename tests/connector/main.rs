@@ -5,6 +5,8 @@
 mod common;
 
 mod agent_conformance;
+mod agent_scale;
+mod agent_windows;
 mod connections;
 mod front_door;
 mod graphql;

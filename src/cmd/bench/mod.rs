@@ -1,5 +1,7 @@
 //! `ml-connector bench …`: reproducible measurements; results go to docs/benchmarks.md.
 
+#[cfg(feature = "odbc")]
+pub mod agent;
 pub mod engine;
 pub mod inventory;
 

@@ -104,4 +104,60 @@ mod tests {
         assert!(date_literal("20261301").is_err());
         assert!(date_literal("2026120x").is_err());
     }
+
+    /// Every statement the agent can send, built from every table, key prefix, column list and
+    /// awkward value, stays inside the ProvideX subset.
+    #[test]
+    fn every_statement_the_agent_emits_is_in_the_providex_subset() {
+        use crate::odbc::subset::check;
+        use mlc_agent_api as wire;
+        let tables = [
+            SageTable::SalesOrderHeader,
+            SageTable::SalesOrderDetail,
+            SageTable::Item,
+            SageTable::ItemWarehouse,
+            SageTable::InvoiceHeader,
+            SageTable::InvoiceTracking,
+            SageTable::HistoryHeader,
+            SageTable::HistoryTracking,
+        ];
+        let column_lists: [&[&str]; 6] = [
+            wire::SalesOrderHeader::COLUMNS,
+            wire::SalesOrderLine::COLUMNS,
+            wire::ItemRow::COLUMNS,
+            wire::ItemWarehouseRow::COLUMNS,
+            wire::InvoiceHeader::COLUMNS,
+            wire::InvoiceTrackingRow::COLUMNS,
+        ];
+        let values = [
+            "0000001",
+            "O'Brien",
+            "''; DROP TABLE x; --",
+            "{d '2026-01-01'}",
+            "Ünïcødé ✓",
+            "",
+        ];
+        let mut statements = Vec::new();
+        for table in tables {
+            for cols in column_lists {
+                for n in 1..=table.key_columns().len() {
+                    for v in values {
+                        let key = vec![v; n];
+                        statements.push(by_key(table, &key, cols).unwrap());
+                    }
+                }
+                for date in ["", "20261201", "19991231"] {
+                    statements.push(updated_since(table, date, cols).unwrap());
+                }
+            }
+        }
+        for v in values {
+            statements.push(open_invoices_of(v, wire::InvoiceHeader::COLUMNS).unwrap());
+            statements.push(posted_invoices_of(v).unwrap());
+        }
+        assert!(statements.len() > 500);
+        for sql in &statements {
+            check(sql).unwrap_or_else(|e| panic!("{e}"));
+        }
+    }
 }
