@@ -434,13 +434,18 @@ async fn items(
 ) -> Response {
     answer(
         with_session(&state, &co, move |s| {
-            let (found, _, missing) = lookup(
-                s,
-                "CI_ItemCode_svc",
-                "ItemCode$",
-                body.item_codes,
-                wire::ItemRow::COLUMNS,
-            )?;
+            // The contract's columns plus the site's UDFs (only `UDF_*` columns, as strings).
+            let udfs: Vec<String> = body
+                .udfs
+                .iter()
+                .map(|u| u.trim().trim_end_matches('$'))
+                .filter(|u| u.to_ascii_uppercase().starts_with("UDF_"))
+                .map(|u| format!("{u}$"))
+                .collect();
+            let mut cols: Vec<&str> = wire::ItemRow::COLUMNS.to_vec();
+            cols.extend(udfs.iter().map(String::as_str));
+            let (found, _, missing) =
+                lookup(s, "CI_ItemCode_svc", "ItemCode$", body.item_codes, &cols)?;
             Ok(wire::Items {
                 items: typed_all(found)?,
                 missing,
