@@ -11,5 +11,6 @@ mod hostile;
 mod inventory;
 mod order_flow;
 mod sage100;
+mod sage_contract;
 mod shipstation;
 mod tracking;
