@@ -94,6 +94,26 @@ pub struct AdvancedOptions {
     pub parent_id: Option<i64>,
 }
 
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct CustomsItem {
+    pub description: String,
+    pub quantity: i64,
+    /// Declared value of one unit.
+    pub value: f64,
+    pub harmonized_tariff_code: Option<String>,
+    pub country_of_origin: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct InternationalOptions {
+    pub contents: Option<String>,
+    #[serde(default)]
+    pub customs_items: Vec<CustomsItem>,
+    pub non_delivery: Option<String>,
+}
+
 /// Order statuses.
 pub mod status {
     pub const AWAITING_PAYMENT: &str = "awaiting_payment";
@@ -130,6 +150,8 @@ pub struct Order {
     pub ship_by_date: Option<PacificTime>,
     pub hold_until_date: Option<PacificTime>,
     pub advanced_options: Option<AdvancedOptions>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub international_options: Option<InternationalOptions>,
     #[serde(skip_serializing)]
     pub order_total: Option<f64>,
     #[serde(skip_serializing)]
