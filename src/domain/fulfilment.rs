@@ -172,6 +172,9 @@ pub struct Shipment {
     pub service_code: Option<String>,
     pub created_at: Option<DateTime<Utc>>,
     pub ship_date: Option<DateTime<Utc>>,
+    /// The ship date when the service gives a calendar date (a label's `shipDate`): it stays
+    /// that date whatever the site's zone.
+    pub ship_day: Option<NaiveDate>,
     pub voided: bool,
     pub voided_at: Option<DateTime<Utc>>,
     pub is_return: bool,

@@ -12,5 +12,6 @@ mod inventory;
 mod order_flow;
 mod sage100;
 mod sage_contract;
+mod sage_mapping;
 mod shipstation;
 mod tracking;
