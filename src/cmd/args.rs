@@ -338,7 +338,7 @@ pub struct SimSage100Args {
     pub soap_data_namespace: String,
     /// Order of data contract members: `ordinal` (WCF's default) or `declared`.
     #[arg(long, default_value = "ordinal")]
-    pub soap_member_order: ml_connector::sim::sage100::MemberOrder,
+    pub soap_member_order: String,
     /// The message of a record-lock fault.
     #[arg(long, default_value = "The record is in use by another user.")]
     pub lock_text: String,

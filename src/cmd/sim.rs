@@ -53,7 +53,10 @@ pub async fn sage100(args: &SimSage100Args, shutdown: Shutdown) -> anyhow::Resul
             namespace: args.soap_namespace.clone(),
             contract: args.soap_contract.clone(),
             data_namespace: args.soap_data_namespace.clone(),
-            member_order: args.soap_member_order,
+            member_order: args
+                .soap_member_order
+                .parse()
+                .map_err(|e| anyhow::anyhow!("--soap-member-order {e}"))?,
         },
         lock_message: args.lock_text.clone(),
         not_on_file_code: args.not_on_file_code.clone(),

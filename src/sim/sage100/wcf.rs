@@ -52,6 +52,9 @@ impl Default for SoapShape {
     }
 }
 
+/// An operation's parameters (name, type) and the name of its result type, if any.
+pub type OperationShape = (Vec<(&'static str, Ty)>, Option<&'static str>);
+
 /// The data contracts the service knows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Ty {
@@ -139,7 +142,7 @@ impl SoapShape {
     }
 
     /// An operation's parameters (service namespace, in signature order) and its result type.
-    pub fn operation(op: &str) -> Option<(Vec<(&'static str, Ty)>, Option<&'static str>)> {
+    pub fn operation(op: &str) -> Option<OperationShape> {
         let logon = [("logon", Ty::Logon), ("companyCode", Ty::Simple)];
         let with = |more: &[(&'static str, Ty)]| {
             let mut v = logon.to_vec();
