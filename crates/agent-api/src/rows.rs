@@ -378,12 +378,6 @@ pub struct SalesOrderLine {
         deserialize_with = "crate::text::lenient"
     )]
     pub sales_kit_line_key: String,
-    #[serde(
-        rename = "ExplodedKitItem$",
-        default,
-        deserialize_with = "crate::text::lenient"
-    )]
-    pub exploded_kit_item: String,
 }
 
 impl SalesOrderLine {
@@ -408,7 +402,6 @@ impl SalesOrderLine {
         "DropShip$",
         "UnitOfMeasureConvFactor",
         "SalesKitLineKey$",
-        "ExplodedKitItem$",
     ];
 }
 
