@@ -1,5 +1,6 @@
-//! A small XML element tree on quick-xml, namespace-agnostic (local names), for SOAP envelopes.
-//! Generic: it knows nothing of any system's wire format. Bounded: a document deeper, larger or
+//! A small XML element tree on quick-xml, for SOAP envelopes and WSDL documents: elements by
+//! local name, each with its resolved namespace and the prefixes it declares (a WSDL names types
+//! as `prefix:name` in attribute values). Generic: it knows nothing of any system's wire format. Bounded: a document deeper, larger or
 //! with more elements than the limits is an error, and trees are dropped without recursion, so a
 //! hostile answer cannot exhaust the stack or the memory.
 
@@ -11,12 +12,18 @@ pub const MAX_BYTES: usize = 16 << 20;
 pub const MAX_ELEMENTS: usize = 200_000;
 
 use quick_xml::events::Event;
-use quick_xml::Reader;
+use quick_xml::name::ResolveResult;
+use quick_xml::NsReader;
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Element {
     /// Local name (prefix stripped).
     pub name: String,
+    /// The element's namespace URI (empty: none).
+    pub ns: String,
+    /// Namespace declarations on this element: (prefix, URI); the default namespace has prefix "".
+    pub namespaces: Vec<(String, String)>,
+    /// Attributes by local name (namespace declarations included, as before).
     pub attrs: Vec<(String, String)>,
     pub children: Vec<Element>,
     pub text: String,
@@ -55,6 +62,14 @@ impl Element {
     pub fn is_nil(&self) -> bool {
         self.attrs.iter().any(|(k, v)| k == "nil" && v == "true")
     }
+
+    /// An attribute's value by local name.
+    pub fn attr(&self, name: &str) -> Option<&str> {
+        self.attrs
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
 }
 
 fn local(name: &[u8]) -> String {
@@ -70,17 +85,31 @@ pub fn parse(text: &str) -> Result<Element, String> {
             text.len()
         ));
     }
-    let mut reader = Reader::from_str(text);
+    let mut reader = NsReader::from_str(text);
     reader.config_mut().trim_text(false);
     let mut stack: Vec<Element> = Vec::new();
     let mut root: Option<Element> = None;
     let mut elements = 0usize;
     loop {
-        let event = reader
-            .read_event()
-            .map_err(|e| format!("malformed XML at byte {}: {e}", reader.buffer_position()))?;
+        // An unknown prefix reads as no namespace: answers are read by local name anyway.
+        let step = reader.read_resolved_event().map(|(resolved, event)| {
+            let ns = match resolved {
+                ResolveResult::Bound(n) => String::from_utf8_lossy(n.as_ref()).into_owned(),
+                _ => String::new(),
+            };
+            (ns, event)
+        });
+        let (ns, event) = match step {
+            Ok(x) => x,
+            Err(e) => {
+                return Err(format!(
+                    "malformed XML at byte {}: {e}",
+                    reader.buffer_position()
+                ))
+            }
+        };
         match event {
-            Event::Start(s) | Event::Empty(s) if root.is_none() => {
+            Event::Start(ref s) | Event::Empty(ref s) if root.is_none() => {
                 elements += 1;
                 if stack.len() >= MAX_DEPTH {
                     return Err(format!(
@@ -94,6 +123,8 @@ pub fn parse(text: &str) -> Result<Element, String> {
                 }
                 let mut el = Element {
                     name: local(s.name().as_ref()),
+                    ns,
+                    namespaces: Vec::new(),
                     attrs: Vec::new(),
                     children: Vec::new(),
                     text: String::new(),
@@ -103,10 +134,16 @@ pub fn parse(text: &str) -> Result<Element, String> {
                         .unescape_value()
                         .map(|v| v.into_owned())
                         .unwrap_or_default();
+                    let key = String::from_utf8_lossy(a.key.as_ref()).into_owned();
+                    if key == "xmlns" {
+                        el.namespaces.push((String::new(), v.clone()));
+                    } else if let Some(prefix) = key.strip_prefix("xmlns:") {
+                        el.namespaces.push((prefix.to_string(), v.clone()));
+                    }
                     el.attrs.push((local(a.key.as_ref()), v));
                 }
                 stack.push(el);
-                if is_empty_event(&reader, text) {
+                if matches!(event, Event::Empty(_)) {
                     close(&mut stack, &mut root);
                 }
             }
@@ -152,14 +189,6 @@ pub fn parse(text: &str) -> Result<Element, String> {
     root.ok_or_else(|| "malformed XML: no root element".to_string())
 }
 
-/// Whether the element just read was self-closing (`<a/>`).
-fn is_empty_event(reader: &Reader<&[u8]>, text: &str) -> bool {
-    let end = reader.buffer_position() as usize;
-    text.as_bytes()
-        .get(..end)
-        .is_some_and(|b| b.ends_with(b"/>"))
-}
-
 fn close(stack: &mut Vec<Element>, root: &mut Option<Element>) {
     if let Some(done) = stack.pop() {
         match stack.last_mut() {
@@ -188,6 +217,9 @@ mod tests {
         assert_eq!(op.path(&["logon", "Username"]).unwrap().text, "u & v");
         assert_eq!(op.path(&["logon", "Password"]).unwrap().text, "");
         assert_eq!(op.text_of("salesOrderNo"), Some("0001"));
+        assert_eq!((e.ns.as_str(), op.ns.as_str()), ("x", "y"));
+        assert_eq!(op.namespaces, vec![(String::new(), "y".to_string())]);
+        assert_eq!(op.path(&["logon", "Username"]).unwrap().ns, "y");
     }
 
     #[test]
@@ -210,6 +242,8 @@ mod tests {
         for _ in 0..200_000 {
             e = Element {
                 name: "a".into(),
+                ns: String::new(),
+                namespaces: Vec::new(),
                 attrs: Vec::new(),
                 children: vec![e],
                 text: String::new(),

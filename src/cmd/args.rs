@@ -341,6 +341,28 @@ pub struct SimSage100Args {
     /// API key the agent started with --agent-port requires.
     #[arg(long, default_value = "sim-agent-key")]
     pub agent_api_key: String,
+    /// The SOAP service namespace its WSDL publishes (a stand-in: Sage's real one is read by the
+    /// connector from the customer's WSDL).
+    #[arg(long, default_value = "urn:sim:sage100:ebusiness")]
+    pub soap_namespace: String,
+    /// The service contract (portType) name, part of every SOAPAction.
+    #[arg(long, default_value = "IWebService")]
+    pub soap_contract: String,
+    /// The data contracts' namespace (Logon, SalesOrder, …).
+    #[arg(
+        long,
+        default_value = "http://schemas.datacontract.org/2004/07/Sim.Sage100.Contracts"
+    )]
+    pub soap_data_namespace: String,
+    /// Order of data contract members: `ordinal` (WCF's default) or `declared`.
+    #[arg(long, default_value = "ordinal")]
+    pub soap_member_order: String,
+    /// The message of a record-lock fault.
+    #[arg(long, default_value = "The record is in use by another user.")]
+    pub lock_text: String,
+    /// The fault code of a key that is not on file.
+    #[arg(long, default_value = "CI_NoKey")]
+    pub not_on_file_code: String,
 }
 
 #[derive(Debug, Args)]

@@ -155,6 +155,14 @@ pub async fn run(global: &GlobalArgs, cmd: &ConnectionCommand) -> anyhow::Result
                 "added connection {} (id {id}) with {n} secret(s)",
                 edit.name
             );
+            // The SOAP contract comes from the customer's WSDL, read now when Sage answers.
+            match ml_connector::ops::connections::read_soap_contract(&db.pool, id).await {
+                Ok(summary) => println!("read the Sage WSDL: {summary}"),
+                Err(e) => println!(
+                    "the Sage WSDL was not read ({e}); `connection test {}` reads it",
+                    edit.name
+                ),
+            }
             db.close().await;
         }
         ConnectionCommand::Set(edit) => {

@@ -44,6 +44,17 @@ pub async fn sage100(args: &SimSage100Args, shutdown: Shutdown) -> anyhow::Resul
             .collect(),
         zone: ml_connector::domain::SiteZone::parse(&args.zone)?.tz(),
         seed_demo: args.seed_demo,
+        shape: ml_connector::sim::sage100::SoapShape {
+            namespace: args.soap_namespace.clone(),
+            contract: args.soap_contract.clone(),
+            data_namespace: args.soap_data_namespace.clone(),
+            member_order: args
+                .soap_member_order
+                .parse()
+                .map_err(|e| anyhow::anyhow!("--soap-member-order {e}"))?,
+        },
+        lock_message: args.lock_text.clone(),
+        not_on_file_code: args.not_on_file_code.clone(),
     });
     let addr: SocketAddr = format!("{}:{}", args.bind, args.port)
         .parse()

@@ -13,6 +13,11 @@ use crate::domain::{CompanyCode, SiteZone, StockQuantity};
 use crate::secret::Secret;
 use crate::vault::{Envelope, Vault, VaultError};
 
+mod orders;
+mod soap_contract;
+pub use orders::{CustomsSettings, FractionRule, LineRule, OrderSettings};
+pub use soap_contract::{soap_contract, store_soap_contract};
+
 /// Names of the secrets a connection may hold.
 pub const SECRET_NAMES: &[&str] = &[
     "sage_password",
@@ -29,10 +34,19 @@ pub const SECRET_NAMES: &[&str] = &[
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct SageSettings {
-    /// eBusiness Web Services endpoint (…/…svc).
+    /// eBusiness Web Services endpoint (…/…svc); its `?wsdl` is read by `connection add`/`test`.
     pub soap_url: String,
-    /// Service namespace from the customer's WSDL.
-    pub soap_namespace: String,
+    /// Written by 0.1 (an assumed namespace); read and dropped: the namespace, actions and element
+    /// order now come from the customer's WSDL (`sage_soap_contracts`).
+    #[serde(default, skip_serializing)]
+    pub soap_namespace: Option<String>,
+    /// Texts of a SOAP fault that mean "another user holds the record" (retried, not failed),
+    /// matched case-insensitively anywhere in the message.
+    pub record_lock_texts: Vec<String>,
+    /// SOAP fault codes that mean "not on file" (e.g. the order left SO_SalesOrderHeader).
+    pub not_on_file_codes: Vec<String>,
+    /// Texts of a SOAP fault that mean "not on file", for versions that send another code.
+    pub not_on_file_texts: Vec<String>,
     pub username: String,
     pub company: String,
     /// Our local agent on the Sage server.
@@ -58,19 +72,31 @@ impl SageSettings {
         Ok(SageSite { company, zone })
     }
 
-    /// The eBusiness Web Services client settings (no password set: an empty one, which Sage refuses).
+    /// The eBusiness Web Services client settings (no password set: an empty one, which Sage
+    /// refuses), for the contract read from the customer's WSDL.
     pub fn soap_config(
         &self,
+        contract: Option<std::sync::Arc<crate::sage100::SoapContract>>,
         password: Option<Secret>,
         timeout: std::time::Duration,
     ) -> crate::sage100::SoapConfig {
         crate::sage100::SoapConfig {
             endpoint: self.soap_url.clone(),
-            namespace: self.soap_namespace.clone(),
+            contract,
             username: self.username.clone(),
             password: password.unwrap_or_else(|| Secret::new("")),
             company: self.company.clone(),
             timeout,
+            faults: self.fault_texts(),
+        }
+    }
+
+    /// How Sage's faults are told apart (a site adds the texts its version sends).
+    pub fn fault_texts(&self) -> crate::sage100::FaultTexts {
+        crate::sage100::FaultTexts {
+            record_lock: self.record_lock_texts.clone(),
+            not_on_file_codes: self.not_on_file_codes.clone(),
+            not_on_file_texts: self.not_on_file_texts.clone(),
         }
     }
 }
@@ -79,7 +105,10 @@ impl Default for SageSettings {
     fn default() -> Self {
         Self {
             soap_url: String::new(),
-            soap_namespace: crate::sage100::soap::ASSUMED_SERVICE_NAMESPACE.into(),
+            soap_namespace: None,
+            record_lock_texts: crate::sage100::FaultTexts::default().record_lock,
+            not_on_file_codes: crate::sage100::FaultTexts::default().not_on_file_codes,
+            not_on_file_texts: crate::sage100::FaultTexts::default().not_on_file_texts,
             username: String::new(),
             company: String::new(),
             agent_url: String::new(),
@@ -254,6 +283,8 @@ pub struct Settings {
     pub min_order_age_secs: u64,
     pub inventory: InventorySettings,
     pub tracking: TrackingSettings,
+    /// How Sage orders map to ShipStation orders.
+    pub orders: OrderSettings,
 }
 
 impl Settings {
@@ -305,6 +336,7 @@ impl Settings {
                 p.push(format!("tracking.webhook_base_url {u:?} is not a URL"));
             }
         }
+        p.extend(self.orders.problems());
         for (k, b) in &self.inventory.buffers {
             if b.absolute < 0 || !(0.0..=100.0).contains(&b.percent) {
                 p.push(format!(

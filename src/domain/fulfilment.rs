@@ -46,12 +46,37 @@ pub struct OutboundLine {
     pub upc: Option<String>,
 }
 
+/// One customs line of an international order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CustomsLine {
+    pub description: String,
+    pub quantity: i64,
+    /// Declared value of one unit.
+    pub unit_value: Money,
+    pub hs_code: Option<String>,
+    /// ISO 3166 alpha-2.
+    pub country_of_origin: Option<String>,
+}
+
+/// The customs declaration of an order leaving the ship-from country.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Customs {
+    pub contents: String,
+    pub non_delivery: String,
+    pub lines: Vec<CustomsLine>,
+}
+
 /// An order as the connector wants it in the fulfilment service (upserted by `key`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OutboundOrder {
     pub key: OrderKey,
     pub number: String,
-    pub order_date: Option<DateTime<Utc>>,
+    /// The ERP's order date: a calendar date, shown as that date by the service.
+    #[serde(default, deserialize_with = "order_day")]
+    pub order_date: Option<NaiveDate>,
+    /// The date the order must ship by.
+    #[serde(default)]
+    pub ship_by_date: Option<NaiveDate>,
     pub status: OutboundStatus,
     pub customer: Option<String>,
     pub email: Option<String>,
@@ -69,6 +94,28 @@ pub struct OutboundOrder {
     pub store_id: Option<i64>,
     pub custom_fields: [Option<String>; 3],
     pub source: Option<String>,
+    /// Customs lines (international orders only).
+    #[serde(default)]
+    pub customs: Option<Customs>,
+}
+
+/// Earlier releases stored the order date as the instant of midnight in the site's zone: that
+/// instant plus 12 hours, read in UTC, is the site's date for every zone within ±12 hours of UTC.
+pub fn legacy_order_day(t: DateTime<Utc>) -> NaiveDate {
+    (t + chrono::Duration::hours(12)).date_naive()
+}
+
+/// An order date as a date (`2026-11-26`), or as an earlier release stored it (an instant).
+fn order_day<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<NaiveDate>, D::Error> {
+    let Some(text) = Option::<String>::deserialize(d)? else {
+        return Ok(None);
+    };
+    if let Ok(day) = NaiveDate::parse_from_str(&text, "%Y-%m-%d") {
+        return Ok(Some(day));
+    }
+    DateTime::parse_from_rfc3339(&text)
+        .map(|t| Some(legacy_order_day(t.with_timezone(&Utc))))
+        .map_err(|_| serde::de::Error::custom(format!("not an order date: {text:?}")))
 }
 
 /// What an upsert did.
@@ -125,6 +172,9 @@ pub struct Shipment {
     pub service_code: Option<String>,
     pub created_at: Option<DateTime<Utc>>,
     pub ship_date: Option<DateTime<Utc>>,
+    /// The ship date when the service gives a calendar date (a label's `shipDate`): it stays
+    /// that date whatever the site's zone.
+    pub ship_day: Option<NaiveDate>,
     pub voided: bool,
     pub voided_at: Option<DateTime<Utc>>,
     pub is_return: bool,

@@ -12,6 +12,9 @@ pub struct Item {
     /// Shipping weight of one sales unit, in pounds (`None`: not recorded).
     pub ship_weight: Option<Quantity>,
     pub upc: String,
+    /// The item's user-defined fields that were asked for (name → value; names as Sage spells them).
+    #[serde(default)]
+    pub udfs: std::collections::BTreeMap<String, String>,
 }
 
 /// The quantities of an item-warehouse record that can be subtracted from on-hand.

@@ -83,6 +83,12 @@ pub struct OrderLine {
     pub line_weight: Quantity,
     pub comment: String,
     pub drop_ship: bool,
+    /// Stocking units per sales unit (`UnitOfMeasureConvFactor`; 0 or absent reads as 1).
+    #[serde(default)]
+    pub unit_factor: Quantity,
+    /// The kit line this line is a component of (blank: not a kit component).
+    #[serde(default)]
+    pub kit_parent: String,
 }
 
 impl OrderLine {
@@ -112,13 +118,24 @@ pub struct SalesOrder {
     pub status: OrderStatus,
     /// `None` when Sage holds no valid date (the mapping says so in words).
     pub order_date: Option<NaiveDate>,
+    #[serde(default)]
+    pub ar_division: String,
     pub customer_no: String,
     pub customer_po: String,
+    /// Whom to confirm the order to (a person at the customer).
+    #[serde(default)]
+    pub confirm_to: String,
     pub email: String,
     pub comment: String,
     pub bill_to: Address,
     pub ship_to: Address,
+    /// Sage's ResidentialAddress flag (`None`: not set either way).
+    #[serde(default)]
+    pub residential: Option<bool>,
     pub ship_via: String,
+    /// The date the order must ship by (ShipExpireDate).
+    #[serde(default)]
+    pub ship_by: Option<NaiveDate>,
     pub warehouse: Option<WarehouseCode>,
     pub freight: Money,
     /// Local (site zone) time of entry, when Sage recorded it.

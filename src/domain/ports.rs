@@ -88,6 +88,13 @@ pub trait Erp: Send + Sync {
     /// Item master records of these codes (unknown codes are simply absent).
     async fn items(&self, codes: &[ItemCode]) -> Result<Vec<Item>, ErpError>;
 
+    /// The customer's telephone number (`None`: the customer has none on file).
+    async fn customer_phone(
+        &self,
+        division: &str,
+        customer_no: &str,
+    ) -> Result<Option<String>, ErpError>;
+
     /// Stock levels changed at or after `since` (inclusive), a page at a time.
     async fn changed_stock(
         &self,

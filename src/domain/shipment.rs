@@ -12,6 +12,9 @@ pub struct Package {
     pub carrier_code: Option<String>,
     pub service_code: Option<String>,
     pub ship_date: Option<DateTime<Utc>>,
+    /// The ship date as the service states it when it is a calendar date (written back as is).
+    #[serde(default)]
+    pub ship_day: Option<NaiveDate>,
     pub voided: bool,
     pub estimated_delivery: Option<NaiveDate>,
 }

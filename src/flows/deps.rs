@@ -127,10 +127,16 @@ impl FlowDeps {
             .await?
             .map(|x| x.expose().to_string());
         let agent = AgentClient::new(agent_cfg).map_err(|e| StepError::fatal(e.to_string()))?;
-        let soap = SoapClient::new(
-            s.sage
-                .soap_config(secret("sage_password").await?, Duration::from_secs(30)),
-        )
+        // The contract read from the customer's WSDL (none yet: SOAP calls ask for `connection test`).
+        let contract = connections::soap_contract(pool, id)
+            .await
+            .map_err(|e| StepError::retry(format!("connection {cname}: {e}")))?
+            .map(Arc::new);
+        let soap = SoapClient::new(s.sage.soap_config(
+            contract,
+            secret("sage_password").await?,
+            Duration::from_secs(30),
+        ))
         .map_err(|e| StepError::fatal(e.to_string()))?;
         let (Some(key), Some(sec)) = (secret("v1_key").await?, secret("v1_secret").await?) else {
             return Err(StepError::fatal(format!(
@@ -173,10 +179,15 @@ impl FlowDeps {
             None => None,
         };
         let batcher = OrderBatcher::start(v1.clone(), self.tuning.batch_window);
+        let item_udfs = s.orders.item_udfs();
         Ok(ConnectionClients {
             connection: c,
             site,
-            erp: Arc::new(Sage100 { agent, soap }),
+            erp: Arc::new(Sage100 {
+                agent,
+                soap,
+                item_udfs,
+            }),
             fulfilment: Arc::new(ShipStation { v1, v2, batcher }),
         })
     }

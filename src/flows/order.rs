@@ -5,7 +5,7 @@ use serde_json::{json, Value};
 
 use super::deps::{ConnectionClients, FlowDeps};
 use super::kinds::{self, OrderState};
-use super::order_mapping::{map_order, Mapped};
+use super::order_mapping::{map_order, Contact, Mapped};
 use crate::domain::{OutboundOrder, OutboundStatus, SalesOrder, SalesOrderNo, Upserted};
 use crate::engine::{HandlerRegistry, StepError, StepInput, StepResult, Transition};
 
@@ -129,7 +129,13 @@ async fn fetch(deps: FlowDeps, input: StepInput) -> StepResult {
         }
     }
     let items = clients.erp.items(&order.item_codes()).await?;
-    match map_order(settings, &clients.site, &order, &items) {
+    let contact = Contact {
+        phone: clients
+            .erp
+            .customer_phone(&order.ar_division, &order.customer_no)
+            .await?,
+    };
+    match map_order(settings, &clients.site, &order, &items, &contact) {
         Ok(Mapped::Skip(why)) => {
             Ok(Transition::to(OrderState::Skipped).with_detail(json!({"skipped": why})))
         }

@@ -48,11 +48,12 @@ pub async fn record(
             r#"
             INSERT INTO shipments (connection_id, source, external_id, ss_order_id, order_key, order_number,
                                    tracking_number, carrier_code, service_code, ship_date, voided, is_return,
-                                   seen_by, raw)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, ARRAY[$13], $14)
+                                   seen_by, raw, ship_day)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, ARRAY[$13], $14, $15)
             ON CONFLICT (connection_id, source, external_id) DO UPDATE
                SET tracking_number = EXCLUDED.tracking_number, carrier_code = EXCLUDED.carrier_code,
                    service_code = EXCLUDED.service_code, ship_date = EXCLUDED.ship_date,
+                   ship_day = EXCLUDED.ship_day,
                    voided = EXCLUDED.voided, raw = EXCLUDED.raw,
                    seen_by = CASE WHEN $13 = ANY(shipments.seen_by) THEN shipments.seen_by
                                   ELSE shipments.seen_by || $13 END,
@@ -75,6 +76,7 @@ pub async fn record(
         .bind(s.is_return)
         .bind(via)
         .bind(&s.raw)
+        .bind(s.ship_day)
         .execute(&mut *tx)
         .await?;
         match before {

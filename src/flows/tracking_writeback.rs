@@ -71,10 +71,11 @@ pub async fn packages(
         Option<DateTime<Utc>>,
         bool,
         Option<NaiveDate>,
+        Option<NaiveDate>,
     );
     // `@>` (not `= ANY`) so the GIN index on sales_orders serves it.
     let rows: Vec<Row> = sqlx::query_as(
-        "SELECT source, external_id, tracking_number, carrier_code, service_code, ship_date, voided, estimated_delivery
+        "SELECT source, external_id, tracking_number, carrier_code, service_code, ship_date, voided, estimated_delivery, ship_day
            FROM shipments WHERE connection_id = $1 AND sales_orders @> ARRAY[$2::text] AND NOT is_return
           ORDER BY ship_date NULLS LAST, source, external_id",
     )
@@ -86,12 +87,13 @@ pub async fn packages(
     let list: Vec<Package> = rows
         .into_iter()
         .map(
-            |(source, id, t, carrier, service, ship, voided, eta)| Package {
+            |(source, id, t, carrier, service, ship, voided, eta, day)| Package {
                 id: format!("{source}:{id}"),
                 tracking_number: t.unwrap_or_default(),
                 carrier_code: carrier,
                 service_code: service,
                 ship_date: ship,
+                ship_day: day,
                 voided,
                 estimated_delivery: eta,
             },
@@ -358,7 +360,10 @@ async fn track_invoice(deps: FlowDeps, input: StepInput) -> StepResult {
     let all_live: Vec<&Package> = plan.live.iter().collect();
     let update = InvoiceTrackingUpdate {
         packages,
-        ship_date: first.ship_date.map(|d| zone.date_of(d)),
+        // A date ShipStation gave as a date stays that date; an instant is dated in the site's zone.
+        ship_date: first
+            .ship_day
+            .or_else(|| first.ship_date.map(|d| zone.date_of(d))),
         ship_via: ship_via(&clients.connection.settings.mappings.ship_via, first),
         udfs: udf_values(&clients.connection.settings.udfs, &all_live),
     };
@@ -467,6 +472,7 @@ mod tests {
             carrier_code: Some("ups".into()),
             service_code: Some("ups_ground".into()),
             ship_date: None,
+            ship_day: None,
             voided,
             estimated_delivery: NaiveDate::from_ymd_opt(2026, 12, 3),
         }

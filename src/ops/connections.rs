@@ -57,6 +57,10 @@ pub async fn create(
     let settings = merged(&Settings::default(), patch)?;
     let id = connections::add(pool, name, &settings).await?;
     store(pool, v, id, secrets).await?;
+    // The customer's WSDL is read now when Sage is reachable; `connection test` reads it otherwise.
+    if let Err(e) = read_soap_contract(pool, id).await {
+        tracing::warn!(connection = name, error = %e, "the Sage WSDL was not read; run `connection test`");
+    }
     Ok(connections::by_id(pool, id).await?)
 }
 
@@ -108,6 +112,20 @@ pub async fn rotate_v1_key(
     ];
     store(pool, v, id, &secrets).await?;
     Ok(connections::by_id(pool, id).await?)
+}
+
+/// Read the connection's `<soap_url>?wsdl` (and its imports) and keep the contract with it.
+pub async fn read_soap_contract(pool: &PgPool, id: i64) -> Result<String, OpsError> {
+    let c = connections::by_id(pool, id).await?;
+    let contract = crate::sage100::contract::fetch_contract(
+        &c.settings.sage.soap_url,
+        std::time::Duration::from_secs(15),
+        crate::sage100::contract::Limits::default(),
+    )
+    .await
+    .map_err(|e| OpsError::InvalidState(e.to_string()))?;
+    connections::store_soap_contract(pool, id, &contract).await?;
+    Ok(contract.summary())
 }
 
 /// Ping every path of a connection with its stored credentials.

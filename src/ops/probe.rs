@@ -33,18 +33,36 @@ pub async fn test(pool: &sqlx::PgPool, vault: &Vault, name: &str) -> anyhow::Res
         })
     };
     let s = &c.settings;
-    let soap = SoapClient::new(
-        s.sage
-            .soap_config(secret("sage_password").await?, Duration::from_secs(15)),
-    );
-    let soap_check = match soap {
-        Ok(soap) => soap
-            .contract_information()
-            .await
-            .map(|(v, a)| format!("contract {v}, assembly {a}")),
-        Err(e) => Err(e),
+    // The customer's WSDL: read, kept with the connection, then used to prove the logon.
+    let contract = crate::sage100::contract::fetch_contract(
+        &s.sage.soap_url,
+        Duration::from_secs(15),
+        crate::sage100::contract::Limits::default(),
+    )
+    .await;
+    let contract = match contract {
+        Ok(k) => {
+            crate::connections::store_soap_contract(pool, c.id, &k).await?;
+            record("sage-wsdl", Ok(k.summary()));
+            Some(Arc::new(k))
+        }
+        Err(e) => {
+            record("sage-wsdl", Err(e.to_string()));
+            None
+        }
     };
-    record("sage-soap", soap_check.map_err(|e| e.to_string()));
+    let soap_check = match contract {
+        None => Err("not tried: the WSDL could not be read".to_string()),
+        Some(k) => match SoapClient::new(s.sage.soap_config(
+            Some(k),
+            secret("sage_password").await?,
+            Duration::from_secs(15),
+        )) {
+            Ok(soap) => prove_logon(&soap, &s.sage.company).await,
+            Err(e) => Err(e.to_string()),
+        },
+    };
+    record("sage-soap", soap_check);
     let mut agent_cfg = AgentConfig::new(s.sage.agent_url.clone(), s.sage.company.clone());
     agent_cfg.api_key = secret("agent_api_key").await?;
     agent_cfg.identity_pem = secret("agent_client_identity")
@@ -100,4 +118,28 @@ pub async fn test(pool: &sqlx::PgPool, vault: &Vault, name: &str) -> anyhow::Res
         None => record("shipstation-v2", Err("v2_key not set".into())),
     }
     Ok(out)
+}
+
+/// A number no order is likely to carry: asking for it needs a valid logon and company, and
+/// "not on file" is then the expected answer.
+const PROBE_ORDER_NO: &str = "0000000";
+
+/// `GetSalesOrder` needs `logon` + `companyCode`: an order or "not on file" proves both; any other
+/// fault (a refused logon, an unknown company, no rights) fails with Sage's own message.
+async fn prove_logon(soap: &crate::sage100::SoapClient, company: &str) -> Result<String, String> {
+    use crate::sage100::SageError;
+    match soap.get_sales_order(PROBE_ORDER_NO).await {
+        Ok(_) => Ok(format!(
+            "logon and company {company} accepted (GetSalesOrder {PROBE_ORDER_NO} answered)"
+        )),
+        Err(SageError::Fault { code, message }) if soap.faults().is_not_on_file(&code, &message) => {
+            Ok(format!(
+                "logon and company {company} accepted (GetSalesOrder {PROBE_ORDER_NO}: not on file, as expected)"
+            ))
+        }
+        Err(SageError::Fault { code, message }) => Err(format!(
+            "Sage refused GetSalesOrder for company {company}: {code}: {message}"
+        )),
+        Err(e) => Err(e.to_string()),
+    }
 }

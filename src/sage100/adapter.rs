@@ -13,13 +13,12 @@ use crate::domain::{
     SalesOrderNo, StockLevel,
 };
 
-/// SOAP fault code for "no such key" (a completed order left SO_SalesOrderHeader).
-const FAULT_NO_KEY: &str = "CI_NoKey";
-
 #[derive(Clone)]
 pub struct Sage100 {
     pub agent: AgentClient,
     pub soap: SoapClient,
+    /// CI_Item UDFs read with every item (named by the connection's settings).
+    pub item_udfs: Vec<String>,
 }
 
 impl From<SageError> for ErpError {
@@ -27,15 +26,17 @@ impl From<SageError> for ErpError {
         let text = e.to_string();
         match e {
             SageError::RecordLocked { .. } => ErpError::RecordLocked(text),
-            SageError::Session(_) | SageError::Transport(_) | SageError::Malformed(_) => {
-                ErpError::Unavailable(text)
-            }
+            SageError::Session(_)
+            | SageError::Transport(_)
+            | SageError::Malformed(_)
+            | SageError::NoContract => ErpError::Unavailable(text),
             SageError::Unauthorized => ErpError::Unauthorized(text),
             SageError::Posted(_) => ErpError::Posted(text),
             SageError::NotFound(_) => ErpError::NotFound(text),
-            SageError::Fault { .. } | SageError::Rejected(_) | SageError::Refused(_) => {
-                ErpError::Rejected(text)
-            }
+            SageError::Fault { .. }
+            | SageError::Rejected(_)
+            | SageError::Refused(_)
+            | SageError::Contract(_) => ErpError::Rejected(text),
         }
     }
 }
@@ -121,8 +122,27 @@ impl Erp for Sage100 {
 
     async fn items(&self, codes: &[ItemCode]) -> Result<Vec<Item>, ErpError> {
         let asked: Vec<String> = codes.iter().map(ToString::to_string).collect();
-        let (found, _missing) = self.agent.items(&asked).await?;
+        let (found, _missing) = self.agent.items(&asked, &self.item_udfs).await?;
         Ok(found.iter().map(convert::item).collect::<Result<_, _>>()?)
+    }
+
+    async fn customer_phone(
+        &self,
+        division: &str,
+        customer_no: &str,
+    ) -> Result<Option<String>, ErpError> {
+        match self.soap.get_customer(division, customer_no).await {
+            Ok(c) => Ok(c
+                .get("TelephoneNo")
+                .map(|t| t.trim().to_string())
+                .filter(|t| !t.is_empty())),
+            Err(SageError::Fault { code, message })
+                if self.soap.faults().is_not_on_file(&code, &message) =>
+            {
+                Ok(None)
+            }
+            Err(e) => Err(e.into()),
+        }
     }
 
     async fn changed_stock(
@@ -212,7 +232,9 @@ impl Erp for Sage100 {
             .await
         {
             Ok(()) => Ok(OrderWrite::Written),
-            Err(SageError::Fault { code, message }) if code == FAULT_NO_KEY => {
+            Err(SageError::Fault { code, message })
+                if self.soap.faults().is_not_on_file(&code, &message) =>
+            {
                 Ok(OrderWrite::NotOnFile(message))
             }
             Err(e) => Err(e.into()),

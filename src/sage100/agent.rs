@@ -264,13 +264,15 @@ impl AgentClient {
         Ok((v.existing, v.missing))
     }
 
-    /// Item master records by code: (found, missing codes).
+    /// Item master records by code, with the named CI_Item UDFs: (found, missing codes).
     pub async fn items(
         &self,
         codes: &[String],
+        udfs: &[String],
     ) -> Result<(Vec<api::ItemRow>, Vec<String>), SageError> {
         let body = api::ItemsRequest {
             item_codes: codes.to_vec(),
+            udfs: udfs.to_vec(),
         };
         let v: api::Items = self
             .call(

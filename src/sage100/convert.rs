@@ -97,6 +97,8 @@ fn line(row: &api::SalesOrderLine) -> OrderLine {
         line_weight: Quantity(row.line_weight),
         comment: row.comment_text.trim().to_string(),
         drop_ship: row.drop_ship.trim() == "Y",
+        unit_factor: Quantity(row.unit_of_measure_conv_factor),
+        kit_parent: row.sales_kit_line_key.trim().to_string(),
     }
 }
 
@@ -114,7 +116,9 @@ pub fn sales_order(h: &api::SalesOrderHeader) -> Result<SalesOrder, SageError> {
         order_type: order_type(&h.order_type),
         status: order_status(&h.order_status),
         order_date: date(&h.order_date),
+        ar_division: h.ar_division_no.trim().to_string(),
         customer_no: h.customer_no.trim().to_string(),
+        confirm_to: h.confirm_to.trim().to_string(),
         customer_po: h.customer_po_no.trim().to_string(),
         email: h.email_address.trim().to_string(),
         comment: h.comment.trim().to_string(),
@@ -138,7 +142,13 @@ pub fn sales_order(h: &api::SalesOrderHeader) -> Result<SalesOrder, SageError> {
             &h.ship_to_zip_code,
             &h.ship_to_country_code,
         ]),
+        residential: match h.residential_address.trim() {
+            "Y" => Some(true),
+            "N" => Some(false),
+            _ => None,
+        },
         ship_via: h.ship_via.trim().to_string(),
+        ship_by: date(&h.ship_expire_date),
         warehouse: WarehouseCode::parse(&h.warehouse_code).ok(),
         freight: Money(h.freight_amt),
         created,
@@ -167,6 +177,20 @@ pub fn item(row: &api::ItemRow) -> Result<Item, SageError> {
         sales_account: row.sales_acct_key.trim().to_string(),
         ship_weight,
         upc: row.upc.trim().to_string(),
+        // UDF columns arrive as `UDF_X$`; kept as text by their Sage name (`UDF_X`).
+        udfs: row
+            .udfs
+            .iter()
+            .filter(|(k, _)| k.to_ascii_uppercase().starts_with("UDF_"))
+            .map(|(k, v)| {
+                let text = match v {
+                    serde_json::Value::String(s) => s.trim().to_string(),
+                    serde_json::Value::Null => String::new(),
+                    other => other.to_string(),
+                };
+                (k.trim_end_matches('$').to_string(), text)
+            })
+            .collect(),
         code,
     })
 }

@@ -20,6 +20,12 @@ pub enum SageError {
     Transport(String),
     #[error("Sage 100 rejected the request: {0}")]
     Rejected(String),
+    /// The request does not fit the customer's WSDL as read.
+    #[error("{0}")]
+    Contract(String),
+    /// No WSDL was read for this connection yet (retried: `connection test` reads it).
+    #[error("the Sage SOAP contract has not been read from the customer's WSDL yet: run `ml-connector connection test <name>`")]
+    NoContract,
     /// Our own rules refused the call (a redirect, plain http to a remote host).
     #[error("refused: {0}")]
     Refused(String),
@@ -41,7 +47,11 @@ impl SageError {
     pub fn is_transient(&self) -> bool {
         matches!(
             self,
-            Self::RecordLocked { .. } | Self::Session(_) | Self::Transport(_) | Self::Malformed(_)
+            Self::RecordLocked { .. }
+                | Self::Session(_)
+                | Self::Transport(_)
+                | Self::Malformed(_)
+                | Self::NoContract
         )
     }
 }

@@ -1,12 +1,18 @@
 //! eBusiness Web Services client (SOAP 1.1, document/literal wrapped) on quick-xml: `logon` and
 //! `companyCode` on every call, faults parsed into `SageError::Fault` {ErrorCode, ErrorMessage}.
+//! Every request is built from the customer's contract (`contract.rs`: the SOAPAction, each
+//! element's namespace and the members' order as its WSDL states them); answers are read by local
+//! name, so they need no contract.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
+use super::contract::{encode_operation, Node, SoapContract};
 use super::error::SageError;
+use super::faults::FaultTexts;
 use crate::secret::Secret;
-use crate::xml::{self, escape, Element};
+use crate::xml::{self, Element};
 
 /// Fields of a SalesOrder as Sage names them (PascalCase), lines, and UDFs (`OtherFields`).
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -39,19 +45,54 @@ const READ_ONLY: &[&str] = &[
 /// The largest SOAP answer read (one sales order with its lines is a few kilobytes).
 const MAX_ANSWER_BYTES: usize = 8 << 20;
 
-/// The service namespace assumed until the customer's WSDL says otherwise (no public source
-/// confirms it; see ARCHITECTURE.md, "Sage 100" assumptions).
-pub const ASSUMED_SERVICE_NAMESPACE: &str = "http://sage.com/sage100/ebusinesswebservices";
-
 #[derive(Debug, Clone)]
 pub struct SoapConfig {
     pub endpoint: String,
-    /// The service namespace (from the customer's `?wsdl`).
-    pub namespace: String,
+    /// The customer's contract, read from its `?wsdl` (`contract::fetch_contract`); `None` until
+    /// it has been read (every call then fails with `SageError::NoContract`).
+    pub contract: Option<Arc<SoapContract>>,
     pub username: String,
     pub password: Secret,
     pub company: String,
     pub timeout: Duration,
+    pub faults: FaultTexts,
+}
+
+fn text(name: &str, value: &str) -> (String, Node) {
+    (name.to_string(), Node::Text(value.to_string()))
+}
+
+fn members(fields: &BTreeMap<String, String>) -> Vec<(String, Node)> {
+    fields
+        .iter()
+        .filter(|(k, _)| !READ_ONLY.contains(&k.as_str()))
+        .map(|(k, v)| text(k, v))
+        .collect()
+}
+
+/// A SalesOrder as the contract's members: header fields, `Lines` (the collection's items) and
+/// the UDFs in `OtherFields` as {MasFieldName, Value} (read-only members left out).
+fn sales_order_node(order: &SalesOrder) -> Node {
+    let mut m = members(&order.fields);
+    if !order.lines.is_empty() {
+        m.push((
+            "Lines".into(),
+            Node::Items(order.lines.iter().map(members).collect()),
+        ));
+    }
+    if !order.udfs.is_empty() {
+        m.push((
+            "OtherFields".into(),
+            Node::Items(
+                order
+                    .udfs
+                    .iter()
+                    .map(|(k, v)| vec![text("MasFieldName", k), text("Value", v)])
+                    .collect(),
+            ),
+        ));
+    }
+    Node::Members(m)
 }
 
 #[derive(Clone)]
@@ -70,17 +111,36 @@ impl SoapClient {
         Ok(Self { http, cfg })
     }
 
-    fn logon(&self) -> String {
-        format!(
-            "<logon><Username>{}</Username><Password>{}</Password></logon><companyCode>{}</companyCode>",
-            escape(&self.cfg.username),
-            escape(self.cfg.password.expose()),
-            escape(&self.cfg.company)
-        )
+    /// `logon` and `companyCode`, then the operation's own parameters.
+    fn logon(&self, more: Vec<(String, Node)>) -> Vec<(String, Node)> {
+        let mut params = vec![
+            (
+                "logon".to_string(),
+                Node::Members(vec![
+                    text("Username", &self.cfg.username),
+                    text("Password", self.cfg.password.expose()),
+                ]),
+            ),
+            text("companyCode", &self.cfg.company),
+        ];
+        params.extend(more);
+        params
+    }
+
+    pub fn faults(&self) -> &FaultTexts {
+        &self.cfg.faults
+    }
+
+    pub fn contract(&self) -> Option<&SoapContract> {
+        self.cfg.contract.as_deref()
     }
 
     /// One call: returns the `<Op>Result` element (if any).
-    async fn call(&self, op: &str, params: &str) -> Result<Option<Element>, SageError> {
+    async fn call(
+        &self,
+        op: &str,
+        params: Vec<(String, Node)>,
+    ) -> Result<Option<Element>, SageError> {
         let result = self.exchange(op, params).await;
         let outcome = match &result {
             Ok(_) => "ok",
@@ -92,16 +152,22 @@ impl SoapClient {
         result
     }
 
-    async fn exchange(&self, op: &str, params: &str) -> Result<Option<Element>, SageError> {
-        let ns = &self.cfg.namespace;
+    async fn exchange(
+        &self,
+        op: &str,
+        params: Vec<(String, Node)>,
+    ) -> Result<Option<Element>, SageError> {
+        let contract = self.cfg.contract.as_deref().ok_or(SageError::NoContract)?;
+        let (action, wrapper) = encode_operation(contract, op, &params)
+            .map_err(|e| SageError::Contract(e.to_string()))?;
         let body = format!(
-            r#"<?xml version="1.0" encoding="utf-8"?><s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body><{op} xmlns="{ns}">{params}</{op}></s:Body></s:Envelope>"#
+            r#"<?xml version="1.0" encoding="utf-8"?><s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body>{wrapper}</s:Body></s:Envelope>"#
         );
         let resp = self
             .http
             .post(&self.cfg.endpoint)
             .header("Content-Type", "text/xml; charset=utf-8")
-            .header("SOAPAction", format!("\"{ns}/IWebService/{op}\""))
+            .header("SOAPAction", format!("\"{action}\""))
             .body(body)
             .send()
             .await
@@ -130,7 +196,7 @@ impl SoapClient {
                 .unwrap_or_default()
                 .to_string();
             // Another Sage user holds the record: worth retrying, unlike other faults.
-            if message.contains("in use by another user") {
+            if self.cfg.faults.is_record_lock(&message) {
                 return Err(SageError::RecordLocked {
                     attempts: 1,
                     message,
@@ -152,7 +218,7 @@ impl SoapClient {
     /// `GetContractInformation`: (ContractVersion, AssemblyVersion) — a cheap connectivity check.
     pub async fn contract_information(&self) -> Result<(String, String), SageError> {
         let r = self
-            .call("GetContractInformation", "")
+            .call("GetContractInformation", Vec::new())
             .await?
             .ok_or_else(|| SageError::Malformed("no contract information".into()))?;
         Ok((
@@ -162,13 +228,9 @@ impl SoapClient {
     }
 
     pub async fn get_sales_order(&self, sales_order_no: &str) -> Result<SalesOrder, SageError> {
-        let params = format!(
-            "{}<salesOrderNo>{}</salesOrderNo>",
-            self.logon(),
-            escape(sales_order_no)
-        );
+        let params = self.logon(vec![text("salesOrderNo", sales_order_no)]);
         let r = self
-            .call("GetSalesOrder", &params)
+            .call("GetSalesOrder", params)
             .await?
             .ok_or_else(|| SageError::Malformed("empty GetSalesOrderResult".into()))?;
         Ok(parse_sales_order(&r))
@@ -176,27 +238,21 @@ impl SoapClient {
 
     /// Moves Sage's counter forward: call it only right before a create.
     pub async fn get_next_sales_order_no(&self) -> Result<String, SageError> {
-        let r = self.call("GetNextSalesOrderNo", &self.logon()).await?;
+        let r = self
+            .call("GetNextSalesOrderNo", self.logon(Vec::new()))
+            .await?;
         Ok(r.map(|e| e.text.trim().to_string()).unwrap_or_default())
     }
 
     pub async fn create_sales_order(&self, order: &SalesOrder) -> Result<(), SageError> {
-        let params = format!(
-            "{}<salesOrder>{}</salesOrder>",
-            self.logon(),
-            sales_order_xml(order)
-        );
-        self.call("CreateSalesOrder", &params).await.map(|_| ())
+        let params = self.logon(vec![("salesOrder".into(), sales_order_node(order))]);
+        self.call("CreateSalesOrder", params).await.map(|_| ())
     }
 
     /// Send a whole order back (GetSalesOrder, change, UpdateSalesOrder — as Sage documents).
     pub async fn update_sales_order(&self, order: &SalesOrder) -> Result<(), SageError> {
-        let params = format!(
-            "{}<salesOrder>{}</salesOrder>",
-            self.logon(),
-            sales_order_xml(order)
-        );
-        self.call("UpdateSalesOrder", &params).await.map(|_| ())
+        let params = self.logon(vec![("salesOrder".into(), sales_order_node(order))]);
+        self.call("UpdateSalesOrder", params).await.map(|_| ())
     }
 
     /// Read, set the given header fields and UDFs, write back.
@@ -213,12 +269,8 @@ impl SoapClient {
     }
 
     pub async fn delete_sales_order(&self, sales_order_no: &str) -> Result<(), SageError> {
-        let params = format!(
-            "{}<salesOrderNo>{}</salesOrderNo>",
-            self.logon(),
-            escape(sales_order_no)
-        );
-        self.call("DeleteSalesOrder", &params).await.map(|_| ())
+        let params = self.logon(vec![text("salesOrderNo", sales_order_no)]);
+        self.call("DeleteSalesOrder", params).await.map(|_| ())
     }
 
     pub async fn get_customer(
@@ -226,14 +278,12 @@ impl SoapClient {
         ar_division_no: &str,
         customer_no: &str,
     ) -> Result<BTreeMap<String, String>, SageError> {
-        let params = format!(
-            "{}<arDivisionNo>{}</arDivisionNo><customerNo>{}</customerNo>",
-            self.logon(),
-            escape(ar_division_no),
-            escape(customer_no)
-        );
+        let params = self.logon(vec![
+            text("arDivisionNo", ar_division_no),
+            text("customerNo", customer_no),
+        ]);
         let r = self
-            .call("GetCustomer", &params)
+            .call("GetCustomer", params)
             .await?
             .ok_or_else(|| SageError::Malformed("empty GetCustomerResult".into()))?;
         Ok(r.children
@@ -246,13 +296,10 @@ impl SoapClient {
         &self,
         fields: &BTreeMap<String, String>,
     ) -> Result<(), SageError> {
-        let inner: String = fields
-            .iter()
-            .map(|(k, v)| format!("<{k}>{}</{k}>", escape(v)))
-            .collect();
+        let customer = fields.iter().map(|(k, v)| text(k, v)).collect();
         self.call(
             "CreateCustomer",
-            &format!("{}<customer>{inner}</customer>", self.logon()),
+            self.logon(vec![("customer".into(), Node::Members(customer))]),
         )
         .await
         .map(|_| ())
@@ -264,7 +311,8 @@ fn parse_sales_order(r: &Element) -> SalesOrder {
     for c in &r.children {
         match c.name.as_str() {
             "Lines" => {
-                for line in c.children_named("SalesOrderLine") {
+                // The collection's items, whatever the contract names them.
+                for line in &c.children {
                     order.lines.push(
                         line.children
                             .iter()
@@ -290,41 +338,4 @@ fn parse_sales_order(r: &Element) -> SalesOrder {
         }
     }
     order
-}
-
-fn sales_order_xml(order: &SalesOrder) -> String {
-    let mut out = String::new();
-    for (k, v) in order
-        .fields
-        .iter()
-        .filter(|(k, _)| !READ_ONLY.contains(&k.as_str()))
-    {
-        out.push_str(&format!("<{k}>{}</{k}>", escape(v)));
-    }
-    if !order.lines.is_empty() {
-        out.push_str("<Lines>");
-        for line in &order.lines {
-            out.push_str("<SalesOrderLine>");
-            for (k, v) in line
-                .iter()
-                .filter(|(k, _)| !READ_ONLY.contains(&k.as_str()))
-            {
-                out.push_str(&format!("<{k}>{}</{k}>", escape(v)));
-            }
-            out.push_str("</SalesOrderLine>");
-        }
-        out.push_str("</Lines>");
-    }
-    if !order.udfs.is_empty() {
-        out.push_str("<OtherFields>");
-        for (k, v) in &order.udfs {
-            out.push_str(&format!(
-                "<Field><MasFieldName>{}</MasFieldName><Value>{}</Value></Field>",
-                escape(k),
-                escape(v)
-            ));
-        }
-        out.push_str("</OtherFields>");
-    }
-    out
 }

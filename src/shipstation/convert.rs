@@ -5,13 +5,13 @@ use serde_json::Value;
 
 use super::error::ShipStationError;
 use super::types::{
-    status, Address, AdvancedOptions, Fulfillment, ItemOption, Order, OrderItem, PacificTime,
-    Shipment as V1Shipment, Weight,
+    status, Address, AdvancedOptions, CustomsItem, Fulfillment, InternationalOptions, ItemOption,
+    Order, OrderItem, PacificTime, Shipment as V1Shipment, Weight,
 };
 use crate::domain::ports::FulfilmentError;
 use crate::domain::{
-    Money, OrderKey, OutboundLine, OutboundOrder, OutboundStatus, PostalAddress, Quantity,
-    RemoteOrder, Shipment, ShipmentSource,
+    legacy_order_day, Customs, CustomsLine, Money, OrderKey, OutboundLine, OutboundOrder,
+    OutboundStatus, PostalAddress, Quantity, RemoteOrder, Shipment, ShipmentSource,
 };
 
 impl From<ShipStationError> for FulfilmentError {
@@ -50,13 +50,57 @@ fn number(d: rust_decimal::Decimal) -> f64 {
     d.to_f64().unwrap_or_default()
 }
 
+/// V1 reads every time as Pacific wall time and shows its date: a calendar date goes as midnight
+/// Pacific of that very date, so ShipStation shows the ERP's date (never the evening before).
+fn pacific_day(d: chrono::NaiveDate) -> PacificTime {
+    PacificTime(super::pacific::from_wall(
+        d.and_time(chrono::NaiveTime::MIN),
+    ))
+}
+
+fn international(c: &Customs) -> InternationalOptions {
+    InternationalOptions {
+        contents: Some(c.contents.clone()),
+        customs_items: c
+            .lines
+            .iter()
+            .map(|l| CustomsItem {
+                description: l.description.clone(),
+                quantity: l.quantity,
+                value: number(l.unit_value.0),
+                harmonized_tariff_code: l.hs_code.clone(),
+                country_of_origin: l.country_of_origin.clone(),
+            })
+            .collect(),
+        non_delivery: Some(c.non_delivery.clone()),
+    }
+}
+
+fn customs(i: &InternationalOptions) -> Customs {
+    Customs {
+        contents: i.contents.clone().unwrap_or_default(),
+        non_delivery: i.non_delivery.clone().unwrap_or_default(),
+        lines: i
+            .customs_items
+            .iter()
+            .map(|c| CustomsLine {
+                description: c.description.clone(),
+                quantity: c.quantity,
+                unit_value: Money(decimal(c.value)),
+                hs_code: c.harmonized_tariff_code.clone(),
+                country_of_origin: c.country_of_origin.clone(),
+            })
+            .collect(),
+    }
+}
+
 /// The V1 order for an outbound order (a whole-order upsert by orderKey).
 pub fn order(o: &OutboundOrder) -> Order {
     Order {
         order_id: None,
         order_number: o.number.clone(),
         order_key: Some(o.key.to_string()),
-        order_date: o.order_date.map(PacificTime),
+        order_date: o.order_date.map(pacific_day),
         order_status: match o.status {
             OutboundStatus::AwaitingShipment => status::AWAITING_SHIPMENT,
             OutboundStatus::OnHold => status::ON_HOLD,
@@ -103,7 +147,7 @@ pub fn order(o: &OutboundOrder) -> Order {
         requested_shipping_service: o.requested_service.clone(),
         carrier_code: o.carrier_code.clone(),
         service_code: o.service_code.clone(),
-        ship_by_date: None,
+        ship_by_date: o.ship_by_date.map(pacific_day),
         hold_until_date: None,
         advanced_options: Some(AdvancedOptions {
             warehouse_id: o.warehouse_id,
@@ -114,6 +158,7 @@ pub fn order(o: &OutboundOrder) -> Order {
             source: o.source.clone(),
             ..Default::default()
         }),
+        international_options: o.customs.as_ref().map(international),
         order_total: None,
         create_date: None,
         modify_date: None,
@@ -147,7 +192,12 @@ pub fn outbound_from_v1(v: &Value) -> Option<OutboundOrder> {
     Some(OutboundOrder {
         key: OrderKey::parse(o.order_key.as_deref()?)?,
         number: o.order_number.clone(),
-        order_date: o.order_date.map(|t| t.0),
+        // Stored by 0.1: the site's midnight as an instant.
+        order_date: o.order_date.map(|t| legacy_order_day(t.0)),
+        ship_by_date: o.ship_by_date.map(|t| {
+            t.0.with_timezone(&chrono_tz::America::Los_Angeles)
+                .date_naive()
+        }),
         status: match o.order_status.as_str() {
             status::ON_HOLD => OutboundStatus::OnHold,
             status::CANCELLED => OutboundStatus::Cancelled,
@@ -191,6 +241,7 @@ pub fn outbound_from_v1(v: &Value) -> Option<OutboundOrder> {
         store_id: adv.store_id,
         custom_fields: [adv.custom_field1, adv.custom_field2, adv.custom_field3],
         source: adv.source,
+        customs: o.international_options.as_ref().map(customs),
     })
 }
 
@@ -240,7 +291,8 @@ pub fn label(s: V1Shipment) -> Shipment {
         carrier_code: s.carrier_code,
         service_code: s.service_code,
         created_at: s.create_date.map(|t| t.0),
-        ship_date: s.ship_date.map(|t| t.0),
+        ship_date: s.ship_date.map(|t| t.at),
+        ship_day: s.ship_date.and_then(|t| t.day),
         voided: s.voided,
         voided_at: s.void_date.map(|t| t.0),
         is_return: s.is_return_label,
@@ -261,7 +313,8 @@ pub fn fulfillment(f: Fulfillment) -> Shipment {
         carrier_code: f.carrier_code,
         service_code: None,
         created_at: f.create_date.map(|t| t.0),
-        ship_date: f.ship_date.map(|t| t.0),
+        ship_date: f.ship_date.map(|t| t.at),
+        ship_day: f.ship_date.and_then(|t| t.day),
         voided: f.voided,
         voided_at: None,
         is_return: false,
@@ -294,9 +347,13 @@ mod tests {
         });
         let outbound = outbound_from_v1(&stored).expect("a V1 order");
         assert_eq!(outbound.status, OutboundStatus::OnHold);
-        let again = serde_json::to_value(order(&outbound)).unwrap();
+        let mut again = serde_json::to_value(order(&outbound)).unwrap();
         let before =
             serde_json::to_value(serde_json::from_value::<Order>(stored).unwrap()).unwrap();
+        // 0.1 sent Chicago's midnight, which ShipStation showed as the evening before; the order
+        // now goes out on its Sage date (2026-11-26), and everything else is the same.
+        assert_eq!(again["orderDate"], "2026-11-26 00:00:00");
+        again["orderDate"] = before["orderDate"].clone();
         assert_eq!(again, before, "the same V1 order goes out");
         assert!(outbound_from_v1(&serde_json::json!({"key": "x"})).is_none());
     }

@@ -26,6 +26,42 @@ impl<'de> Deserialize<'de> for PacificTime {
     }
 }
 
+/// A V1 ship date. Labels carry a bare date (`2015-07-02`): that is a calendar date, not Pacific
+/// midnight, and a Pacific midnight (`…T00:00:00`) is read the same way (a ship date has no time
+/// of day). Anything else is an instant. Serialized back in the form it came in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ShipDate {
+    pub at: DateTime<Utc>,
+    pub day: Option<chrono::NaiveDate>,
+}
+
+impl Serialize for ShipDate {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self.day {
+            Some(d) => s.serialize_str(&d.format("%Y-%m-%d").to_string()),
+            None => s.serialize_str(&pacific::to_wall(self.at)),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for ShipDate {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        let at = pacific::parse(&s)
+            .ok_or_else(|| serde::de::Error::custom(format!("not a ShipStation date: {s:?}")))?;
+        let trimmed = s.trim();
+        let bare = chrono::NaiveDate::parse_from_str(trimmed, "%Y-%m-%d").ok();
+        let midnight = chrono::NaiveDateTime::parse_from_str(trimmed, "%Y-%m-%dT%H:%M:%S%.f")
+            .ok()
+            .filter(|t| t.time() == chrono::NaiveTime::MIN)
+            .map(|t| t.date());
+        Ok(ShipDate {
+            at,
+            day: bare.or(midnight),
+        })
+    }
+}
+
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct Address {
@@ -94,6 +130,26 @@ pub struct AdvancedOptions {
     pub parent_id: Option<i64>,
 }
 
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct CustomsItem {
+    pub description: String,
+    pub quantity: i64,
+    /// Declared value of one unit.
+    pub value: f64,
+    pub harmonized_tariff_code: Option<String>,
+    pub country_of_origin: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct InternationalOptions {
+    pub contents: Option<String>,
+    #[serde(default)]
+    pub customs_items: Vec<CustomsItem>,
+    pub non_delivery: Option<String>,
+}
+
 /// Order statuses.
 pub mod status {
     pub const AWAITING_PAYMENT: &str = "awaiting_payment";
@@ -130,6 +186,8 @@ pub struct Order {
     pub ship_by_date: Option<PacificTime>,
     pub hold_until_date: Option<PacificTime>,
     pub advanced_options: Option<AdvancedOptions>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub international_options: Option<InternationalOptions>,
     #[serde(skip_serializing)]
     pub order_total: Option<f64>,
     #[serde(skip_serializing)]
@@ -167,7 +225,7 @@ pub struct Shipment {
     pub order_key: Option<String>,
     pub order_number: Option<String>,
     pub create_date: Option<PacificTime>,
-    pub ship_date: Option<PacificTime>,
+    pub ship_date: Option<ShipDate>,
     pub tracking_number: Option<String>,
     pub carrier_code: Option<String>,
     pub service_code: Option<String>,
@@ -191,7 +249,7 @@ pub struct Fulfillment {
     pub order_number: Option<String>,
     pub tracking_number: Option<String>,
     pub create_date: Option<PacificTime>,
-    pub ship_date: Option<PacificTime>,
+    pub ship_date: Option<ShipDate>,
     pub carrier_code: Option<String>,
     #[serde(default)]
     pub voided: bool,

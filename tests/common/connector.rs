@@ -58,6 +58,10 @@ pub async fn start_with_batch_window(ss_cfg: SimConfig, batch_window: Duration) 
             .await
             .unwrap();
     }
+    // As `connection add` does: the SOAP contract comes from the simulated Sage's WSDL.
+    ml_connector::ops::connections::read_soap_contract(&pool, id)
+        .await
+        .unwrap();
     let deps = FlowDeps::new(
         Some(vault),
         FlowTuning {

@@ -4,9 +4,12 @@ use std::time::Duration;
 
 use ml_connector::engine::Shutdown;
 use ml_connector::sage100::agent::LockRetry;
-use ml_connector::sage100::{AgentClient, AgentConfig, SoapClient, SoapConfig};
+use ml_connector::sage100::contract::{fetch_contract, Limits};
+use ml_connector::sage100::{
+    AgentClient, AgentConfig, FaultTexts, SoapClient, SoapConfig, SoapContract,
+};
 use ml_connector::secret::Secret;
-use ml_connector::sim::sage100::{SageConfig, SageSim, SERVICE_NS, SOAP_PATH};
+use ml_connector::sim::sage100::{SageConfig, SageSim, SoapShape, SOAP_PATH};
 use mlc_agent::api::AgentState;
 use mlc_agent::server::{serve_agent, Transport};
 
@@ -26,10 +29,25 @@ impl Drop for SageRig {
 pub const AGENT_KEY: &str = "agent-key-123";
 
 pub async fn start_rig() -> SageRig {
-    let sim = SageSim::new(SageConfig {
+    start_rig_with(SageConfig {
         seed_demo: true,
         ..SageConfig::default()
-    });
+    })
+    .await
+}
+
+/// A rig whose Sage speaks SOAP in the given shape (namespaces, contract name, member order).
+pub async fn start_rig_shaped(shape: SoapShape) -> SageRig {
+    start_rig_with(SageConfig {
+        seed_demo: true,
+        shape,
+        ..SageConfig::default()
+    })
+    .await
+}
+
+pub async fn start_rig_with(cfg: SageConfig) -> SageRig {
+    let sim = SageSim::new(cfg);
     let (addr, _) = sim.serve("127.0.0.1:0".parse().unwrap()).await.unwrap();
     let shutdown = Shutdown::new();
     let (agent_addr, _) = serve_agent(
@@ -52,14 +70,28 @@ pub fn agent_state(sim: &SageSim, api_key: Option<&str>) -> AgentState {
     sim.agent_state(api_key)
 }
 
-pub fn soap(rig: &SageRig, company: &str, password: &str) -> SoapClient {
+/// The simulated service's contract, read from its WSDL as `connection test` does.
+pub async fn contract(rig: &SageRig) -> Arc<SoapContract> {
+    Arc::new(
+        fetch_contract(
+            &format!("{}{SOAP_PATH}", rig.base),
+            Duration::from_secs(10),
+            Limits::default(),
+        )
+        .await
+        .unwrap(),
+    )
+}
+
+pub async fn soap(rig: &SageRig, company: &str, password: &str) -> SoapClient {
     SoapClient::new(SoapConfig {
         endpoint: format!("{}{SOAP_PATH}", rig.base),
-        namespace: SERVICE_NS.into(),
+        contract: Some(contract(rig).await),
         username: "integration".into(),
         password: Secret::new(password),
         company: company.into(),
         timeout: Duration::from_secs(10),
+        faults: FaultTexts::default(),
     })
     .unwrap()
 }

@@ -24,9 +24,9 @@ async fn large_company() -> OdbcTarget {
         "INSERT INTO SO_SalesOrderHeader (SalesOrderNo, OrderDate, OrderType, OrderStatus, ARDivisionNo, CustomerNo,
             ShipToName, ShipToCountryCode, ShipVia, DateUpdated, TimeUpdated)
          SELECT lpad(n::text, 7, '0'), DATE '2025-06-01', 'S', 'O', '01', 'ABF', 'Customer ' || n, 'USA', 'UPS GROUND',
-                CASE WHEN n > $1 - $2 THEN DATE '2026-12-01' ELSE DATE '2025-06-01' + (n % 300) END,
+                CASE WHEN n > $1 - $2 THEN DATE '2026-12-01' ELSE DATE '2025-06-01' + (n % 300)::int END,
                 to_char((n % 24) + 0.5, 'FM90.00000')
-         FROM generate_series(1, $1) AS n",
+         FROM generate_series(1, $1::int) AS n",
     )
     .bind(ORDERS)
     .bind(CHANGED)

@@ -141,12 +141,60 @@ async fn secrets_are_encrypted_at_rest_rotatable_and_never_shown() {
     assert_eq!(
         checks,
         vec![
+            ("sage-wsdl", true),
             ("sage-soap", true),
             ("sage-agent", true),
             ("shipstation-v1", true),
             ("shipstation-v2", true)
         ]
     );
+    assert!(
+        text(&add).contains("read the Sage WSDL"),
+        "`connection add` reads the WSDL: {}",
+        text(&add)
+    );
+
+    // The logon is proven, not only the endpoint: a wrong password fails with Sage's own words.
+    let set = |secrets: &str| {
+        let o = run(
+            &url,
+            Some(&k1),
+            &["connection", "set", "acme", "--secrets-stdin"],
+            &[],
+            Some(secrets),
+        );
+        assert!(o.status.success(), "{}", text(&o));
+    };
+    set("sage_password=not-the-password\n");
+    let failed = run(
+        &url,
+        Some(&k1),
+        &["connection", "test", "acme", "--json"],
+        &[],
+        None,
+    );
+    assert!(!failed.status.success(), "{}", text(&failed));
+    let report: serde_json::Value = serde_json::from_slice(&failed.stdout).unwrap();
+    let soap = report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["check"] == "sage-soap")
+        .unwrap()
+        .clone();
+    assert_eq!(soap["ok"], false);
+    assert!(
+        soap["detail"]
+            .as_str()
+            .unwrap()
+            .contains("Invalid Username or Password."),
+        "{soap}"
+    );
+    assert!(
+        !text(&failed).contains("not-the-password"),
+        "no secret in the output"
+    );
+    set("sage_password=sage-password\n");
 
     let show = run(
         &url,

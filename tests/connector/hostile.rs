@@ -43,14 +43,17 @@ fn http(status: &str, headers: &str, body: &[u8]) -> Vec<u8> {
     v
 }
 
-fn soap(endpoint: &str) -> SoapClient {
+/// A client with a real contract (the simulator's WSDL) pointed at a hostile endpoint.
+async fn soap(endpoint: &str) -> SoapClient {
+    let rig = crate::common::sage100::start_rig().await;
     SoapClient::new(SoapConfig {
         endpoint: endpoint.into(),
-        namespace: "http://sage.com/sage100/ebusinesswebservices".into(),
+        contract: Some(crate::common::sage100::contract(&rig).await),
         username: "integration".into(),
         password: Secret::new("sage-password"),
         company: "ABC".into(),
         timeout: Duration::from_secs(10),
+        faults: Default::default(),
     })
     .unwrap()
 }
@@ -69,6 +72,7 @@ async fn a_deeply_nested_soap_answer_is_an_error_not_a_crash() {
     ))
     .await;
     match soap(&format!("{base}/svc"))
+        .await
         .get_sales_order("0000001")
         .await
     {
@@ -82,6 +86,7 @@ async fn an_oversized_answer_is_refused() {
     let body = vec![b'x'; 9 << 20];
     let (base, _) = server(http("200 OK", "Content-Type: text/xml\r\n", &body)).await;
     match soap(&format!("{base}/svc"))
+        .await
         .get_sales_order("0000001")
         .await
     {
@@ -101,6 +106,7 @@ async fn redirects_never_carry_credentials_elsewhere() {
     ))
     .await;
     match soap(&format!("{soap_base}/svc"))
+        .await
         .get_sales_order("0000001")
         .await
     {
@@ -133,11 +139,12 @@ async fn redirects_never_carry_credentials_elsewhere() {
 fn remote_endpoints_must_use_https() {
     let cfg = SoapConfig {
         endpoint: "http://sage.example.com/svc".into(),
-        namespace: "x".into(),
+        contract: None,
         username: "u".into(),
         password: Secret::new("p"),
         company: "ABC".into(),
         timeout: Duration::from_secs(1),
+        faults: Default::default(),
     };
     assert!(matches!(SoapClient::new(cfg), Err(SageError::Refused(_))));
     let agent = AgentConfig::new("http://sage.example.com:8443", "ABC");

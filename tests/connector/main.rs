@@ -14,5 +14,7 @@ mod hostile;
 mod inventory;
 mod order_flow;
 mod sage100;
+mod sage_contract;
+mod sage_mapping;
 mod shipstation;
 mod tracking;

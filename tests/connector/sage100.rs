@@ -51,7 +51,7 @@ fn tracking_write(v: serde_json::Value) -> WriteTracking {
 #[tokio::test]
 async fn soap_operations_round_trip_and_faults_carry_sage_codes() {
     let rig = start_rig().await;
-    let c = soap(&rig, "ABC", "sage-password");
+    let c = soap(&rig, "ABC", "sage-password").await;
     let (contract, assembly) = c.contract_information().await.unwrap();
     assert!(!contract.is_empty() && !assembly.is_empty());
     let a = c.get_next_sales_order_no().await.unwrap();
@@ -147,12 +147,19 @@ async fn soap_operations_round_trip_and_faults_carry_sage_codes() {
         "WS_AlreadyExists"
     );
     assert_eq!(
-        fault_code(soap(&rig, "ABC", "wrong").get_sales_order("0000001").await).0,
+        fault_code(
+            soap(&rig, "ABC", "wrong")
+                .await
+                .get_sales_order("0000001")
+                .await
+        )
+        .0,
         "SY_Logon"
     );
     assert_eq!(
         fault_code(
             soap(&rig, "ZZZ", "sage-password")
+                .await
                 .get_sales_order("0000001")
                 .await
         )
@@ -164,19 +171,28 @@ async fn soap_operations_round_trip_and_faults_carry_sage_codes() {
 #[tokio::test]
 async fn read_only_fields_are_refused_like_sage_does() {
     let rig = start_rig().await;
+    let shape = ml_connector::sim::sage100::SoapShape::default();
+    let d = &shape.data_namespace;
+    // Written by hand as WCF expects it: data members in their namespace, in ordinal order.
     let env = |inner: &str| {
         format!(
-            r#"<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body><CreateSalesOrder xmlns="{ns}"><logon><Username>integration</Username><Password>sage-password</Password></logon><companyCode>ABC</companyCode><salesOrder>{inner}</salesOrder></CreateSalesOrder></s:Body></s:Envelope>"#,
-            ns = ml_connector::sim::sage100::SERVICE_NS
+            r#"<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body><CreateSalesOrder xmlns="{ns}"><logon><Password xmlns="{d}">sage-password</Password><Username xmlns="{d}">integration</Username></logon><companyCode>ABC</companyCode><salesOrder>{inner}</salesOrder></CreateSalesOrder></s:Body></s:Envelope>"#,
+            ns = shape.namespace
         )
     };
-    let body = env("<SalesOrderNo>0000777</SalesOrderNo><CustomerNo>ABF</CustomerNo><DateTimeCreated>2026-01-01T10:00:00</DateTimeCreated>");
+    let body = env(&format!(
+        r#"<CustomerNo xmlns="{d}">ABF</CustomerNo><DateTimeCreated xmlns="{d}">2026-01-01T10:00:00</DateTimeCreated><SalesOrderNo xmlns="{d}">0000777</SalesOrderNo>"#
+    ));
     let resp = reqwest::Client::new()
         .post(format!(
             "{}{}",
             rig.base,
             ml_connector::sim::sage100::SOAP_PATH
         ))
+        .header(
+            "SOAPAction",
+            format!("\"{}\"", shape.action("CreateSalesOrder")),
+        )
         .body(body)
         .send()
         .await
@@ -207,10 +223,8 @@ async fn wsdl_describes_every_operation_for_a_generic_client() {
     .unwrap();
     let wsdl = ml_connector::xml::parse(&text).unwrap();
     assert_eq!(wsdl.name, "definitions");
-    assert!(wsdl
-        .attrs
-        .iter()
-        .any(|(k, v)| k == "targetNamespace" && v == ml_connector::sim::sage100::SERVICE_NS));
+    assert!(wsdl.attrs.iter().any(|(k, v)| k == "targetNamespace"
+        && *v == ml_connector::sim::sage100::SoapShape::default().namespace));
     let port_type = wsdl.child("portType").unwrap();
     let ops: Vec<&str> = port_type
         .children_named("operation")
@@ -245,6 +259,7 @@ async fn malformed_xml_from_the_server_is_a_clear_error() {
     let rig = start_rig().await;
     control(&rig, Method::POST, "faults", json!({"malformed_rate": 1.0})).await;
     match soap(&rig, "ABC", "sage-password")
+        .await
         .get_customer("01", "ABF")
         .await
     {
@@ -260,11 +275,12 @@ async fn malformed_xml_from_the_server_is_a_clear_error() {
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     let c = ml_connector::sage100::SoapClient::new(ml_connector::sage100::SoapConfig {
         endpoint: format!("http://{addr}/svc"),
-        namespace: "urn:x".into(),
+        contract: Some(common::sage100::contract(&rig).await),
         username: "u".into(),
         password: ml_connector::secret::Secret::new("p"),
         company: "ABC".into(),
         timeout: Duration::from_secs(5),
+        faults: Default::default(),
     })
     .unwrap();
     assert!(matches!(
@@ -365,7 +381,7 @@ async fn items_and_item_warehouse_quantities() {
     let rig = start_rig().await;
     let a = agent(&rig, "ABC");
     let (found, missing) = a
-        .items(&["WID-100".into(), "GAD-300".into(), "NOPE".into()])
+        .items(&["WID-100".into(), "GAD-300".into(), "NOPE".into()], &[])
         .await
         .unwrap();
     assert_eq!(found.len(), 2);
@@ -590,7 +606,7 @@ async fn wrong_company_session_failures_and_missing_api_key() {
     )
     .await;
     // Sessions are pooled: a fresh rig-wide failure shows on a company with no idle session yet.
-    let r = agent(&rig, "ABC").items(&["WID-100".into()]).await;
+    let r = agent(&rig, "ABC").items(&["WID-100".into()], &[]).await;
     assert!(
         matches!(r, Err(SageError::Session(ref m)) if m.contains("COM object not registered")),
         "{r:?}"

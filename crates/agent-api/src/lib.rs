@@ -236,6 +236,9 @@ pub struct OrdersExist {
 pub struct ItemsRequest {
     #[serde(rename = "ItemCodes", default)]
     pub item_codes: Vec<String>,
+    /// CI_Item user-defined fields to read as well (`UDF_HTSCODE`), named by the site's settings.
+    #[serde(rename = "Udfs", default, skip_serializing_if = "Vec::is_empty")]
+    pub udfs: Vec<String>,
 }
 
 /// `POST …/items/lookup` answer.

@@ -146,6 +146,12 @@ pub struct SalesOrderHeader {
     )]
     pub ship_to_country_code: String,
     #[serde(
+        rename = "ResidentialAddress$",
+        default,
+        deserialize_with = "crate::text::lenient"
+    )]
+    pub residential_address: String,
+    #[serde(
         rename = "ShipVia$",
         default,
         deserialize_with = "crate::text::lenient"
@@ -263,6 +269,7 @@ impl SalesOrderHeader {
         "ShipToState$",
         "ShipToZipCode$",
         "ShipToCountryCode$",
+        "ResidentialAddress$",
         "ShipVia$",
         "ShipWeight$",
         "Weight",
@@ -363,6 +370,14 @@ pub struct SalesOrderLine {
         deserialize_with = "crate::text::lenient"
     )]
     pub drop_ship: String,
+    #[serde(rename = "UnitOfMeasureConvFactor", default, with = "crate::decimal")]
+    pub unit_of_measure_conv_factor: Decimal,
+    #[serde(
+        rename = "SalesKitLineKey$",
+        default,
+        deserialize_with = "crate::text::lenient"
+    )]
+    pub sales_kit_line_key: String,
 }
 
 impl SalesOrderLine {
@@ -385,6 +400,8 @@ impl SalesOrderLine {
         "LineWeight",
         "CommentText$",
         "DropShip$",
+        "UnitOfMeasureConvFactor",
+        "SalesKitLineKey$",
     ];
 }
 
@@ -463,6 +480,10 @@ pub struct ItemRow {
         deserialize_with = "crate::text::lenient"
     )]
     pub time_updated: String,
+    /// The item's user-defined fields the request asked for (`ItemsRequest::udfs`), by column
+    /// name (`UDF_HTSCODE$`); not in `COLUMNS`, since every site names its own.
+    #[serde(flatten, default)]
+    pub udfs: std::collections::BTreeMap<String, serde_json::Value>,
 }
 
 impl ItemRow {

@@ -202,7 +202,12 @@ async fn items(
     Path(co): Path<String>,
     Body(body): Body<wire::ItemsRequest>,
 ) -> Response {
-    answer(read(&state, &co, move |f| queries::items(f, body.item_codes)).await)
+    answer(
+        read(&state, &co, move |f| {
+            queries::items(f, body.item_codes, &body.udfs)
+        })
+        .await,
+    )
 }
 
 async fn changed_item_warehouses(

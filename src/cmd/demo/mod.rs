@@ -194,6 +194,10 @@ impl World {
             )
             .await?;
         }
+        // As `connection add` does: the SOAP contract comes from the (simulated) Sage's WSDL.
+        ml_connector::ops::connections::read_soap_contract(&db.pool, connection_id)
+            .await
+            .context("reading the Sage simulator's WSDL")?;
         let engine =
             ml_connector::app::Workflows::load_with(global.workflows_dir.as_deref(), deps, |_| {})?
                 .into_engine(db.pool.clone());

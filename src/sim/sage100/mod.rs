@@ -10,6 +10,7 @@ pub mod orders;
 pub mod schema;
 pub mod seed;
 mod soap;
+pub mod wcf;
 mod wsdl;
 
 use std::collections::HashMap;
@@ -24,8 +25,8 @@ use data::SageData;
 
 /// The SOAP endpoint path (IIS-hosted WCF service).
 pub const SOAP_PATH: &str = "/Sage100/eBusinessWebServices.svc";
-/// Our chosen service namespace: the real one is not in any public source (see ARCHITECTURE.md).
-pub const SERVICE_NS: &str = "http://sage.com/sage100/ebusinesswebservices";
+
+pub use wcf::{MemberOrder, SoapShape};
 
 #[derive(Debug, Clone)]
 pub struct SageConfig {
@@ -35,6 +36,12 @@ pub struct SageConfig {
     /// The site's time zone (DateUpdated/TimeUpdated are local wall time).
     pub zone: chrono_tz::Tz,
     pub seed_demo: bool,
+    /// Namespaces, contract name and member order of the SOAP service (see `wcf.rs`).
+    pub shape: SoapShape,
+    /// The text of a record-lock fault (versions word it differently).
+    pub lock_message: String,
+    /// The fault code for a key that is not on file.
+    pub not_on_file_code: String,
 }
 
 impl Default for SageConfig {
@@ -45,6 +52,9 @@ impl Default for SageConfig {
             companies: vec!["ABC".into()],
             zone: chrono_tz::America::Chicago,
             seed_demo: false,
+            shape: SoapShape::default(),
+            lock_message: boi::LOCKED_MESSAGE.into(),
+            not_on_file_code: "CI_NoKey".into(),
         }
     }
 }

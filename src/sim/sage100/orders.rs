@@ -156,7 +156,17 @@ pub fn save(
                     .get("QuantityOrdered")
                     .and_then(Value::as_f64)
                     .unwrap_or(0.0);
-                l.insert("LineWeight".into(), json!(weight * qty));
+                // ShipWeight is per stocking unit; a sales unit holds the conversion factor's worth.
+                let factor = l
+                    .get("UnitOfMeasureConvFactor")
+                    .and_then(Value::as_f64)
+                    .filter(|f| *f > 0.0)
+                    .unwrap_or(1.0);
+                l.insert("UnitOfMeasureConvFactor".into(), json!(factor));
+                l.insert(
+                    "LineWeight".into(),
+                    json!((weight * factor * qty * 100.0).round() / 100.0),
+                );
                 let price = l.get("UnitPrice").and_then(Value::as_f64).unwrap_or(0.0);
                 l.insert(
                     "ExtensionAmt".into(),

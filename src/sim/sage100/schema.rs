@@ -78,6 +78,7 @@ pub const SO_HEADER: &[Column] = &[
     c("ShipToState", 2),
     c("ShipToZipCode", 10),
     c("ShipToCountryCode", 3),
+    v(c("ResidentialAddress", 1), &["Y", "N"]),
     c("ShipVia", 15),
     c("ShipWeight", 5),
     n("Weight"),
@@ -125,6 +126,9 @@ pub const SO_DETAIL: &[Column] = &[
     c("CommentText", 2048),
     v(c("DropShip", 1), &["Y", "N"]),
     c("PurchaseOrderNo", 7),
+    n("UnitOfMeasureConvFactor"),
+    c("SalesKitLineKey", 6),
+    v(c("ExplodedKitItem", 1), &["Y", "N", "P"]),
 ];
 
 pub const CI_ITEM: &[Column] = &[

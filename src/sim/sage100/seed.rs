@@ -43,6 +43,7 @@ pub fn demo(data: &mut SageData, company: &str) {
                 ("State", json!(state)),
                 ("ZipCode", json!(zip)),
                 ("CountryCode", json!("USA")),
+                ("TelephoneNo", json!("(512) 555-0100")),
                 (
                     "EmailAddress",
                     json!(format!("purchasing@{}.example", no.to_lowercase())),

@@ -3,13 +3,13 @@
 //! ErrorMessage}. Creates are atomic: a fault leaves nothing behind.
 
 use axum::extract::State;
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use chrono::NaiveDate;
 use serde_json::{json, Value};
 
 use super::data::{check_value, key, Record};
-use super::{orders, schema, SageSim, SERVICE_NS};
+use super::{orders, schema, SageSim};
 use crate::xml::{self, escape, Element};
 
 const ENVELOPE_NS: &str = "http://schemas.xmlsoap.org/soap/envelope/";
@@ -25,10 +25,12 @@ fn envelope(body: &str) -> String {
     format!(r#"<s:Envelope xmlns:s="{ENVELOPE_NS}"><s:Body>{body}</s:Body></s:Envelope>"#)
 }
 
-fn fault_response((code, msg): Fault) -> Response {
+fn fault_response(sim: &SageSim, (code, msg): Fault) -> Response {
     let (code, msg) = (escape(&code), escape(&msg));
+    let ns = escape(&sim.cfg.shape.namespace);
+    let data = escape(&sim.cfg.shape.data_namespace);
     let body = format!(
-        r#"<s:Fault><faultcode xmlns:a="{SERVICE_NS}/faults">a:{code}</faultcode><faultstring xml:lang="en-US">{msg}</faultstring><detail><MasFault xmlns="{SERVICE_NS}" xmlns:i="http://www.w3.org/2001/XMLSchema-instance"><ErrorCode>{code}</ErrorCode><ErrorMessage>{msg}</ErrorMessage></MasFault></detail></s:Fault>"#
+        r#"<s:Fault><faultcode xmlns:a="{ns}/faults">a:{code}</faultcode><faultstring xml:lang="en-US">{msg}</faultstring><detail><MasFault xmlns="{data}" xmlns:i="http://www.w3.org/2001/XMLSchema-instance"><ErrorCode>{code}</ErrorCode><ErrorMessage>{msg}</ErrorMessage></MasFault></detail></s:Fault>"#
     );
     (
         StatusCode::INTERNAL_SERVER_ERROR,
@@ -43,8 +45,9 @@ fn ok_response(sim: &SageSim, op: &str, result: Option<String>) -> Response {
         Some(r) => format!("<{op}Result>{r}</{op}Result>"),
         None => String::new(),
     };
+    let ns = escape(&sim.cfg.shape.namespace);
     let mut text = envelope(&format!(
-        r#"<{op}Response xmlns="{SERVICE_NS}">{inner}</{op}Response>"#
+        r#"<{op}Response xmlns="{ns}">{inner}</{op}Response>"#
     ));
     let f = sim.faults();
     if f.malformed_rate > 0.0 && rand::random::<f64>() < f.malformed_rate {
@@ -58,24 +61,60 @@ fn ok_response(sim: &SageSim, op: &str, result: Option<String>) -> Response {
         .into_response()
 }
 
-pub async fn handle(State(sim): State<SageSim>, body: String) -> Response {
+pub async fn handle(State(sim): State<SageSim>, headers: HeaderMap, body: String) -> Response {
     let doc = match xml::parse(&body) {
         Ok(d) => d,
         Err(e) => {
-            return fault_response(fault(
-                "WS_BadRequest",
-                format!(
+            return fault_response(
+                &sim,
+                fault(
+                    "WS_BadRequest",
+                    format!(
                     "The formatter threw an exception while trying to deserialize the message: {e}"
                 ),
-            ))
+                ),
+            )
         }
     };
     let Some(op) = doc.path(&["Body"]).and_then(|b| b.children.first()) else {
-        return fault_response(fault("WS_BadRequest", "The message has no SOAP body."));
+        return fault_response(
+            &sim,
+            fault("WS_BadRequest", "The message has no SOAP body."),
+        );
     };
-    match dispatch(&sim, op) {
+    // WCF dispatches on the SOAPAction: one this contract does not have is refused.
+    let shape = &sim.cfg.shape;
+    let action = headers
+        .get("SOAPAction")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .trim_matches('"');
+    if action != shape.action(&op.name) {
+        return fault_response(
+            &sim,
+            fault(
+                "ActionNotSupported",
+                format!("The message with Action '{action}' cannot be processed at the receiver, due to a ContractFilter mismatch at the EndpointDispatcher."),
+            ),
+        );
+    }
+    if op.ns != shape.namespace {
+        return fault_response(
+            &sim,
+            fault(
+                "DeserializationFailed",
+                format!(
+                    "OperationFormatter encountered an invalid Message body. Expected to find node type 'Element' with name '{}' and namespace '{}'. Found node type 'Element' with name '{}' and namespace '{}'",
+                    op.name, shape.namespace, op.name, op.ns
+                ),
+            ),
+        );
+    }
+    // What WCF would hand the service: members out of sequence or namespace are gone.
+    let op = shape.read_request(op);
+    match dispatch(&sim, &op) {
         Ok(result) => ok_response(&sim, &op.name, result),
-        Err(f) => fault_response(f),
+        Err(f) => fault_response(&sim, f),
     }
 }
 
@@ -111,7 +150,10 @@ fn dispatch(sim: &SageSim, op: &Element) -> Result<Option<String>, Fault> {
             let no = op.text_of("salesOrderNo").unwrap_or_default();
             let co = data.company(&company).expect("checked");
             let header = co.so_header.get(no).cloned().ok_or_else(|| {
-                fault("CI_NoKey", format!("The SalesOrderNo {no} does not exist."))
+                fault(
+                    &sim.cfg.not_on_file_code,
+                    format!("The SalesOrderNo {no} does not exist."),
+                )
             })?;
             let lines = orders::lines(co, no);
             let _ = zone;
@@ -134,14 +176,19 @@ fn dispatch(sim: &SageSim, op: &Element) -> Result<Option<String>, Fault> {
                 .and_then(Value::as_str)
                 .unwrap_or_default();
             if existing && sim.is_locked(&format!("SoHeader:{no}")) {
-                return Err(fault("SO_SalesOrder", super::boi::LOCKED_MESSAGE));
+                return Err(fault("SO_SalesOrder", sim.cfg.lock_message.clone()));
             }
             let lines = if existing && so.child("Lines").is_none() {
                 None
             } else {
                 Some(lines)
             };
-            orders::save(&mut data, &company, &header, lines.as_deref(), existing)?;
+            orders::save(&mut data, &company, &header, lines.as_deref(), existing).map_err(
+                |(code, msg)| match code.as_str() {
+                    "CI_NoKey" => (sim.cfg.not_on_file_code.clone(), msg),
+                    _ => (code, msg),
+                },
+            )?;
             Ok(None)
         }
         "DeleteSalesOrder" => {
@@ -149,7 +196,7 @@ fn dispatch(sim: &SageSim, op: &Element) -> Result<Option<String>, Fault> {
             let co = data.company(&company).expect("checked");
             if co.so_header.remove(&no).is_none() {
                 return Err(fault(
-                    "CI_NoKey",
+                    &sim.cfg.not_on_file_code,
                     format!("The SalesOrderNo {no} does not exist."),
                 ));
             }
@@ -166,7 +213,7 @@ fn dispatch(sim: &SageSim, op: &Element) -> Result<Option<String>, Fault> {
             let co = data.company(&company).expect("checked");
             let c = co.ar_customer.get(&key(&[div, no])).ok_or_else(|| {
                 fault(
-                    "CI_NoKey",
+                    &sim.cfg.not_on_file_code,
                     format!("The customer {div}-{no} does not exist."),
                 )
             })?;

@@ -114,11 +114,29 @@ pub fn orders_exist(
     Ok(wire::OrdersExist { existing, missing })
 }
 
-pub fn items(files: &mut dyn CompanyFiles, codes: Vec<String>) -> Result<wire::Items, Failure> {
+/// A site's user-defined field as a column (`UDF_HTSCODE` → `UDF_HTSCODE$`): `UDF_` then letters,
+/// digits or `_`, at most 30 characters; anything else is not a UDF and is left out.
+fn udf_column(name: &str) -> Option<String> {
+    let bare = name.trim().trim_end_matches('$');
+    let ok = bare.len() <= 30
+        && bare.to_ascii_uppercase().starts_with("UDF_")
+        && bare.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    ok.then(|| format!("{bare}$"))
+}
+
+/// Items by code, with the contract's columns plus the UDFs the request names.
+pub fn items(
+    files: &mut dyn CompanyFiles,
+    codes: Vec<String>,
+    udfs: &[String],
+) -> Result<wire::Items, Failure> {
+    let udfs: Vec<String> = udfs.iter().filter_map(|u| udf_column(u)).collect();
+    let mut cols: Vec<&str> = wire::ItemRow::COLUMNS.to_vec();
+    cols.extend(udfs.iter().map(String::as_str));
     let (mut items, mut missing) = (Vec::new(), Vec::new());
     for code in codes {
         match files
-            .by_key(SageTable::Item, &[&code], wire::ItemRow::COLUMNS)?
+            .by_key(SageTable::Item, &[&code], &cols)?
             .into_iter()
             .next()
         {
