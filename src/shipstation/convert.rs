@@ -238,9 +238,17 @@ pub fn lineage(raw: &Value, id: i64) -> Option<RemoteOrder> {
     })
 }
 
+/// A typed record, or what is wrong with it (naming the field).
+fn read<T: serde::de::DeserializeOwned>(raw: &Value) -> Result<T, String> {
+    serde_path_to_error::deserialize(raw.clone()).map_err(|e| {
+        let path = e.path().to_string();
+        format!("{path}: {}", e.into_inner())
+    })
+}
+
 /// A label record; an `Err` names why it is not an order's shipment or cannot be read.
 pub fn label(raw: Value) -> Result<Shipment, String> {
-    let s: V1Shipment = serde_json::from_value(raw.clone()).map_err(|e| e.to_string())?;
+    let s: V1Shipment = read(&raw)?;
     let Some(order_id) = s.order_id else {
         return Err("a label without an order (orderId null): nothing to write back".into());
     };
@@ -265,7 +273,7 @@ pub fn label(raw: Value) -> Result<Shipment, String> {
 
 /// A fulfillment record (an order marked shipped); an `Err` names why it cannot be read.
 pub fn fulfillment(raw: Value) -> Result<Shipment, String> {
-    let f: Fulfillment = serde_json::from_value(raw.clone()).map_err(|e| e.to_string())?;
+    let f: Fulfillment = read(&raw)?;
     Ok(Shipment {
         source: ShipmentSource::Fulfillment,
         external_id: f.fulfillment_id,
