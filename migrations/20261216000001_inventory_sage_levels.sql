@@ -1,6 +1,6 @@
 -- The Sage item-warehouse quantities the inventory sync last read. Every run compares each of them
 -- with ShipStation, because what ShipStation's open orders allocate changes without any Sage change
--- (see README "Inventory": the quantity pushed adds those allocations back).
+-- (README, "What the connector changes in ShipStation": the quantity pushed adds those allocations back).
 CREATE TABLE inventory_sage_levels (
     connection_id  bigint      NOT NULL REFERENCES connections (id) ON DELETE CASCADE,
     item_code      text        NOT NULL,

@@ -168,20 +168,20 @@ async fn run(deps: FlowDeps, input: StepInput) -> StepResult {
         ("fulfillments", fulfilled),
     ] {
         seen.extend(batch.records);
-        skipped.extend(batch.skipped.into_iter().map(|s| (source, s)));
+        skipped.push((source, batch.skipped));
     }
     let intake = shipment_intake::record(pool, c, &seen, "poll", "shipments_poll")
         .await
         .map_err(db)?;
     let mut tx = pool.begin().await.map_err(db)?;
-    for (source, s) in &skipped {
+    for (source, records) in &skipped {
         super::skipped::audit(
             &mut tx,
             input.workflow_id,
             "shipments_poll",
             ShipmentsPollState::Poll.as_str(),
             source,
-            std::slice::from_ref(s),
+            records,
         )
         .await?;
     }
@@ -201,7 +201,7 @@ async fn run(deps: FlowDeps, input: StepInput) -> StepResult {
         .collect();
     Ok(Transition::to(ShipmentsPollState::Done).with_detail(json!({
         "found": intake.found, "new": intake.new, "signalled": intake.signalled,
-        "skipped_records": skipped.len(), "watermarks": next,
+        "skipped_records": skipped.iter().map(|(_, r)| r.len()).sum::<usize>(), "watermarks": next,
         "webhooks_subscribed": created_now, "webhook_subscriptions": subscribed.subscriptions,
         "webhook_subscriptions_removed": subscribed.removed,
     })))

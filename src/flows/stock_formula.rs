@@ -1,4 +1,5 @@
-//! The quantity the inventory sync pushes (README "Inventory" states the same formula).
+//! The quantity the inventory sync pushes (the README, "What the connector changes in
+//! ShipStation", states the same formula).
 //!
 //! Sage may sell `available` = QuantityOnHand − the configured quantities (QuantityOnSalesOrder
 //! by default) − the buffer, never below 0. ShipStation shows `available` = on_hand − allocated,

@@ -67,7 +67,7 @@ fn unreadable(answer: &Value) -> ShipStationError {
             "an object with {}",
             o.keys().take(5).cloned().collect::<Vec<_>>().join(", ")
         ),
-        other => format!("{}", other.to_string().chars().take(40).collect::<String>()),
+        other => other.to_string().chars().take(40).collect::<String>(),
     };
     ShipStationError::Malformed {
         what: "GET /webhooks".into(),

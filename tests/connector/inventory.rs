@@ -152,7 +152,10 @@ impl Rig {
                 r["sku"] == sku && r["inventory_location_id"] == loc && r["condition"] == "sellable"
             })
             .fold((0, 0), |(h, _), r| {
-                (h + r["on_hand"].as_i64().unwrap(), r["allocated"].as_i64().unwrap())
+                (
+                    h + r["on_hand"].as_i64().unwrap(),
+                    r["allocated"].as_i64().unwrap(),
+                )
             })
     }
 
@@ -370,10 +373,15 @@ async fn allocations_of_orders_open_in_both_systems_are_not_counted_twice() {
     r.set_stock(&[("ALLOC-1".into(), "000", 100, 10)]);
     let first = r.run("before-allocation").await;
     assert_eq!(first.status, "completed", "{:?}", first.last_error);
-    assert_eq!(r.shipstation("ALLOC-1", "000").await, (90, 0), "not allocated: 90 available");
+    assert_eq!(
+        r.shipstation("ALLOC-1", "000").await,
+        (90, 0),
+        "not allocated: 90 available"
+    );
 
     // The same order open in ShipStation, and allocated there by staff.
-    let v1 = common::shipstation::v1_client(&r.c.ss, r.c.pool.clone(), ("sim-key", "sim-secret"), None);
+    let v1 =
+        common::shipstation::v1_client(&r.c.ss, r.c.pool.clone(), ("sim-key", "sim-secret"), None);
     let order = v1
         .create_orders(&[json!({"orderNumber": "0000071", "orderKey": "sage100:ABC:0000071",
             "orderDate": "2026-12-01 09:00:00", "orderStatus": "awaiting_shipment",
@@ -385,21 +393,32 @@ async fn allocations_of_orders_open_in_both_systems_are_not_counted_twice() {
         .order_id
         .unwrap();
     r.c.ss_control("allocate", json!({"orderId": order})).await;
-    assert_eq!(r.shipstation("ALLOC-1", "000").await, (90, 10), "ShipStation would show 80");
+    assert_eq!(
+        r.shipstation("ALLOC-1", "000").await,
+        (90, 10),
+        "ShipStation would show 80"
+    );
 
     // No Sage change: the next run still sees the allocation and adds it back.
     let second = r.run("allocated").await;
     assert_eq!(second.status, "completed", "{:?}", second.last_error);
     let (on_hand, allocated) = r.shipstation("ALLOC-1", "000").await;
     assert_eq!((on_hand, allocated), (100, 10));
-    assert_eq!(on_hand - allocated, 90, "ShipStation's available = Sage's available");
+    assert_eq!(
+        on_hand - allocated,
+        90,
+        "ShipStation's available = Sage's available"
+    );
     assert_eq!(r.plan_detail(second.id).await["allocated_added_back"], 10);
 
     // With a buffer of 5 the same holds, less the buffer.
     r.c.update_settings(|s| {
         s.inventory.buffers.insert(
             "sku:ALLOC-1".into(),
-            ml_connector::connections::Buffer { absolute: 5, percent: 0.0 },
+            ml_connector::connections::Buffer {
+                absolute: 5,
+                percent: 0.0,
+            },
         );
     })
     .await;
@@ -408,19 +427,25 @@ async fn allocations_of_orders_open_in_both_systems_are_not_counted_twice() {
     assert_eq!(on_hand - allocated, 85);
 
     // Staff release the allocation: nothing to add back any more.
-    r.c.ss_control("deallocate", json!({"orderId": order})).await;
+    r.c.ss_control("deallocate", json!({"orderId": order}))
+        .await;
     r.run("released").await;
     assert_eq!(r.shipstation("ALLOC-1", "000").await, (85, 0));
 
     // An allocation strategy allocates again; the label ships it (on hand goes down in
     // ShipStation) and Sage invoices it: both agree at every step.
-    r.c.ss_control("behaviour", json!({"auto_allocate": true})).await;
+    r.c.ss_control("behaviour", json!({"auto_allocate": true}))
+        .await;
     r.c.ss_control("allocate", json!({"orderId": order})).await;
     r.run("reallocated").await;
     let (on_hand, allocated) = r.shipstation("ALLOC-1", "000").await;
     assert_eq!((on_hand - allocated, allocated), (85, 10));
     r.c.ss_control("labels", json!({"orderId": order})).await;
-    assert_eq!(r.shipstation("ALLOC-1", "000").await, (85, 0), "shipped: 10 left ShipStation");
+    assert_eq!(
+        r.shipstation("ALLOC-1", "000").await,
+        (85, 0),
+        "shipped: 10 left ShipStation"
+    );
     tokio::time::sleep(Duration::from_millis(50)).await;
     r.set_stock(&[("ALLOC-1".into(), "000", 90, 0)]);
     r.run("invoiced").await;
@@ -436,10 +461,13 @@ async fn inventory_pages_follow_links_next_and_a_page_that_does_not_advance_is_a
     let r = rig_with(Behaviour {
         inventory_paging: InventoryPaging::Cursor,
         inventory_page_max: 40,
+        extra_fields: true,
         ..Behaviour::default()
     })
     .await;
-    let rows: Vec<_> = (0..150).map(|i| (sku(i), "000", 10 + i as i64, 0)).collect();
+    let rows: Vec<_> = (0..150)
+        .map(|i| (sku(i), "000", 10 + i as i64, 0))
+        .collect();
     r.set_stock(&rows);
     let first = tokio::time::timeout(Duration::from_secs(120), r.run("cursor-first"))
         .await
@@ -451,12 +479,17 @@ async fn inventory_pages_follow_links_next_and_a_page_that_does_not_advance_is_a
         .await
         .expect("the run ends");
     assert_eq!(second.status, "completed", "{:?}", second.last_error);
-    assert_eq!(r.adjust_calls().await, calls, "all 150 levels were read back over 4 pages");
-    assert!(r
-        .plan_detail(second.id)
-        .await["levels_compared"]
-        .as_u64()
-        .unwrap() >= 150);
+    assert_eq!(
+        r.adjust_calls().await,
+        calls,
+        "all 150 levels were read back over 4 pages"
+    );
+    assert!(
+        r.plan_detail(second.id).await["levels_compared"]
+            .as_u64()
+            .unwrap()
+            >= 150
+    );
     let received: serde_json::Value =
         reqwest::get(format!("{}/__control/received", r.c.ss.base_url()))
             .await
@@ -468,31 +501,45 @@ async fn inventory_pages_follow_links_next_and_a_page_that_does_not_advance_is_a
         .as_array()
         .unwrap()
         .iter()
-        .filter(|x| x["method"] == "GET" && x["path"].as_str().unwrap().starts_with("/v2/inventory?"))
+        .filter(|x| {
+            x["method"] == "GET" && x["path"].as_str().unwrap().starts_with("/v2/inventory?")
+        })
         .map(|x| x["path"].as_str().unwrap())
         .collect();
-    assert!(reads.iter().all(|p| !p.contains("page=")), "no page parameter is made up: {reads:?}");
-    assert!(reads.iter().any(|p| p.contains("cursor=")), "links.next was followed");
+    assert!(
+        reads.iter().all(|p| !p.contains("page=")),
+        "no page parameter is made up: {reads:?}"
+    );
+    assert!(
+        reads.iter().any(|p| p.contains("cursor=")),
+        "links.next was followed"
+    );
 
     // A server whose next link repeats the page: the step fails with a plain error.
-    r.c.ss_control("behaviour", json!({"inventory_paging": "stuck"})).await;
-    let (id, _) = r
-        .c
-        .engine
-        .start_workflow("inventory", r.c.connection_id, "stuck", json!({}), "test")
-        .await
-        .unwrap();
-    let error = common::eventually("the stuck run's first failure", Duration::from_secs(60), || async {
-        ml_connector::engine::store::events(&r.c.pool, id)
+    r.c.ss_control("behaviour", json!({"inventory_paging": "stuck"}))
+        .await;
+    let (id, _) =
+        r.c.engine
+            .start_workflow("inventory", r.c.connection_id, "stuck", json!({}), "test")
             .await
-            .unwrap()
-            .into_iter()
-            .find(|e| e.event == "step_failed")
-            .and_then(|e| e.error)
-    })
+            .unwrap();
+    let error = common::eventually(
+        "the stuck run's first failure",
+        Duration::from_secs(60),
+        || async {
+            ml_connector::engine::store::events(&r.c.pool, id)
+                .await
+                .unwrap()
+                .into_iter()
+                .find(|e| e.event == "step_failed")
+                .and_then(|e| e.error)
+        },
+    )
     .await;
     assert!(error.contains("paging does not advance"), "{error}");
-    let row = ml_connector::engine::store::get(&r.c.pool, id).await.unwrap();
+    let row = ml_connector::engine::store::get(&r.c.pool, id)
+        .await
+        .unwrap();
     assert_ne!(row.status, "completed");
     r.stop().await;
 }
@@ -507,24 +554,36 @@ async fn lots_are_summed_and_other_conditions_kept_apart() {
     assert_eq!(r.shipstation("LOT-1", "000").await.0, 20);
     let loc = r.location("000").await;
     // Staff receive a lot of 20 and put 5 aside as damaged, in ShipStation only.
-    for (lot, condition, q) in [(json!("L-2026-11"), "sellable", 20), (json!(null), "damaged", 5)] {
+    for (lot, condition, q) in [
+        (json!("L-2026-11"), "sellable", 20),
+        (json!(null), "damaged", 5),
+    ] {
         r.c.ss_control(
             "v2/stock",
             json!({"sku": "LOT-1", "inventory_location_id": loc, "on_hand": q, "condition": condition, "lot": lot}),
         )
         .await;
     }
-    assert_eq!(r.shipstation("LOT-1", "000").await.0, 40, "ShipStation would sell 40");
+    assert_eq!(
+        r.shipstation("LOT-1", "000").await.0,
+        40,
+        "ShipStation would sell 40"
+    );
     // No Sage change: the run still compares ShipStation's sellable total (both lots) with Sage.
     let run = r.run("lots").await;
     assert_eq!(run.status, "completed", "{:?}", run.last_error);
-    assert_eq!(r.shipstation("LOT-1", "000").await.0, 20, "sellable back to Sage's 20");
-    let rows: serde_json::Value = reqwest::get(format!("{}/__control/v2/inventory", r.c.ss.base_url()))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    assert_eq!(
+        r.shipstation("LOT-1", "000").await.0,
+        20,
+        "sellable back to Sage's 20"
+    );
+    let rows: serde_json::Value =
+        reqwest::get(format!("{}/__control/v2/inventory", r.c.ss.base_url()))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
     let damaged: Vec<i64> = rows
         .as_array()
         .unwrap()

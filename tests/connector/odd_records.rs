@@ -75,7 +75,11 @@ async fn a_label_without_an_order_and_an_unreadable_record_skip_alone_and_are_au
             .fetch_all(&c.pool)
             .await
             .unwrap();
-    assert_eq!(seen, vec![good], "the readable label is taken, the others are not");
+    assert_eq!(
+        seen,
+        vec![good],
+        "the readable label is taken, the others are not"
+    );
     let skipped: Vec<(Option<String>, Value)> = sqlx::query_as(
         "SELECT error, detail FROM workflow_events WHERE workflow_id = $1 AND event = 'record_skipped' ORDER BY id",
     )

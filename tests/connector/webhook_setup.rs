@@ -42,8 +42,17 @@ async fn assert_one_each(c: &Connector, base: &str, what: &str) {
             .iter()
             .filter(|s| s["event"] == *event && s["url"].as_str().unwrap().starts_with(base))
             .collect();
-        assert_eq!(mine.len(), 1, "{what}: {event}: {subs:?}");
-        assert_eq!(ids[event], mine[0]["id"], "{what}: {event}'s id is remembered");
+        assert_eq!(
+            mine.len(),
+            1,
+            "{what}: {event} subscribed {} times ({} subscriptions in all)",
+            mine.len(),
+            subs.len()
+        );
+        assert_eq!(
+            ids[event], mine[0]["id"],
+            "{what}: {event}'s id is remembered"
+        );
     }
     assert_eq!(subs.len(), EVENTS.len(), "{what}: nothing else subscribed");
 }
@@ -55,6 +64,7 @@ async fn a_hundred_polls_leave_one_subscription_per_event_whatever_the_list_shap
             v1_limit: 1_000_000,
             behaviour: Behaviour {
                 webhooks_list: shape,
+                extra_fields: true,
                 ..Behaviour::default()
             },
             ..SimConfig::default()
