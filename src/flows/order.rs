@@ -140,6 +140,13 @@ async fn fetch(deps: FlowDeps, input: StepInput) -> StepResult {
         Err(problems) => Err(StepError::fatal(problems.join("; "))),
         Ok(Mapped::Post(mapped)) => {
             let mut ctx = OrderContext::of(&input)?;
+            if ctx.posted_payload.is_none() && ctx.shipstation_order_id.is_some() {
+                // Posted by a release that kept no copy of the last post: what it posted is the
+                // payload of its last fetch, still here.
+                ctx.posted_payload = payload(&ctx, &clients)
+                    .ok()
+                    .and_then(|o| serde_json::to_value(o).ok());
+            }
             ctx.payload =
                 Some(serde_json::to_value(&*mapped).map_err(|e| StepError::fatal(e.to_string()))?);
             ctx.fetched_stamp = Some(stamp(&order));

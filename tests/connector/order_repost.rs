@@ -318,3 +318,46 @@ async fn a_split_order_is_updated_by_its_order_id_and_keeps_the_lines_moved_away
         shutdown.trigger();
     }
 }
+
+/// An order posted by the previous release (no copy of the last post in its context): a Sage
+/// change to a shared field (here a hold) still reaches ShipStation, and staff edits stay.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_order_posted_by_the_previous_release_still_takes_sage_changes_to_shared_fields() {
+    let (c, shutdown) = started(Behaviour::default()).await;
+    let no = enter_order(
+        &c.sage,
+        json!({"CustomerNo": "ABF", "ShipVia": "UPS GROUND", "Lines": lines(2)}),
+    )
+    .await;
+    sync(&c, "first").await;
+    // What the previous release left in the workflow's context: no `posted_payload`.
+    sqlx::query(
+        "UPDATE workflows SET context = context - 'posted_payload' WHERE kind = 'order' AND business_key = $1",
+    )
+    .bind(&no)
+    .execute(&c.pool)
+    .await
+    .unwrap();
+    let order_id = c.ss_order(&no).await["orderId"].as_i64().unwrap();
+    c.ss_control(
+        "edit-order",
+        json!({"orderId": order_id, "set": {"tagIds": [7], "serviceCode": "ups_next_day_air"}}),
+    )
+    .await;
+    control(
+        &c.sage,
+        Method::POST,
+        &format!("ABC/orders/{no}"),
+        json!({"OrderStatus": "H"}),
+    )
+    .await;
+    sync(&c, "held").await;
+    let after = c.ss_order(&no).await;
+    assert_eq!(after["orderStatus"], "on_hold", "Sage's hold arrives");
+    assert_eq!(after["tagIds"], json!([7]));
+    assert_eq!(
+        after["serviceCode"], "ups_next_day_air",
+        "staff's service stays"
+    );
+    shutdown.trigger();
+}
