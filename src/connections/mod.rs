@@ -312,6 +312,9 @@ impl Settings {
         if self.shipstation.v1_rate_limit_per_min < 1 {
             p.push("shipstation.v1_rate_limit_per_min must be at least 1".into());
         }
+        if self.shipstation.updatable_statuses.is_empty() {
+            p.push("shipstation.updatable_statuses must name at least one order status (e.g. awaiting_shipment)".into());
+        }
         for (name, secs) in [
             ("polls.orders_secs", self.polls.orders_secs),
             ("polls.shipments_secs", self.polls.shipments_secs),

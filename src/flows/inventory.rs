@@ -5,9 +5,10 @@
 //! reads ShipStation's sellable stock and allocations at the mapped locations, computes for every
 //! copied level the quantity to push (`stock_formula`: what Sage may sell plus what ShipStation's
 //! open orders allocate of it), and records one planned row per difference. Every run compares
-//! every level: ShipStation's allocations change without any Sage change. `apply` sends `adjust` (sets on hand) for pending rows a
-//! chunk per step, marking each row and writing an audit event as it lands, so a run that stops
-//! resumes with exactly the rows still pending. SKUs ShipStation refuses are reported, not dropped.
+//! every level: ShipStation's allocations change without any Sage change. `apply` sends `adjust`
+//! (sets the sellable on-hand) for pending rows a chunk per step, marking each row and writing an
+//! audit event as it lands, so a run that stops resumes with exactly the rows still pending. SKUs
+//! ShipStation refuses are reported, not dropped.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 

@@ -1,7 +1,9 @@
 //! ShipStation simulator: V1 (`ssapi`, Basic auth, 40 req/window with X-Rate-Limit-* headers,
 //! Pacific times), V2 (`/v2`, API-Key, 200/min with Retry-After), webhooks (V1 unsigned with
-//! numbered-host resource URLs; V2 RSA-signed with a JWKS at `/jwks`) and a control API at
-//! `/__control` for tests. Run it alone with `ml-connector sim shipstation`.
+//! numbered-host resource URLs; V2 RSA-signed with a JWKS at `/jwks`, or where the behaviour says),
+//! V2 inventory with lots, conditions and allocation, a control API at `/__control` for tests, and
+//! behaviours that switch it to the other answer where real accounts may differ (`behaviour.rs`).
+//! Run it alone with `ml-connector sim shipstation`.
 
 mod behaviour;
 mod clock;
