@@ -168,7 +168,7 @@ pub async fn receive(
     };
     d.connection_id = Some(connection.id);
     if api == "v2" {
-        let verifier = state.verifier(connection.id, &connection.settings.shipstation.v2_base_url);
+        let verifier = state.verifier(connection.id, &connection.settings.shipstation.v2_jwks_url);
         if let Err(r) = verifier
             .verify(&V2Signature::from_headers(&headers), &body, Utc::now())
             .await
@@ -308,10 +308,10 @@ async fn poll_pending(state: &ApiState, connection_id: i64) -> bool {
 }
 
 impl ApiState {
-    /// One V2 verifier (and JWKS cache) per connection.
-    /// One verifier (and key cache) per connection, replaced when its JWKS location changes.
-    fn verifier(&self, connection_id: i64, v2_base_url: &str) -> Arc<V2Verifier> {
-        let url = format!("{}/jwks", v2_base_url.trim_end_matches('/'));
+    /// One verifier (and key cache) per connection, replaced when its JWKS location
+    /// (`shipstation.v2_jwks_url`) changes.
+    fn verifier(&self, connection_id: i64, jwks_url: &str) -> Arc<V2Verifier> {
+        let url = jwks_url.to_string();
         let mut map = self.verifiers.lock().unwrap();
         match map.get(&connection_id) {
             Some(v) if v.jwks_url() == url => v.clone(),

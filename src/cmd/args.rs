@@ -426,6 +426,12 @@ pub struct SimShipStationArgs {
     /// Webhook resource URLs use ssapiN.<domain>:<port>; map those names to this simulator.
     #[arg(long, default_value = "shipstation.test")]
     pub host_domain: String,
+    /// How the simulated account behaves where real accounts may differ, as JSON (fields of
+    /// `Behaviour`: jwks_path, webhooks_list, inventory_paging, inventory_page_max, auto_allocate,
+    /// order_update, not_updatable_message, split_needs_order_id, extra_fields); also
+    /// switchable at run time with POST /__control/behaviour.
+    #[arg(long, value_name = "JSON")]
+    pub behaviour_json: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -12,8 +12,13 @@ use mlc_agent::server::{serve_agent, Transport};
 
 /// `sim shipstation`: run the simulator until Ctrl-C/SIGTERM.
 pub async fn shipstation(args: &SimShipStationArgs, shutdown: Shutdown) -> anyhow::Result<()> {
-    use ml_connector::sim::shipstation::{ShipStationSim, SimConfig};
+    use ml_connector::sim::shipstation::{Behaviour, ShipStationSim, SimConfig};
+    let behaviour: Behaviour = match &args.behaviour_json {
+        Some(j) => serde_json::from_str(j).context("--behaviour-json")?,
+        None => Behaviour::default(),
+    };
     let cfg = SimConfig {
+        behaviour,
         v1_keys: vec![(args.v1_key.clone(), args.v1_secret.clone())],
         v2_key: args.v2_key.clone(),
         v1_limit: args.v1_limit,

@@ -124,9 +124,22 @@ pub struct ShipStationSettings {
     pub v2_base_url: String,
     /// Domain of webhook resource URLs (`ssapiN.<domain>`); `shipstation.com` in production.
     pub resource_domain: String,
+    /// V1 requests per minute per key pair (40, ShipStation's limit; lower it when another
+    /// integration shares the key pair).
+    pub v1_rate_limit_per_min: u32,
     /// V2 requests per minute (200 by default; ShipStation raises it on request).
     pub v2_rate_limit_per_min: u32,
+    /// Where the public keys that sign V2 webhooks are published (a JWKS). The default is the
+    /// location public client code verifies against; ShipStation's own docs do not name one.
+    pub v2_jwks_url: String,
+    /// Order statuses in which ShipStation lets an order be updated (V1 docs: awaiting_payment,
+    /// awaiting_shipment, on_hold). An order in any other status is final: a later Sage change
+    /// is recorded, not sent.
+    pub updatable_statuses: Vec<String>,
 }
+
+/// The JWKS public client code verifies ShipStation V2 (ShipEngine-signed) webhooks against.
+pub const DEFAULT_V2_JWKS_URL: &str = "https://api.shipengine.com/jwks";
 
 impl Default for ShipStationSettings {
     fn default() -> Self {
@@ -134,7 +147,10 @@ impl Default for ShipStationSettings {
             v1_base_url: "https://ssapi.shipstation.com".into(),
             v2_base_url: "https://api.shipstation.com".into(),
             resource_domain: "shipstation.com".into(),
+            v1_rate_limit_per_min: 40,
             v2_rate_limit_per_min: 200,
+            v2_jwks_url: DEFAULT_V2_JWKS_URL.into(),
+            updatable_statuses: crate::shipstation::OrderPolicy::default().updatable_statuses,
         }
     }
 }
@@ -257,6 +273,10 @@ pub struct InventorySettings {
     pub create_locations: bool,
     /// A full resync (every item-warehouse row, not only changed ones) at most this often.
     pub full_resync_hours: u64,
+    /// Add back what ShipStation's open orders allocate, up to Sage's QuantityOnSalesOrder (those
+    /// orders are already subtracted in Sage): ShipStation's available then equals Sage's. Off:
+    /// ShipStation's on-hand is Sage's available as it is.
+    pub add_back_allocated: bool,
 }
 
 impl Default for InventorySettings {
@@ -266,6 +286,7 @@ impl Default for InventorySettings {
             buffers: BTreeMap::new(),
             create_locations: true,
             full_resync_hours: 24,
+            add_back_allocated: true,
         }
     }
 }
@@ -308,6 +329,7 @@ impl Settings {
             ("sage.agent_url", &self.sage.agent_url),
             ("shipstation.v1_base_url", &self.shipstation.v1_base_url),
             ("shipstation.v2_base_url", &self.shipstation.v2_base_url),
+            ("shipstation.v2_jwks_url", &self.shipstation.v2_jwks_url),
         ] {
             if url::Url::parse(url).is_err() {
                 p.push(format!("{name} {url:?} is not a URL"));
@@ -317,6 +339,12 @@ impl Settings {
                     "{name} {url:?} must use https (plain http is allowed only on loopback)"
                 ));
             }
+        }
+        if self.shipstation.v1_rate_limit_per_min < 1 {
+            p.push("shipstation.v1_rate_limit_per_min must be at least 1".into());
+        }
+        if self.shipstation.updatable_statuses.is_empty() {
+            p.push("shipstation.updatable_statuses must name at least one order status (e.g. awaiting_shipment)".into());
         }
         for (name, secs) in [
             ("polls.orders_secs", self.polls.orders_secs),

@@ -121,8 +121,9 @@ fn order_day<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<NaiveDate>
 /// What an upsert did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Upserted {
-    /// Created or replaced: the service's id of the order.
-    Posted { order_id: i64 },
+    /// Created or updated: the service's id of the order, and the service's values kept over
+    /// the connector's (edits made there, named by field) for the audit trail.
+    Posted { order_id: i64, kept: Vec<String> },
     /// The order was shipped or cancelled there: a later change cannot apply any more.
     NotUpdatable(String),
     /// Refused: the data needs a person.

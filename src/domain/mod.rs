@@ -11,6 +11,7 @@ mod invoice;
 mod item;
 mod order;
 pub mod ports;
+mod remote;
 mod shipment;
 mod stamp;
 mod zone;
@@ -25,6 +26,9 @@ pub use ids::{CompanyCode, IdError, InvoiceNo, ItemCode, OrderKey, SalesOrderNo,
 pub use invoice::{Invoice, InvoiceTracking, InvoiceTrackingUpdate, TrackingRow};
 pub use item::{Item, StockLevel, StockQuantity};
 pub use order::{Address, LineKind, OrderLine, OrderStatus, OrderType, SalesOrder};
+pub use remote::{
+    PostedOrder, RemoteStock, Shipments, SkippedRecord, StockAt, Subscription, Subscriptions,
+};
 pub use shipment::Package;
 pub use stamp::{ChangeStamp, Keyed};
 pub use zone::{SiteZone, ZoneError};

@@ -10,7 +10,8 @@ use chrono::{DateTime, Utc};
 
 use super::{
     ChangeStamp, DeliveryEstimate, Invoice, InvoiceNo, InvoiceTrackingUpdate, Item, ItemCode,
-    OutboundOrder, RemoteOrder, SalesOrder, SalesOrderNo, Shipment, StockLevel, StockSet, Upserted,
+    OutboundOrder, PostedOrder, RemoteOrder, SalesOrder, SalesOrderNo, Shipments, StockAt,
+    StockLevel, StockSet, Subscriptions, Upserted,
 };
 
 /// A page of a change feed and where the next one starts (`None`: caught up). The cursor is
@@ -158,8 +159,22 @@ pub enum ShipmentFeed {
 
 #[async_trait]
 pub trait Fulfilment: Send + Sync {
-    /// Create or replace an order by its key.
-    async fn upsert_order(&self, order: &OutboundOrder) -> Result<Upserted, FulfilmentError>;
+    /// Create an order (upserted by its key), or update the one posted `before`: starting from
+    /// everything the service holds, only the fields the connector owns change. Whether it can
+    /// still change is decided by the order's status there.
+    async fn upsert_order(
+        &self,
+        order: &OutboundOrder,
+        before: Option<&PostedOrder>,
+    ) -> Result<Upserted, FulfilmentError>;
+
+    /// Cancel the order posted for `order` (found by `remote_id`, else by its key), changing
+    /// nothing else; `NotUpdatable` when it is not there or no longer open.
+    async fn cancel_order(
+        &self,
+        order: &OutboundOrder,
+        remote_id: Option<i64>,
+    ) -> Result<Upserted, FulfilmentError>;
 
     /// An order by the service's id, with its lineage (merged and split orders).
     async fn order(&self, id: i64) -> Result<RemoteOrder, FulfilmentError>;
@@ -172,27 +187,30 @@ pub trait Fulfilment: Send + Sync {
     fn order_in_record(&self, raw: &serde_json::Value, remote_order_id: i64)
         -> Option<RemoteOrder>;
 
-    /// Shipments of one feed changed at or after `since`.
+    /// Shipments of one feed changed at or after `since` (records that cannot be read are
+    /// skipped and named).
     async fn shipments(
         &self,
         feed: ShipmentFeed,
         since: DateTime<Utc>,
-    ) -> Result<Vec<Shipment>, FulfilmentError>;
+    ) -> Result<Shipments, FulfilmentError>;
 
     /// What a webhook's resource points at (`event` names what it lists).
     async fn shipments_at(
         &self,
         resource_url: &str,
         event: &str,
-    ) -> Result<Vec<Shipment>, FulfilmentError>;
+    ) -> Result<Shipments, FulfilmentError>;
 
-    /// Keep these events subscribed to `target_url`; returns the events subscribed now.
+    /// Keep each event subscribed to `target_url` exactly once. `known` holds the subscription
+    /// ids remembered from earlier calls (event → id).
     async fn ensure_webhooks(
         &self,
         target_url: &str,
         events: &[&str],
         label: &str,
-    ) -> Result<Vec<String>, FulfilmentError>;
+        known: &BTreeMap<String, i64>,
+    ) -> Result<Subscriptions, FulfilmentError>;
 
     /// The delivery estimate of a tracked package.
     async fn delivery_estimate(
@@ -211,10 +229,10 @@ pub trait Fulfilment: Send + Sync {
         location_name: &str,
     ) -> Result<(String, String), FulfilmentError>;
 
-    /// On-hand quantity per SKU at a stock location.
-    async fn stock_at(&self, location_id: &str) -> Result<Vec<(String, i64)>, FulfilmentError>;
+    /// Sellable stock per SKU at a stock location (on hand and allocated).
+    async fn stock_at(&self, location_id: &str) -> Result<StockAt, FulfilmentError>;
 
-    /// Set the on-hand quantity of a SKU at a location.
+    /// Set the sellable on-hand quantity of a SKU at a location.
     async fn set_stock(
         &self,
         sku: &str,

@@ -15,7 +15,7 @@ use crate::engine::StepError;
 use crate::sage100::{AgentClient, AgentConfig, Sage100, SoapClient};
 use crate::shipstation::batcher::OrderBatcher;
 use crate::shipstation::webhook::ResourcePolicy;
-use crate::shipstation::{KeyPair, KeyRing, ShipStation, V1Client, V1Config};
+use crate::shipstation::{KeyPair, KeyRing, OrderPolicy, ShipStation, V1Client, V1Config};
 use crate::vault::Vault;
 
 /// Clients of one connection.
@@ -162,6 +162,7 @@ impl FlowDeps {
         }
         let mut v1_cfg = V1Config::production();
         v1_cfg.base_url = s.shipstation.v1_base_url.clone();
+        v1_cfg.limit = s.shipstation.v1_rate_limit_per_min.max(1);
         v1_cfg.margin = self.tuning.v1_margin;
         v1_cfg.resources = resource_policy(s);
         let v1 = V1Client::new(v1_cfg, Arc::new(KeyRing::new(active, next)), pool.clone())
@@ -180,6 +181,9 @@ impl FlowDeps {
         };
         let batcher = OrderBatcher::start(v1.clone(), self.tuning.batch_window);
         let item_udfs = s.orders.item_udfs();
+        let policy = OrderPolicy {
+            updatable_statuses: s.shipstation.updatable_statuses.clone(),
+        };
         Ok(ConnectionClients {
             connection: c,
             site,
@@ -188,7 +192,12 @@ impl FlowDeps {
                 soap,
                 item_udfs,
             }),
-            fulfilment: Arc::new(ShipStation { v1, v2, batcher }),
+            fulfilment: Arc::new(ShipStation {
+                v1,
+                v2,
+                batcher,
+                policy,
+            }),
         })
     }
 }

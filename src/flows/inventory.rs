@@ -1,24 +1,26 @@
 //! The inventory sync (workflows/inventory.toml).
 //!
 //! `plan` reads IM_ItemWarehouse rows changed since the watermark (all rows at a full resync, at most
-//! every `full_resync_hours`), computes what ShipStation may sell — QuantityOnHand minus the
-//! configured quantities (QuantityOnSalesOrder by default) minus a safety buffer by SKU or warehouse,
-//! never negative (clamped and reported) — diffs that against ShipStation's current levels and
-//! records one planned row per difference. `apply` sends `adjust` (sets on hand) for pending rows a
-//! chunk per step, marking each row and writing an audit event as it lands, so a run that stops
-//! resumes with exactly the rows still pending. SKUs ShipStation refuses are reported, not dropped.
+//! every `full_resync_hours`) into the connector's copy of Sage's levels (`inventory_sage_levels`),
+//! reads ShipStation's sellable stock and allocations at the mapped locations, computes for every
+//! copied level the quantity to push (`stock_formula`: what Sage may sell plus what ShipStation's
+//! open orders allocate of it), and records one planned row per difference. Every run compares
+//! every level: ShipStation's allocations change without any Sage change. `apply` sends `adjust`
+//! (sets the sellable on-hand) for pending rows a chunk per step, marking each row and writing an
+//! audit event as it lands, so a run that stops resumes with exactly the rows still pending. SKUs
+//! ShipStation refuses are reported, not dropped.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use rust_decimal::prelude::ToPrimitive;
-use rust_decimal::Decimal;
 use serde_json::json;
+use sqlx::PgPool;
 
 use super::deps::{ConnectionClients, FlowDeps};
 use super::kinds::{self, InventoryState};
 use super::step_errors::db;
-use crate::connections::{self, Settings};
-use crate::domain::{ChangeStamp, ChangeTracker, StockLevel, StockSet};
+use super::stock_formula;
+use crate::connections;
+use crate::domain::{ChangeStamp, ChangeTracker, RemoteStock, SkippedRecord, StockLevel, StockSet};
 use crate::engine::{HandlerRegistry, StepError, StepInput, StepResult, Transition};
 
 pub const FEED: &str = "sage_item_warehouses";
@@ -37,30 +39,25 @@ struct Cursor {
     last_full_resync: Option<chrono::DateTime<chrono::Utc>>,
 }
 
-/// What ShipStation may sell of one stock level (whole units), and whether it had to be clamped
-/// at 0: on hand minus the configured quantities minus the buffer (absolute, then a percent of
-/// what is left, rounded up).
-pub fn available(settings: &Settings, level: &StockLevel) -> (i64, bool) {
-    let inv = &settings.inventory;
-    let mut q = level.on_hand.0
-        - inv
-            .subtract
-            .iter()
-            .map(|f| level.quantity(*f).0)
-            .sum::<Decimal>();
-    let buffer = inv
-        .buffers
-        .get(&format!("sku:{}", level.item))
-        .or_else(|| inv.buffers.get(level.warehouse.as_str()));
-    if let Some(b) = buffer {
-        q -= Decimal::from(b.absolute);
-        if q > Decimal::ZERO {
-            let percent = Decimal::try_from(b.percent).unwrap_or_default();
-            q -= (q * percent / Decimal::ONE_HUNDRED).ceil();
+/// The Sage levels the sync last read, by (item, warehouse).
+async fn copied_levels(
+    pool: &PgPool,
+    connection_id: i64,
+) -> Result<BTreeMap<(String, String), StockLevel>, StepError> {
+    let rows: Vec<(serde_json::Value,)> =
+        sqlx::query_as("SELECT level FROM inventory_sage_levels WHERE connection_id = $1")
+            .bind(connection_id)
+            .fetch_all(pool)
+            .await
+            .map_err(db)?;
+    let mut out = BTreeMap::new();
+    for (v,) in rows {
+        // A copy that no longer reads (an older shape) is dropped; the next full resync restores it.
+        if let Ok(l) = serde_json::from_value::<StockLevel>(v) {
+            out.insert((l.item.to_string(), l.warehouse.to_string()), l);
         }
     }
-    let q = q.floor().to_i64().unwrap_or(0);
-    (q.max(0), q < 0)
+    Ok(out)
 }
 
 /// The inventory location of a Sage warehouse, creating it in ShipStation on first use if allowed.
@@ -117,16 +114,20 @@ async fn plan(deps: FlowDeps, input: StepInput) -> StepResult {
     }
     let settings = clients.connection.settings.clone();
     let pool = &input.db;
-    let stored = super::feed_state::load_cursor(pool, input.connection_id, FEED).await?;
+    let c = input.connection_id;
+    let stored = super::feed_state::load_cursor(pool, c, FEED).await?;
     let mut cursor: Cursor = stored
         .map(serde_json::from_value)
         .transpose()
         .map_err(|e| StepError::fatal(format!("cursor unreadable: {e}")))?
         .unwrap_or_default();
+    let mut copy = copied_levels(pool, c).await?;
     let now = chrono::Utc::now();
-    let full = cursor.last_full_resync.is_none_or(|t| {
-        now - t >= chrono::Duration::hours(settings.inventory.full_resync_hours as i64)
-    });
+    // No copy yet (a new connection, or the first run of this release): read everything.
+    let full = copy.is_empty()
+        || cursor.last_full_resync.is_none_or(|t| {
+            now - t >= chrono::Duration::hours(settings.inventory.full_resync_hours as i64)
+        });
     let since = if full {
         ChangeStamp::default()
     } else {
@@ -152,33 +153,43 @@ async fn plan(deps: FlowDeps, input: StepInput) -> StepResult {
             None => break,
         }
     }
-    // Sage quantities by location, then ShipStation's current levels of those locations.
+    if full {
+        copy.clear(); // a level Sage no longer has is not pushed again
+    }
+    for r in &rows {
+        copy.insert((r.item.to_string(), r.warehouse.to_string()), r.clone());
+    }
+    // Every copied level's location, then ShipStation's stock at those locations.
     let mut locations: HashMap<String, String> = HashMap::new();
-    for code in rows
-        .iter()
-        .map(|r| r.warehouse.to_string())
-        .collect::<BTreeSet<_>>()
-    {
+    for code in copy.keys().map(|(_, w)| w.clone()).collect::<BTreeSet<_>>() {
         locations.insert(code.clone(), location_of(&input, &clients, &code).await?);
     }
-    let mut current: HashMap<(String, String), i64> = HashMap::new();
+    let mut remote: HashMap<(String, String), RemoteStock> = HashMap::new();
+    let (mut kept_apart, mut unreadable): (Vec<SkippedRecord>, Vec<SkippedRecord>) =
+        (vec![], vec![]);
     for loc in locations.values().collect::<BTreeSet<_>>() {
-        for (sku, on_hand) in clients.fulfilment.stock_at(loc).await? {
-            current.insert((sku, loc.clone()), on_hand);
+        let at = clients.fulfilment.stock_at(loc).await?;
+        for l in at.levels {
+            remote.insert((l.sku.clone(), loc.clone()), l);
         }
+        kept_apart.extend(at.kept_apart);
+        unreadable.extend(at.skipped);
     }
     let mut clamped = Vec::new();
+    let mut added_back = 0i64;
     let mut planned: BTreeMap<(String, String), (String, i64, Option<i64>)> = BTreeMap::new();
-    for r in &rows {
-        let (qty, was_clamped) = available(&settings, r);
-        let (sku, code) = (r.item.to_string(), r.warehouse.to_string());
+    for ((sku, code), level) in &copy {
+        let loc = locations[code].clone();
+        let there = remote.get(&(sku.clone(), loc.clone()));
+        let allocated = there.map_or(0, |r| r.allocated);
+        let (qty, was_clamped) = stock_formula::pushed(&settings, level, allocated);
+        added_back += stock_formula::added_back(&settings, level, allocated);
         if was_clamped {
             clamped.push(format!("{sku}@{code}"));
         }
-        let loc = locations[&code].clone();
-        let previous = current.get(&(sku.clone(), loc.clone())).copied();
+        let previous = there.map(|r| r.on_hand);
         if previous.unwrap_or(0) != qty || (previous.is_none() && qty > 0) {
-            planned.insert((sku, loc), (code, qty, previous));
+            planned.insert((sku.clone(), loc), (code.clone(), qty, previous));
         }
     }
     let (skus, locs): (Vec<String>, Vec<String>) = planned.keys().cloned().unzip();
@@ -200,23 +211,82 @@ async fn plan(deps: FlowDeps, input: StepInput) -> StepResult {
     .execute(&mut *tx)
     .await
     .map_err(db)?;
+    save_copy(&mut tx, c, &rows, full).await?;
+    super::skipped::audit(
+        &mut tx,
+        input.workflow_id,
+        "inventory.plan",
+        InventoryState::Plan.as_str(),
+        "ShipStation inventory",
+        &unreadable,
+    )
+    .await?;
     if full {
         cursor.last_full_resync = Some(now);
     }
-    super::feed_state::save_cursor(&mut tx, input.connection_id, FEED, &cursor).await?;
+    super::feed_state::save_cursor(&mut tx, c, FEED, &cursor).await?;
     tx.commit().await.map_err(db)?;
     if !clamped.is_empty() {
         tracing::warn!(
-            connection = input.connection_id,
+            connection = c,
             count = clamped.len(),
             "inventory: negative available quantities clamped to 0"
         );
     }
+    let names = |v: &[SkippedRecord]| {
+        v.iter()
+            .take(50)
+            .map(|s| format!("{}: {}", s.record, s.problem))
+            .collect::<Vec<_>>()
+    };
     Ok(Transition::to(InventoryState::Apply).with_detail(json!({
-        "full_resync": full, "rows_read": rows.len(), "to_adjust": planned.len(),
+        "full_resync": full, "rows_read": rows.len(), "levels_compared": copy.len(), "to_adjust": planned.len(),
+        "allocated_added_back": added_back,
         "clamped_to_zero": clamped.iter().take(50).collect::<Vec<_>>(), "clamped_count": clamped.len(),
         "skipped_records": skipped.iter().take(50).collect::<Vec<_>>(), "skipped_count": skipped.len(),
+        "kept_apart": names(&kept_apart), "kept_apart_count": kept_apart.len(),
+        "shipstation_rows_skipped": names(&unreadable), "shipstation_rows_skipped_count": unreadable.len(),
     })))
+}
+
+/// Keep the copy of Sage's levels: this run's rows; after a full read, only those.
+async fn save_copy(
+    tx: &mut sqlx::PgConnection,
+    connection_id: i64,
+    rows: &[StockLevel],
+    full: bool,
+) -> Result<(), StepError> {
+    if full {
+        sqlx::query("DELETE FROM inventory_sage_levels WHERE connection_id = $1")
+            .bind(connection_id)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+    }
+    // One row per level (the latest read), as one statement may not update a row twice.
+    let latest: BTreeMap<(String, String), &StockLevel> = rows
+        .iter()
+        .map(|r| ((r.item.to_string(), r.warehouse.to_string()), r))
+        .collect();
+    let (keys, levels): (Vec<_>, Vec<_>) = latest.into_iter().unzip();
+    let (items, warehouses): (Vec<String>, Vec<String>) = keys.into_iter().unzip();
+    let levels: Vec<serde_json::Value> = levels
+        .into_iter()
+        .map(|r| serde_json::to_value(r).unwrap_or_default())
+        .collect();
+    sqlx::query(
+        "INSERT INTO inventory_sage_levels (connection_id, item_code, warehouse_code, level)
+         SELECT $1, i, w, l FROM unnest($2::text[], $3::text[], $4::jsonb[]) AS t(i, w, l)
+         ON CONFLICT (connection_id, item_code, warehouse_code) DO UPDATE SET level = EXCLUDED.level, read_at = now()",
+    )
+    .bind(connection_id)
+    .bind(&items)
+    .bind(&warehouses)
+    .bind(&levels)
+    .execute(&mut *tx)
+    .await
+    .map_err(db)?;
+    Ok(())
 }
 
 async fn apply(deps: FlowDeps, input: StepInput) -> StepResult {
@@ -287,66 +357,4 @@ async fn apply(deps: FlowDeps, input: StepInput) -> StepResult {
     Ok(Transition::to(InventoryState::Done).with_detail(
         json!({"adjusted": applied, "rejected_by_shipstation": rejected, "rejected_skus": unknown}),
     ))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::connections::Buffer;
-
-    fn row(sku: &str, wh: &str, on_hand: i64, on_so: i64, on_bo: i64) -> StockLevel {
-        let q = |n: i64| crate::domain::Quantity(Decimal::from(n));
-        StockLevel {
-            item: sku.parse().unwrap(),
-            warehouse: wh.parse().unwrap(),
-            on_hand: q(on_hand),
-            on_sales_order: q(on_so),
-            on_back_order: q(on_bo),
-            on_purchase_order: q(0),
-            stamp: ChangeStamp::default(),
-        }
-    }
-
-    #[test]
-    fn formula_buffers_and_clamping() {
-        let mut s = Settings::default();
-        assert_eq!(
-            available(&s, &row("A", "000", 100, 30, 5)),
-            (70, false),
-            "on hand − on sales order"
-        );
-        s.inventory
-            .subtract
-            .push(crate::domain::StockQuantity::QuantityOnBackOrder);
-        assert_eq!(available(&s, &row("A", "000", 100, 30, 5)), (65, false));
-        s.inventory.buffers.insert(
-            "000".into(),
-            Buffer {
-                absolute: 5,
-                percent: 10.0,
-            },
-        );
-        assert_eq!(
-            available(&s, &row("A", "000", 100, 30, 5)),
-            (54, false),
-            "65 − 5 = 60, minus 10 % = 54"
-        );
-        s.inventory.buffers.insert(
-            "sku:A".into(),
-            Buffer {
-                absolute: 0,
-                percent: 50.0,
-            },
-        );
-        assert_eq!(
-            available(&s, &row("A", "000", 100, 30, 5)),
-            (32, false),
-            "the SKU's buffer wins: 65 − 33"
-        );
-        assert_eq!(
-            available(&s, &row("B", "000", 3, 10, 0)),
-            (0, true),
-            "never negative"
-        );
-    }
 }

@@ -11,7 +11,9 @@ pub mod orders_poll;
 pub mod shipment;
 pub mod shipment_intake;
 pub mod shipments_poll;
+pub mod skipped;
 pub mod step_errors;
+pub mod stock_formula;
 pub mod tracking_writeback;
 
 use std::path::Path;

@@ -6,7 +6,7 @@ use serde_json::{json, Value};
 use super::deps::{ConnectionClients, FlowDeps};
 use super::kinds::{self, OrderState};
 use super::order_mapping::{map_order, Contact, Mapped};
-use crate::domain::{OutboundOrder, OutboundStatus, SalesOrder, SalesOrderNo, Upserted};
+use crate::domain::{OutboundOrder, PostedOrder, SalesOrder, SalesOrderNo, Upserted};
 use crate::engine::{HandlerRegistry, StepError, StepInput, StepResult, Transition};
 
 pub fn register(r: &mut HandlerRegistry, deps: &FlowDeps) {
@@ -32,9 +32,13 @@ pub struct OrderContext {
         skip_serializing_if = "Option::is_none"
     )]
     pub sales_order_no: Option<String>,
-    /// The mapped ShipStation order, as posted (and re-sent to cancel).
+    /// The order as mapped at the last fetch (what post sends).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub payload: Option<Value>,
+    /// The order as last posted: a re-post applies Sage's changes since then, and keeps what
+    /// was edited in ShipStation (shared fields, see shipstation::ownership).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub posted_payload: Option<Value>,
     /// Sage's change stamp when the order was read, and when it was posted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fetched_stamp: Option<Value>,
@@ -142,6 +146,13 @@ async fn fetch(deps: FlowDeps, input: StepInput) -> StepResult {
         Err(problems) => Err(StepError::fatal(problems.join("; "))),
         Ok(Mapped::Post(mapped)) => {
             let mut ctx = OrderContext::of(&input)?;
+            if ctx.posted_payload.is_none() && ctx.shipstation_order_id.is_some() {
+                // Posted by a release that kept no copy of the last post: what it posted is the
+                // payload of its last fetch, still here.
+                ctx.posted_payload = payload(&ctx, &clients)
+                    .ok()
+                    .and_then(|o| serde_json::to_value(o).ok());
+            }
             ctx.payload =
                 Some(serde_json::to_value(&*mapped).map_err(|e| StepError::fatal(e.to_string()))?);
             ctx.fetched_stamp = Some(stamp(&order));
@@ -185,13 +196,27 @@ async fn post(deps: FlowDeps, input: StepInput) -> StepResult {
                 .with_detail(json!({"not_reposted": "merged into another ShipStation order", "merged_into": into})));
         }
     }
-    match clients.fulfilment.upsert_order(&order).await? {
-        Upserted::Posted { order_id } => {
+    // A re-post starts from what ShipStation holds; the last post says what Sage changed since.
+    let before = ctx.shipstation_order_id.map(|remote_id| PostedOrder {
+        remote_id,
+        sent: ctx
+            .posted_payload
+            .clone()
+            .and_then(|p| serde_json::from_value(p).ok()),
+    });
+    match clients
+        .fulfilment
+        .upsert_order(&order, before.as_ref())
+        .await?
+    {
+        Upserted::Posted { order_id, kept } => {
             ctx.shipstation_order_id = Some(order_id);
             ctx.posted_stamp = ctx.fetched_stamp.clone();
+            ctx.posted_payload = serde_json::to_value(&order).ok();
             Ok(Transition::to(OrderState::Check)
                 .with_context(ctx.to_value())
-                .with_detail(json!({"orderKey": order.key, "orderId": order_id})))
+                .with_detail(json!({"orderKey": order.key, "orderId": order_id,
+                    "updated": before.is_some(), "kept_from_shipstation": kept})))
         }
         // Shipped or cancelled in ShipStation: a later Sage change cannot apply any more.
         Upserted::NotUpdatable(msg) => Ok(Transition::to(OrderState::Check)
@@ -230,10 +255,14 @@ async fn check(deps: FlowDeps, input: StepInput) -> StepResult {
 
 async fn cancel_remote(deps: FlowDeps, input: StepInput) -> StepResult {
     let clients = deps.clients(&input.db, input.connection_id).await?;
-    let mut order = payload(&OrderContext::of(&input)?, &clients)?;
-    order.status = OutboundStatus::Cancelled;
-    match clients.fulfilment.upsert_order(&order).await? {
-        Upserted::Posted { order_id } => Ok(Transition::to(OrderState::Cancelled)
+    let ctx = OrderContext::of(&input)?;
+    let order = payload(&ctx, &clients)?;
+    match clients
+        .fulfilment
+        .cancel_order(&order, ctx.shipstation_order_id)
+        .await?
+    {
+        Upserted::Posted { order_id, .. } => Ok(Transition::to(OrderState::Cancelled)
             .with_detail(json!({"cancelled_in_shipstation": order_id}))),
         Upserted::NotUpdatable(msg) => {
             Ok(Transition::to(OrderState::Cancelled).with_detail(json!({"not_cancelled": msg})))

@@ -8,6 +8,8 @@
 //!
 //! Both hand what they find to `shipment_intake::record`, which applies each record once.
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -19,11 +21,14 @@ use super::kinds::{self, ShipmentsPollState, WebhookState};
 use super::shipment_intake::{self, Intake};
 use super::step_errors::db;
 use crate::domain::ports::ShipmentFeed;
-use crate::domain::Shipment;
+use crate::domain::{Shipment, Subscriptions};
 use crate::engine::{HandlerRegistry, StepError, StepInput, StepResult, Transition};
 use crate::secret::Secret;
 
 pub const FEED: &str = "shipstation_shipments";
+/// The cursor holding the ids of our webhook subscriptions (event → id; the URL holds a secret
+/// token and is not stored).
+pub const SUBSCRIPTIONS: &str = "shipstation_webhooks";
 /// The first poll looks this far back.
 pub const BACKFILL_DAYS: i64 = 7;
 /// The V1 events that carry shipments.
@@ -89,25 +94,42 @@ pub fn target_url(base: &str, connection: &str, token: &Secret) -> String {
     )
 }
 
-/// Subscribe the events whose subscription to our URL is missing; returns what was added.
+/// Keep each event subscribed to our URL once, and remember the subscription ids.
 async fn ensure_webhooks(
     deps: &FlowDeps,
     pool: &PgPool,
     clients: &ConnectionClients,
-) -> Result<Vec<String>, StepError> {
+) -> Result<Subscriptions, StepError> {
     let Some(base) = &clients.connection.settings.tracking.webhook_base_url else {
-        return Ok(vec![]);
+        return Ok(Subscriptions::default());
     };
-    let token = webhook_token(deps, pool, clients.connection.id).await?;
+    let c = clients.connection.id;
+    let token = webhook_token(deps, pool, c).await?;
     let url = target_url(base, &clients.connection.name, &token);
-    Ok(clients
+    let known: BTreeMap<String, i64> = feed_state::load_cursor(pool, c, SUBSCRIPTIONS)
+        .await?
+        .and_then(|v| serde_json::from_value(v).ok())
+        .unwrap_or_default();
+    let done = clients
         .fulfilment
         .ensure_webhooks(
             &url,
             EVENTS,
             &format!("ml-connector {}", clients.connection.name),
+            &known,
         )
-        .await?)
+        .await?;
+    let ids: BTreeMap<String, i64> = done
+        .subscriptions
+        .iter()
+        .map(|s| (s.event.clone(), s.id))
+        .collect();
+    if ids != known {
+        let mut tx = pool.begin().await.map_err(db)?;
+        feed_state::save_cursor(&mut tx, c, SUBSCRIPTIONS, &ids).await?;
+        tx.commit().await.map_err(db)?;
+    }
+    Ok(done)
 }
 
 fn latest<T>(
@@ -134,17 +156,35 @@ async fn run(deps: FlowDeps, input: StepInput) -> StepResult {
         .shipments(ShipmentFeed::FulfillmentsCreated, marks.fulfillments)
         .await?;
     let next = Watermarks {
-        shipments: latest(&created, |s| s.created_at, marks.shipments),
-        voids: latest(&voided, |s| s.voided_at, marks.voids),
-        fulfillments: latest(&fulfilled, |f| f.created_at, marks.fulfillments),
+        shipments: latest(&created.records, |s| s.created_at, marks.shipments),
+        voids: latest(&voided.records, |s| s.voided_at, marks.voids),
+        fulfillments: latest(&fulfilled.records, |f| f.created_at, marks.fulfillments),
     };
-    let mut seen: Vec<Shipment> = created;
-    seen.extend(voided);
-    seen.extend(fulfilled);
+    let mut skipped = Vec::new();
+    let mut seen: Vec<Shipment> = Vec::new();
+    for (source, batch) in [
+        ("labels created", created),
+        ("labels voided", voided),
+        ("fulfillments", fulfilled),
+    ] {
+        seen.extend(batch.records);
+        skipped.push((source, batch.skipped));
+    }
     let intake = shipment_intake::record(pool, c, &seen, "poll", "shipments_poll")
         .await
         .map_err(db)?;
     let mut tx = pool.begin().await.map_err(db)?;
+    for (source, records) in &skipped {
+        super::skipped::audit(
+            &mut tx,
+            input.workflow_id,
+            "shipments_poll",
+            ShipmentsPollState::Poll.as_str(),
+            source,
+            records,
+        )
+        .await?;
+    }
     feed_state::save_cursor(&mut tx, c, FEED, &next).await?;
     let counts = feed_state::RunCounts {
         found: intake.found,
@@ -153,9 +193,17 @@ async fn run(deps: FlowDeps, input: StepInput) -> StepResult {
     };
     feed_state::finish_run(&mut tx, run_id, counts, &next).await?;
     tx.commit().await.map_err(db)?;
+    let created_now: Vec<&str> = subscribed
+        .subscriptions
+        .iter()
+        .filter(|s| s.created)
+        .map(|s| s.event.as_str())
+        .collect();
     Ok(Transition::to(ShipmentsPollState::Done).with_detail(json!({
         "found": intake.found, "new": intake.new, "signalled": intake.signalled,
-        "watermarks": next, "webhooks_subscribed": subscribed,
+        "skipped_records": skipped.iter().map(|(_, r)| r.len()).sum::<usize>(), "watermarks": next,
+        "webhooks_subscribed": created_now, "webhook_subscriptions": subscribed.subscriptions,
+        "webhook_subscriptions_removed": subscribed.removed,
     })))
 }
 
@@ -188,17 +236,35 @@ async fn fetch_delivery(deps: FlowDeps, input: StepInput) -> StepResult {
         found,
         new,
         signalled,
-    } = shipment_intake::record(pool, input.connection_id, &seen, "webhook", "webhook")
-        .await
-        .map_err(db)?;
+    } = shipment_intake::record(
+        pool,
+        input.connection_id,
+        &seen.records,
+        "webhook",
+        "webhook",
+    )
+    .await
+    .map_err(db)?;
+    let mut tx = pool.begin().await.map_err(db)?;
+    super::skipped::audit(
+        &mut tx,
+        input.workflow_id,
+        "webhook",
+        WebhookState::Fetch.as_str(),
+        &ctx.resource_type,
+        &seen.skipped,
+    )
+    .await?;
     sqlx::query(
         "UPDATE webhook_deliveries SET processed_at = now(), shipments_found = $2 WHERE id = $1",
     )
     .bind(id)
     .bind(found as i32)
-    .execute(pool)
+    .execute(&mut *tx)
     .await
     .map_err(db)?;
-    Ok(Transition::to(WebhookState::Done)
-        .with_detail(json!({"found": found, "new": new, "signalled": signalled})))
+    tx.commit().await.map_err(db)?;
+    Ok(Transition::to(WebhookState::Done).with_detail(
+        json!({"found": found, "new": new, "signalled": signalled, "skipped_records": seen.skipped.len()}),
+    ))
 }

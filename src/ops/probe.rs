@@ -85,6 +85,7 @@ pub async fn test(pool: &sqlx::PgPool, vault: &Vault, name: &str) -> anyhow::Res
             };
             let mut cfg = V1Config::production();
             cfg.base_url = s.shipstation.v1_base_url.clone();
+            cfg.limit = s.shipstation.v1_rate_limit_per_min.max(1);
             cfg.retry.max_attempts = 1;
             let v1 = V1Client::new(
                 cfg,
@@ -105,6 +106,7 @@ pub async fn test(pool: &sqlx::PgPool, vault: &Vault, name: &str) -> anyhow::Res
         Some(k) => {
             let mut cfg = V2Config::production();
             cfg.base_url = s.shipstation.v2_base_url.clone();
+            cfg.limit = s.shipstation.v2_rate_limit_per_min.max(1);
             cfg.retry.max_attempts = 1;
             let v2 = V2Client::new(cfg, k, pool.clone())?;
             record(

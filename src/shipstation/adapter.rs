@@ -1,25 +1,27 @@
 //! ShipStation as the connector's fulfilment service: V1 for orders, shipments, fulfillments and
 //! webhooks; V2 (when the connection has a V2 key) for inventory and delivery estimates.
 
+use std::collections::BTreeMap;
+
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde_json::Value;
 
 use super::batcher::OrderBatcher;
-use super::types::{Fulfillment, Shipment as V1Shipment};
+use super::orders::OrderPolicy;
+use super::records::{self, Kind, FULFILLMENT, LABEL};
 use super::v1::Query;
 use super::v2::InventoryTransaction;
-use super::{convert, pacific, ShipStationError, V1Client, V2Client};
+use super::{convert, inventory, pacific, subscriptions, ShipStationError, V1Client, V2Client};
 use crate::domain::ports::{Fulfilment, FulfilmentError, ShipmentFeed};
-use crate::domain::{DeliveryEstimate, OutboundOrder, RemoteOrder, Shipment, StockSet, Upserted};
+use crate::domain::{
+    DeliveryEstimate, OutboundOrder, PostedOrder, RemoteOrder, Shipment, Shipments, StockAt,
+    StockSet, Subscriptions, Upserted,
+};
 
 /// Lower-bound filters of the polls reach back this far: ShipStation's list filters are by
 /// minute and Pacific wall time, and re-reading a record is harmless (intake is idempotent).
 const OVERLAP_MINUTES: i64 = 10;
-
-/// ShipStation's refusal of an update to a shipped or cancelled order (the simulator says the same;
-/// a real account's exact wording is unconfirmed, see ARCHITECTURE.md "assumptions").
-const NOT_UPDATABLE: &str = "cannot be updated";
 
 #[derive(Clone)]
 pub struct ShipStation {
@@ -27,6 +29,7 @@ pub struct ShipStation {
     /// Present when the connection has a V2 key.
     pub v2: Option<V2Client>,
     pub batcher: OrderBatcher,
+    pub policy: OrderPolicy,
 }
 
 impl ShipStation {
@@ -51,33 +54,19 @@ impl ShipStation {
         ]
     }
 
-    async fn labels(
+    /// Every page of a V1 list, each record read on its own.
+    async fn list(
         &self,
+        path: &'static str,
+        kind: Kind,
         since: DateTime<Utc>,
         filter: &'static str,
-    ) -> Result<Vec<Shipment>, ShipStationError> {
-        let (mut out, mut page) = (Vec::new(), 1);
+        convert: fn(Value) -> Result<Shipment, String>,
+    ) -> Result<Shipments, ShipStationError> {
+        let (mut out, mut page) = (Shipments::default(), 1);
         loop {
-            let p = self
-                .v1
-                .list_shipments(Self::query(since, filter, page))
-                .await?;
-            out.extend(p.items.into_iter().map(convert::label));
-            if p.page >= p.pages {
-                return Ok(out);
-            }
-            page += 1;
-        }
-    }
-
-    async fn fulfillments(&self, since: DateTime<Utc>) -> Result<Vec<Shipment>, ShipStationError> {
-        let (mut out, mut page) = (Vec::new(), 1);
-        loop {
-            let p = self
-                .v1
-                .list_fulfillments(Self::query(since, "createDateStart", page))
-                .await?;
-            out.extend(p.items.into_iter().map(convert::fulfillment));
+            let p = self.v1.page(path, Self::query(since, filter, page)).await?;
+            records::shipments(kind, p.items, convert, &mut out);
             if p.page >= p.pages {
                 return Ok(out);
             }
@@ -88,25 +77,24 @@ impl ShipStation {
 
 #[async_trait]
 impl Fulfilment for ShipStation {
-    async fn upsert_order(&self, order: &OutboundOrder) -> Result<Upserted, FulfilmentError> {
-        let r = self.batcher.post(convert::order(order)).await?;
-        if r.success {
-            return Ok(Upserted::Posted {
-                order_id: r.order_id.unwrap_or_default(),
-            });
-        }
-        let message = r
-            .error_message
-            .unwrap_or_else(|| "ShipStation refused the order without a message".into());
-        Ok(if message.contains(NOT_UPDATABLE) {
-            Upserted::NotUpdatable(message)
-        } else {
-            Upserted::Refused(message)
-        })
+    async fn upsert_order(
+        &self,
+        order: &OutboundOrder,
+        before: Option<&PostedOrder>,
+    ) -> Result<Upserted, FulfilmentError> {
+        self.upsert(order, before).await
+    }
+
+    async fn cancel_order(
+        &self,
+        order: &OutboundOrder,
+        remote_id: Option<i64>,
+    ) -> Result<Upserted, FulfilmentError> {
+        self.cancel(order, remote_id).await
     }
 
     async fn order(&self, id: i64) -> Result<RemoteOrder, FulfilmentError> {
-        Ok(convert::remote_order(&self.v1.get_order(id).await?))
+        Ok(convert::remote_order(&self.v1.get_order_json(id).await?))
     }
 
     fn stored_order(&self, stored: &Value) -> Option<OutboundOrder> {
@@ -122,36 +110,38 @@ impl Fulfilment for ShipStation {
         &self,
         feed: ShipmentFeed,
         since: DateTime<Utc>,
-    ) -> Result<Vec<Shipment>, FulfilmentError> {
-        Ok(match feed {
-            ShipmentFeed::LabelsCreated => self.labels(since, "createDateStart").await?,
-            ShipmentFeed::LabelsVoided => self.labels(since, "voidDateStart").await?,
-            ShipmentFeed::FulfillmentsCreated => self.fulfillments(since).await?,
-        })
+    ) -> Result<Shipments, FulfilmentError> {
+        let (path, kind, filter, convert): (_, _, _, fn(Value) -> Result<Shipment, String>) =
+            match feed {
+                ShipmentFeed::LabelsCreated => {
+                    ("/shipments", LABEL, "createDateStart", convert::label)
+                }
+                ShipmentFeed::LabelsVoided => {
+                    ("/shipments", LABEL, "voidDateStart", convert::label)
+                }
+                ShipmentFeed::FulfillmentsCreated => (
+                    "/fulfillments",
+                    FULFILLMENT,
+                    "createDateStart",
+                    convert::fulfillment,
+                ),
+            };
+        Ok(self.list(path, kind, since, filter, convert).await?)
     }
 
     async fn shipments_at(
         &self,
         resource_url: &str,
         event: &str,
-    ) -> Result<Vec<Shipment>, FulfilmentError> {
-        Ok(if event == "FULFILLMENT_SHIPPED" {
-            self.v1
-                .fetch_resource::<Fulfillment>(resource_url)
-                .await?
-                .items
-                .into_iter()
-                .map(convert::fulfillment)
-                .collect()
+    ) -> Result<Shipments, FulfilmentError> {
+        let page = self.v1.fetch_resource::<Value>(resource_url).await?;
+        let mut out = Shipments::default();
+        if event == "FULFILLMENT_SHIPPED" {
+            records::shipments(FULFILLMENT, page.items, convert::fulfillment, &mut out);
         } else {
-            self.v1
-                .fetch_resource::<V1Shipment>(resource_url)
-                .await?
-                .items
-                .into_iter()
-                .map(convert::label)
-                .collect()
-        })
+            records::shipments(LABEL, page.items, convert::label, &mut out);
+        }
+        Ok(out)
     }
 
     async fn ensure_webhooks(
@@ -159,21 +149,9 @@ impl Fulfilment for ShipStation {
         target_url: &str,
         events: &[&str],
         label: &str,
-    ) -> Result<Vec<String>, FulfilmentError> {
-        let hooks = self.v1.list_webhooks().await?;
-        let mut added = Vec::new();
-        for event in events {
-            let present = hooks["webhooks"].as_array().into_iter().flatten().any(|h| {
-                h["HookType"].as_str() == Some(event) && h["Url"].as_str() == Some(target_url)
-            });
-            if !present {
-                self.v1
-                    .subscribe_webhook(target_url, event, None, label)
-                    .await?;
-                added.push(event.to_string());
-            }
-        }
-        Ok(added)
+        known: &BTreeMap<String, i64>,
+    ) -> Result<Subscriptions, FulfilmentError> {
+        Ok(subscriptions::ensure(&self.v1, target_url, events, label, known).await?)
     }
 
     async fn delivery_estimate(
@@ -220,14 +198,12 @@ impl Fulfilment for ShipStation {
         Ok((warehouse, location))
     }
 
-    async fn stock_at(&self, location_id: &str) -> Result<Vec<(String, i64)>, FulfilmentError> {
+    async fn stock_at(&self, location_id: &str) -> Result<StockAt, FulfilmentError> {
         let v2 = self.v2("inventory sync")?;
-        Ok(v2
-            .list_inventory(&[("inventory_location_id", location_id.to_string())])
-            .await?
-            .into_iter()
-            .map(|l| (l.sku, l.on_hand))
-            .collect())
+        let rows = v2
+            .list_inventory_rows(&[("inventory_location_id", location_id.to_string())])
+            .await?;
+        Ok(inventory::stock_at(location_id, rows))
     }
 
     async fn set_stock(
@@ -242,6 +218,8 @@ impl Fulfilment for ShipStation {
             sku: sku.to_string(),
             quantity,
             inventory_location_id: location_id.to_string(),
+            // Sage's quantity is sellable stock; other conditions are kept apart (inventory.rs).
+            condition: Some(inventory::SELLABLE.into()),
             reason: Some("Sage 100 sync".into()),
             notes: None,
         };

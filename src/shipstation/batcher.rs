@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot};
 
-use super::types::{BulkOrderResult, Order};
+use serde_json::Value;
+
+use super::types::BulkOrderResult;
 use super::V1Client;
 use crate::domain::ports::FulfilmentError;
 
@@ -14,13 +16,13 @@ type Reply = oneshot::Sender<Result<BulkOrderResult, FulfilmentError>>;
 
 #[derive(Clone)]
 pub struct OrderBatcher {
-    tx: mpsc::UnboundedSender<(Order, Reply)>,
+    tx: mpsc::UnboundedSender<(Value, Reply)>,
 }
 
 impl OrderBatcher {
     /// A batch closes at 100 orders, when no order arrived for `window / 4`, or after `window`.
     pub fn start(client: V1Client, window: Duration) -> Self {
-        let (tx, mut rx) = mpsc::unbounded_channel::<(Order, Reply)>();
+        let (tx, mut rx) = mpsc::unbounded_channel::<(Value, Reply)>();
         tokio::spawn(async move {
             while let Some(first) = rx.recv().await {
                 let mut batch = vec![first];
@@ -41,8 +43,9 @@ impl OrderBatcher {
         Self { tx }
     }
 
-    /// Post one order (upsert by its orderKey) as part of the next batch.
-    pub async fn post(&self, order: Order) -> Result<BulkOrderResult, FulfilmentError> {
+    /// Post one order (a whole V1 order as JSON, upserted by its orderKey) as part of the next
+    /// batch.
+    pub async fn post(&self, order: Value) -> Result<BulkOrderResult, FulfilmentError> {
         let stopped = |what: &str| FulfilmentError::Transient {
             message: format!("order batcher {what}"),
             retry_after: None,
@@ -53,8 +56,8 @@ impl OrderBatcher {
     }
 }
 
-async fn send(client: V1Client, batch: Vec<(Order, Reply)>) {
-    let (orders, replies): (Vec<Order>, Vec<Reply>) = batch.into_iter().unzip();
+async fn send(client: V1Client, batch: Vec<(Value, Reply)>) {
+    let (orders, replies): (Vec<Value>, Vec<Reply>) = batch.into_iter().unzip();
     match post(&client, &orders).await {
         // The whole call was refused: one bad order must not fail its companions, so each is
         // sent alone and gets its own answer.
@@ -82,22 +85,20 @@ async fn send(client: V1Client, batch: Vec<(Order, Reply)>) {
 /// One `createorders` call: each order's own result (in the orders' order).
 async fn post(
     client: &V1Client,
-    orders: &[Order],
+    orders: &[Value],
 ) -> Result<Vec<Result<BulkOrderResult, FulfilmentError>>, FulfilmentError> {
     crate::metrics::createorders_batch(orders.len());
     let resp = client.create_orders(orders).await?;
     Ok(orders
         .iter()
         .map(|order| {
+            let key = order["orderKey"].as_str();
             resp.results
                 .iter()
-                .find(|r| r.order_key.is_some() && r.order_key == order.order_key)
+                .find(|r| key.is_some() && r.order_key.as_deref() == key)
                 .cloned()
                 .ok_or_else(|| FulfilmentError::Transient {
-                    message: format!(
-                        "ShipStation returned no result for {}",
-                        order.order_key.as_deref().unwrap_or("?")
-                    ),
+                    message: format!("ShipStation returned no result for {}", key.unwrap_or("?")),
                     retry_after: None,
                 })
         })

@@ -245,15 +245,26 @@ pub fn outbound_from_v1(v: &Value) -> Option<OutboundOrder> {
     })
 }
 
-pub fn remote_order(o: &Order) -> RemoteOrder {
-    let adv = o.advanced_options.as_ref();
+/// An order as ShipStation holds it (read leniently: only the lineage fields matter here).
+pub fn remote_order(o: &Value) -> RemoteOrder {
+    let adv = &o["advancedOptions"];
     RemoteOrder {
-        id: o.order_id.unwrap_or_default(),
-        key: o.order_key.clone(),
-        number: Some(o.order_number.clone()),
-        merged_ids: adv.and_then(|a| a.merged_ids.clone()).unwrap_or_default(),
-        parent_id: adv.and_then(|a| a.parent_id),
+        id: o["orderId"].as_i64().unwrap_or_default(),
+        key: o["orderKey"].as_str().map(str::to_string),
+        number: o["orderNumber"].as_str().map(str::to_string),
+        merged_ids: adv["mergedIds"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_i64)
+            .collect(),
+        parent_id: adv["parentId"].as_i64(),
     }
+}
+
+/// The V1 order for an outbound order, as JSON (what a re-post merges over ShipStation's copy).
+pub fn order_json(o: &OutboundOrder) -> Value {
+    serde_json::to_value(order(o)).unwrap_or(Value::Null)
 }
 
 /// A label's record carries its order's key and lineage (`advancedOptions`) when ShipStation
@@ -278,13 +289,25 @@ pub fn lineage(raw: &Value, id: i64) -> Option<RemoteOrder> {
     })
 }
 
-pub fn label(s: V1Shipment) -> Shipment {
-    let raw = serde_json::to_value(&s).unwrap_or(Value::Null);
-    Shipment {
+/// A typed record, or what is wrong with it (naming the field).
+fn read<T: serde::de::DeserializeOwned>(raw: &Value) -> Result<T, String> {
+    serde_path_to_error::deserialize(raw.clone()).map_err(|e| {
+        let path = e.path().to_string();
+        format!("{path}: {}", e.into_inner())
+    })
+}
+
+/// A label record; an `Err` names why it is not an order's shipment or cannot be read.
+pub fn label(raw: Value) -> Result<Shipment, String> {
+    let s: V1Shipment = read(&raw)?;
+    let Some(order_id) = s.order_id else {
+        return Err("a label without an order (orderId null): nothing to write back".into());
+    };
+    Ok(Shipment {
         source: ShipmentSource::Label,
         external_id: s.shipment_id,
-        remote_order_id: s.order_id,
-        order: lineage(&raw, s.order_id),
+        remote_order_id: order_id,
+        order: lineage(&raw, order_id),
         order_key: s.order_key,
         order_number: s.order_number,
         tracking_number: s.tracking_number,
@@ -297,12 +320,13 @@ pub fn label(s: V1Shipment) -> Shipment {
         voided_at: s.void_date.map(|t| t.0),
         is_return: s.is_return_label,
         raw,
-    }
+    })
 }
 
-pub fn fulfillment(f: Fulfillment) -> Shipment {
-    let raw = serde_json::to_value(&f).unwrap_or(Value::Null);
-    Shipment {
+/// A fulfillment record (an order marked shipped); an `Err` names why it cannot be read.
+pub fn fulfillment(raw: Value) -> Result<Shipment, String> {
+    let f: Fulfillment = read(&raw)?;
+    Ok(Shipment {
         source: ShipmentSource::Fulfillment,
         external_id: f.fulfillment_id,
         remote_order_id: f.order_id,
@@ -319,7 +343,7 @@ pub fn fulfillment(f: Fulfillment) -> Shipment {
         voided_at: None,
         is_return: false,
         raw,
-    }
+    })
 }
 
 #[cfg(test)]

@@ -221,7 +221,8 @@ pub struct BulkOrdersResponse {
 #[serde(rename_all = "camelCase")]
 pub struct Shipment {
     pub shipment_id: i64,
-    pub order_id: i64,
+    /// `null` for a label made without an order (e.g. a quick label): not an order's shipment.
+    pub order_id: Option<i64>,
     pub order_key: Option<String>,
     pub order_number: Option<String>,
     pub create_date: Option<PacificTime>,

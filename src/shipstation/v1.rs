@@ -160,10 +160,11 @@ impl V1Client {
         .await
     }
 
-    /// Create or update up to 100 orders; check each result's `success`.
-    pub async fn create_orders(
+    /// Create or update up to 100 orders (typed, or whole JSON orders as ShipStation holds
+    /// them); check each result's `success`.
+    pub async fn create_orders<T: Serialize>(
         &self,
-        orders: &[Order],
+        orders: &[T],
     ) -> Result<BulkOrdersResponse, ShipStationError> {
         if orders.len() > 100 {
             return Err(ShipStationError::Api {
@@ -184,6 +185,26 @@ impl V1Client {
     pub async fn get_order(&self, order_id: i64) -> Result<Order, ShipStationError> {
         self.call(Method::GET, &format!("/orders/{order_id}"), vec![], None)
             .await
+    }
+
+    /// One order exactly as ShipStation holds it, fields the connector does not model included
+    /// (what a whole-order re-post starts from).
+    pub async fn get_order_json(
+        &self,
+        order_id: i64,
+    ) -> Result<serde_json::Value, ShipStationError> {
+        self.call(Method::GET, &format!("/orders/{order_id}"), vec![], None)
+            .await
+    }
+
+    /// One page of a V1 list (`/orders`, `/shipments`, `/fulfillments`) with its records left
+    /// as JSON, so one unreadable record does not fail the page.
+    pub async fn page(
+        &self,
+        path: &'static str,
+        query: Query,
+    ) -> Result<Page<serde_json::Value>, ShipStationError> {
+        self.call(Method::GET, path, query, None).await
     }
 
     /// `GET /orders` with ShipStation's filters (e.g. `orderNumber` is a prefix match).

@@ -66,6 +66,9 @@ pub struct InventoryTransaction {
     pub sku: String,
     pub quantity: i64,
     pub inventory_location_id: String,
+    /// `sellable`, `damaged`, `expired` or `qa_hold` (none: ShipStation's default).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub condition: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -82,11 +85,11 @@ pub struct TrackingInfo {
     pub actual_delivery_date: Option<String>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
-struct InventoryPage {
-    inventory: Vec<InventoryLevel>,
-    page: u64,
-    pages: u64,
+fn malformed(what: &str, e: impl std::fmt::Display) -> ShipStationError {
+    ShipStationError::Malformed {
+        what: what.to_string(),
+        message: e.to_string(),
+    }
 }
 
 #[derive(Clone)]
@@ -138,8 +141,22 @@ impl V2Client {
         query: &[(&str, String)],
         body: Option<String>,
     ) -> Result<Option<T>, ShipStationError> {
-        let key = self.key.read().unwrap().clone();
         let url = format!("{}{path}", self.cfg.base_url.trim_end_matches('/'));
+        self.call_url(method, &url, path, query, body).await
+    }
+
+    /// A request to a full URL (`what` names it in errors).
+    async fn call_url<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        url: &str,
+        what: &str,
+        query: &[(&str, String)],
+        body: Option<String>,
+    ) -> Result<Option<T>, ShipStationError> {
+        let path = what;
+        let key = self.key.read().unwrap().clone();
+        let url = url.to_string();
         let build = || {
             let mut r = self
                 .http
@@ -254,24 +271,83 @@ impl V2Client {
         .await
     }
 
-    /// Every level (all pages) matching the filters.
+    /// Every inventory row matching the filters, as JSON (one unreadable row must not fail the
+    /// rest). Pages are followed the way the OpenAPI describes them: the request names no page,
+    /// and each further page is the `links.next.href` the answer gives (on this API's origin
+    /// only: the key is never sent elsewhere). A `next` seen before, or a page repeating the
+    /// previous one, is an error rather than a loop.
+    pub async fn list_inventory_rows(
+        &self,
+        filters: &[(&str, String)],
+    ) -> Result<Vec<serde_json::Value>, ShipStationError> {
+        const WHAT: &str = "/v2/inventory";
+        let base = url::Url::parse(&self.cfg.base_url).map_err(|e| malformed(WHAT, e))?;
+        let mut query: Vec<(&str, String)> = filters.to_vec();
+        query.push(("limit", "500".into()));
+        let mut url = url::Url::parse(&format!(
+            "{}{WHAT}",
+            self.cfg.base_url.trim_end_matches('/')
+        ))
+        .map_err(|e| malformed(WHAT, e))?;
+        url.query_pairs_mut().extend_pairs(query.iter());
+        let mut seen = std::collections::HashSet::from([url.to_string()]);
+        let mut all = Vec::new();
+        let mut previous: Option<Vec<serde_json::Value>> = None;
+        loop {
+            let page: serde_json::Value = self
+                .call_url(Method::GET, url.as_str(), WHAT, &[], None)
+                .await?
+                .ok_or_else(|| malformed(WHAT, "empty body"))?;
+            let rows = match &page["inventory"] {
+                serde_json::Value::Array(rows) => rows.clone(),
+                serde_json::Value::Null => Vec::new(),
+                _ => return Err(malformed(WHAT, "`inventory` is not a list")),
+            };
+            if !rows.is_empty() && previous.as_ref() == Some(&rows) {
+                return Err(malformed(
+                    WHAT,
+                    "a page repeated the previous one: paging does not advance",
+                ));
+            }
+            all.extend(rows.iter().cloned());
+            previous = Some(rows);
+            let Some(href) = page["links"]["next"]["href"]
+                .as_str()
+                .filter(|h| !h.is_empty())
+            else {
+                return Ok(all);
+            };
+            let next = base.join(href).map_err(|e| malformed(WHAT, e))?;
+            if next.origin() != base.origin() {
+                return Err(malformed(
+                    WHAT,
+                    format!(
+                        "links.next points at another host ({}): not followed",
+                        next.origin().ascii_serialization()
+                    ),
+                ));
+            }
+            if !seen.insert(next.to_string()) {
+                return Err(malformed(
+                    WHAT,
+                    format!("links.next ({href}) was already read: paging does not advance"),
+                ));
+            }
+            url = next;
+        }
+    }
+
+    /// Every level matching the filters, typed (a row that cannot be read fails the call; the
+    /// inventory sync reads rows one by one instead).
     pub async fn list_inventory(
         &self,
         filters: &[(&str, String)],
     ) -> Result<Vec<InventoryLevel>, ShipStationError> {
-        let mut all = Vec::new();
-        let mut page = 1u64;
-        loop {
-            let mut q: Vec<(&str, String)> = filters.to_vec();
-            q.push(("page", page.to_string()));
-            q.push(("limit", "500".into()));
-            let p: InventoryPage = self.get("/v2/inventory", &q).await?;
-            all.extend(p.inventory);
-            if p.page >= p.pages {
-                return Ok(all);
-            }
-            page += 1;
-        }
+        self.list_inventory_rows(filters)
+            .await?
+            .into_iter()
+            .map(|r| serde_json::from_value(r).map_err(|e| malformed("/v2/inventory", e)))
+            .collect()
     }
 
     pub async fn update_inventory(

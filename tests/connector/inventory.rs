@@ -7,7 +7,7 @@ use std::time::Duration;
 use ml_connector::engine::worker::{PoolConfig, WorkerPool};
 use ml_connector::engine::Shutdown;
 use ml_connector::sim::sage100::data::key;
-use ml_connector::sim::shipstation::SimConfig;
+use ml_connector::sim::shipstation::{Behaviour, InventoryPaging, SimConfig};
 use serde_json::json;
 
 struct Rig {
@@ -17,8 +17,13 @@ struct Rig {
 }
 
 async fn rig() -> Rig {
+    rig_with(Behaviour::default()).await
+}
+
+async fn rig_with(behaviour: Behaviour) -> Rig {
     let c = common::connector::start(SimConfig {
         v2_limit: 1_000_000,
+        behaviour,
         ..SimConfig::default()
     })
     .await;
@@ -115,19 +120,64 @@ impl Rig {
                 .map(|(k, _)| k.clone())
                 .unwrap()
         };
+        // Sellable stock, all lots.
+        let mut out = std::collections::HashMap::new();
+        for r in v.as_array().unwrap() {
+            if r["condition"] != "sellable" {
+                continue;
+            }
+            *out.entry((
+                r["sku"].as_str().unwrap().to_string(),
+                wh_of(r["inventory_location_id"].as_str().unwrap()),
+            ))
+            .or_insert(0) += r["on_hand"].as_i64().unwrap();
+        }
+        out
+    }
+
+    /// ShipStation's (sellable on hand, allocated) of a SKU at a Sage warehouse's location.
+    async fn shipstation(&self, sku: &str, wh: &str) -> (i64, i64) {
+        let v: serde_json::Value =
+            reqwest::get(format!("{}/__control/v2/inventory", self.c.ss.base_url()))
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+        let loc = self.location(wh).await;
         v.as_array()
             .unwrap()
             .iter()
-            .map(|r| {
+            .filter(|r| {
+                r["sku"] == sku && r["inventory_location_id"] == loc && r["condition"] == "sellable"
+            })
+            .fold((0, 0), |(h, _), r| {
                 (
-                    (
-                        r["sku"].as_str().unwrap().to_string(),
-                        wh_of(r["inventory_location_id"].as_str().unwrap()),
-                    ),
-                    r["on_hand"].as_i64().unwrap(),
+                    h + r["on_hand"].as_i64().unwrap(),
+                    r["allocated"].as_i64().unwrap(),
                 )
             })
-            .collect()
+    }
+
+    async fn location(&self, wh: &str) -> String {
+        let conn = ml_connector::connections::get(&self.c.pool, "acme")
+            .await
+            .unwrap();
+        conn.settings.mappings.warehouses[wh]
+            .inventory_location_id
+            .clone()
+            .expect("the location was made by a first run")
+    }
+
+    /// The plan step's audit detail of a run.
+    async fn plan_detail(&self, id: i64) -> serde_json::Value {
+        ml_connector::engine::store::events(&self.c.pool, id)
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|e| e.event == "step_succeeded" && e.from_state.as_deref() == Some("plan"))
+            .and_then(|e| e.detail)
+            .unwrap_or_default()
     }
 
     async fn stop(mut self) {
@@ -310,5 +360,239 @@ async fn unknown_skus_are_reported_and_an_unmapped_warehouse_is_a_clear_error() 
         ),
         "{err}"
     );
+    r.stop().await;
+}
+
+/// ShipStation subtracts what its own open orders allocate; the orders the connector posted are
+/// already in Sage's QuantityOnSalesOrder. With orders open in both, ShipStation's available must
+/// equal Sage's available (minus the buffer) — with and without allocation in ShipStation.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn allocations_of_orders_open_in_both_systems_are_not_counted_twice() {
+    let r = rig().await;
+    // Sage: 100 on hand, 10 on a sales order the connector posted.
+    r.set_stock(&[("ALLOC-1".into(), "000", 100, 10)]);
+    let first = r.run("before-allocation").await;
+    assert_eq!(first.status, "completed", "{:?}", first.last_error);
+    assert_eq!(
+        r.shipstation("ALLOC-1", "000").await,
+        (90, 0),
+        "not allocated: 90 available"
+    );
+
+    // The same order open in ShipStation, and allocated there by staff.
+    let v1 =
+        common::shipstation::v1_client(&r.c.ss, r.c.pool.clone(), ("sim-key", "sim-secret"), None);
+    let order = v1
+        .create_orders(&[json!({"orderNumber": "0000071", "orderKey": "sage100:ABC:0000071",
+            "orderDate": "2026-12-01 09:00:00", "orderStatus": "awaiting_shipment",
+            "billTo": {"name": "ABF"}, "shipTo": {"name": "ABF", "street1": "1 Main"},
+            "items": [{"lineItemKey": "000001", "sku": "ALLOC-1", "name": "Allocated", "quantity": 10}]})])
+        .await
+        .unwrap()
+        .results[0]
+        .order_id
+        .unwrap();
+    r.c.ss_control("allocate", json!({"orderId": order})).await;
+    assert_eq!(
+        r.shipstation("ALLOC-1", "000").await,
+        (90, 10),
+        "ShipStation would show 80"
+    );
+
+    // No Sage change: the next run still sees the allocation and adds it back.
+    let second = r.run("allocated").await;
+    assert_eq!(second.status, "completed", "{:?}", second.last_error);
+    let (on_hand, allocated) = r.shipstation("ALLOC-1", "000").await;
+    assert_eq!((on_hand, allocated), (100, 10));
+    assert_eq!(
+        on_hand - allocated,
+        90,
+        "ShipStation's available = Sage's available"
+    );
+    assert_eq!(r.plan_detail(second.id).await["allocated_added_back"], 10);
+
+    // With a buffer of 5 the same holds, less the buffer.
+    r.c.update_settings(|s| {
+        s.inventory.buffers.insert(
+            "sku:ALLOC-1".into(),
+            ml_connector::connections::Buffer {
+                absolute: 5,
+                percent: 0.0,
+            },
+        );
+    })
+    .await;
+    r.run("buffer").await;
+    let (on_hand, allocated) = r.shipstation("ALLOC-1", "000").await;
+    assert_eq!(on_hand - allocated, 85);
+
+    // Staff release the allocation: nothing to add back any more.
+    r.c.ss_control("deallocate", json!({"orderId": order}))
+        .await;
+    r.run("released").await;
+    assert_eq!(r.shipstation("ALLOC-1", "000").await, (85, 0));
+
+    // An allocation strategy allocates again; the label ships it (on hand goes down in
+    // ShipStation) and Sage invoices it: both agree at every step.
+    r.c.ss_control("behaviour", json!({"auto_allocate": true}))
+        .await;
+    r.c.ss_control("allocate", json!({"orderId": order})).await;
+    r.run("reallocated").await;
+    let (on_hand, allocated) = r.shipstation("ALLOC-1", "000").await;
+    assert_eq!((on_hand - allocated, allocated), (85, 10));
+    r.c.ss_control("labels", json!({"orderId": order})).await;
+    assert_eq!(
+        r.shipstation("ALLOC-1", "000").await,
+        (85, 0),
+        "shipped: 10 left ShipStation"
+    );
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    r.set_stock(&[("ALLOC-1".into(), "000", 90, 0)]);
+    r.run("invoiced").await;
+    assert_eq!(r.shipstation("ALLOC-1", "000").await, (85, 0));
+    r.stop().await;
+}
+
+/// The V2 OpenAPI names no page parameter for GET /v2/inventory: the answer's `links.next` is
+/// followed as given (here an opaque cursor, with `page` ignored), and a `next` that does not
+/// advance stops the run with an error instead of looping.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn inventory_pages_follow_links_next_and_a_page_that_does_not_advance_is_an_error() {
+    let r = rig_with(Behaviour {
+        inventory_paging: InventoryPaging::Cursor,
+        inventory_page_max: 40,
+        extra_fields: true,
+        ..Behaviour::default()
+    })
+    .await;
+    let rows: Vec<_> = (0..150)
+        .map(|i| (sku(i), "000", 10 + i as i64, 0))
+        .collect();
+    r.set_stock(&rows);
+    let first = tokio::time::timeout(Duration::from_secs(120), r.run("cursor-first"))
+        .await
+        .expect("the run ends: pages are followed by links.next");
+    assert_eq!(first.status, "completed", "{:?}", first.last_error);
+    let calls = r.adjust_calls().await;
+    // Every page was read: a second run finds every level as it should be.
+    let second = tokio::time::timeout(Duration::from_secs(120), r.run("cursor-second"))
+        .await
+        .expect("the run ends");
+    assert_eq!(second.status, "completed", "{:?}", second.last_error);
+    assert_eq!(
+        r.adjust_calls().await,
+        calls,
+        "all 150 levels were read back over 4 pages"
+    );
+    assert!(
+        r.plan_detail(second.id).await["levels_compared"]
+            .as_u64()
+            .unwrap()
+            >= 150
+    );
+    let received: serde_json::Value =
+        reqwest::get(format!("{}/__control/received", r.c.ss.base_url()))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+    let reads: Vec<&str> = received
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|x| {
+            x["method"] == "GET" && x["path"].as_str().unwrap().starts_with("/v2/inventory?")
+        })
+        .map(|x| x["path"].as_str().unwrap())
+        .collect();
+    assert!(
+        reads.iter().all(|p| !p.contains("page=")),
+        "no page parameter is made up: {reads:?}"
+    );
+    assert!(
+        reads.iter().any(|p| p.contains("cursor=")),
+        "links.next was followed"
+    );
+
+    // A server whose next link repeats the page: the step fails with a plain error.
+    r.c.ss_control("behaviour", json!({"inventory_paging": "stuck"}))
+        .await;
+    let (id, _) =
+        r.c.engine
+            .start_workflow("inventory", r.c.connection_id, "stuck", json!({}), "test")
+            .await
+            .unwrap();
+    let error = common::eventually(
+        "the stuck run's first failure",
+        Duration::from_secs(60),
+        || async {
+            ml_connector::engine::store::events(&r.c.pool, id)
+                .await
+                .unwrap()
+                .into_iter()
+                .find(|e| e.event == "step_failed")
+                .and_then(|e| e.error)
+        },
+    )
+    .await;
+    assert!(error.contains("paging does not advance"), "{error}");
+    let row = ml_connector::engine::store::get(&r.c.pool, id)
+        .await
+        .unwrap();
+    assert_ne!(row.status, "completed");
+    r.stop().await;
+}
+
+/// Several rows of one SKU at one location: lots are summed (all sellable, all in Sage's
+/// on-hand) and rows of another condition are kept apart, never overwritten or adjusted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lots_are_summed_and_other_conditions_kept_apart() {
+    let r = rig().await;
+    r.set_stock(&[("LOT-1".into(), "000", 20, 0)]);
+    r.run("first").await;
+    assert_eq!(r.shipstation("LOT-1", "000").await.0, 20);
+    let loc = r.location("000").await;
+    // Staff receive a lot of 20 and put 5 aside as damaged, in ShipStation only.
+    for (lot, condition, q) in [
+        (json!("L-2026-11"), "sellable", 20),
+        (json!(null), "damaged", 5),
+    ] {
+        r.c.ss_control(
+            "v2/stock",
+            json!({"sku": "LOT-1", "inventory_location_id": loc, "on_hand": q, "condition": condition, "lot": lot}),
+        )
+        .await;
+    }
+    assert_eq!(
+        r.shipstation("LOT-1", "000").await.0,
+        40,
+        "ShipStation would sell 40"
+    );
+    // No Sage change: the run still compares ShipStation's sellable total (both lots) with Sage.
+    let run = r.run("lots").await;
+    assert_eq!(run.status, "completed", "{:?}", run.last_error);
+    assert_eq!(
+        r.shipstation("LOT-1", "000").await.0,
+        20,
+        "sellable back to Sage's 20"
+    );
+    let rows: serde_json::Value =
+        reqwest::get(format!("{}/__control/v2/inventory", r.c.ss.base_url()))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+    let damaged: Vec<i64> = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|x| x["sku"] == "LOT-1" && x["condition"] == "damaged")
+        .map(|x| x["on_hand"].as_i64().unwrap())
+        .collect();
+    assert_eq!(damaged, vec![5], "the damaged row is left as it is");
+    let detail = r.plan_detail(run.id).await;
+    assert_eq!(detail["kept_apart_count"], 1, "{detail}");
     r.stop().await;
 }

@@ -389,7 +389,7 @@ async fn ship_notify_resource_url_is_fetched_only_from_allow_listed_hosts() {
     assert!(page
         .items
         .iter()
-        .all(|s| s.order_id == o.order_id.unwrap() && s.tracking_number.is_some() && !s.voided));
+        .all(|s| s.order_id == o.order_id && s.tracking_number.is_some() && !s.voided));
 
     // An attacker-controlled resource_url: refused before any connection is made.
     let attacker = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -464,6 +464,7 @@ async fn v2_inventory_semantics_and_tracking() {
         sku: "WID-1".into(),
         quantity: qty,
         inventory_location_id: loc.inventory_location_id.clone(),
+        condition: None,
         reason: None,
         notes: None,
     };

@@ -11,6 +11,7 @@ use chrono::Utc;
 use serde_json::{json, Value};
 
 use super::state::{DeliveryMode, Faults, KeyPair};
+use super::stock::{self, StockKey};
 use super::{clock, webhooks, Sim};
 
 fn bad(msg: impl Into<String>) -> Response {
@@ -84,6 +85,8 @@ pub async fn create_labels(State(sim): State<Sim>, Json(body): Json<Value>) -> R
                 created.push(json!({"shipmentId": id, "orderId": order_id, "trackingNumber": tracking, "labelId": label_id}));
             }
             if !is_return {
+                let units = super::orders::units(&order);
+                state.stock.ship(order_id, &units);
                 if let Some(o) = state.orders.get_mut(&order_id) {
                     o["orderStatus"] = json!("shipped");
                     o["shipDate"] = json!(clock::v1_date(now));
@@ -144,6 +147,7 @@ pub fn fulfill(sim: &Sim, order_id: i64, body: &Value) -> Result<Value, String> 
             o["shipDate"] = json!(clock::v1_date(ship_date));
             o["modifyDate"] = json!(clock::v1_format(now));
         }
+        super::orders::follow_allocation(&mut state, order_id);
         (f, order["advancedOptions"]["storeId"].as_i64())
     };
     webhooks::deliver_v1(
@@ -189,6 +193,7 @@ pub async fn void(State(sim): State<Sim>, Json(body): Json<Value>) -> Response {
             o["shipDate"] = Value::Null;
             o["modifyDate"] = json!(clock::v1_format(now));
         }
+        super::orders::follow_allocation(&mut state, order_id);
     }
     Json(json!({"approved": true, "message": "Label voided successfully"})).into_response()
 }
@@ -200,6 +205,28 @@ pub async fn set_faults(State(sim): State<Sim>, Json(faults): Json<Faults>) -> R
         .then(|| Instant::now() + Duration::from_millis(faults.storm_429_ms));
     state.faults = faults;
     StatusCode::NO_CONTENT.into_response()
+}
+
+/// Switch how the account behaves (see `Behaviour`): the fields given replace the current ones.
+pub async fn set_behaviour(State(sim): State<Sim>, Json(patch): Json<Value>) -> Response {
+    let mut state = sim.state.lock().unwrap();
+    let mut current = serde_json::to_value(&state.behaviour).unwrap_or_default();
+    let Some(fields) = patch.as_object() else {
+        return bad("a JSON object of behaviour fields is required");
+    };
+    for (k, v) in fields {
+        if current.get(k).is_none() {
+            return bad(format!("unknown behaviour field {k}"));
+        }
+        current[k] = v.clone();
+    }
+    match serde_json::from_value(current) {
+        Ok(b) => {
+            state.behaviour = b;
+            StatusCode::NO_CONTENT.into_response()
+        }
+        Err(e) => bad(e.to_string()),
+    }
 }
 
 /// `{mode: normal|drop|duplicate|delay, delay_ms?}` for outgoing webhooks.
@@ -275,15 +302,131 @@ pub async fn products(State(sim): State<Sim>, Json(body): Json<Value>) -> Respon
     StatusCode::NO_CONTENT.into_response()
 }
 
-/// Every inventory level as stored.
+/// Every inventory row as stored, with the SKU's allocation at the location.
 pub async fn inventory(State(sim): State<Sim>) -> Response {
     let state = sim.state.lock().unwrap();
     let rows: Vec<Value> = state
-        .inventory
+        .stock
+        .rows
         .iter()
-        .map(|((sku, loc), q)| json!({"sku": sku, "inventory_location_id": loc, "on_hand": q}))
+        .map(|(k, q)| {
+            json!({"sku": k.sku, "inventory_location_id": k.location, "on_hand": q,
+                "condition": k.condition, "lot": k.lot,
+                "allocated": state.stock.allocated(&k.sku, &k.location)})
+        })
         .collect();
     Json(json!(rows)).into_response()
+}
+
+/// `{sku, inventory_location_id, on_hand, condition?, lot?}`: set one stock row as staff would
+/// (received into a lot, moved to damaged).
+pub async fn stock_row(State(sim): State<Sim>, Json(body): Json<Value>) -> Response {
+    let (Some(sku), Some(loc), Some(q)) = (
+        body["sku"].as_str(),
+        body["inventory_location_id"].as_str(),
+        body["on_hand"].as_i64(),
+    ) else {
+        return bad("sku, inventory_location_id and on_hand are required");
+    };
+    let key = StockKey {
+        sku: sku.into(),
+        location: loc.into(),
+        condition: body["condition"].as_str().unwrap_or(stock::SELLABLE).into(),
+        lot: body["lot"].as_str().map(str::to_string),
+    };
+    sim.state.lock().unwrap().stock.rows.insert(key, q);
+    StatusCode::NO_CONTENT.into_response()
+}
+
+/// `{orderId}`: allocate an awaiting_shipment order's stock (the whole order or nothing).
+pub async fn allocate(State(sim): State<Sim>, Json(body): Json<Value>) -> Response {
+    let Some(id) = body["orderId"].as_i64() else {
+        return bad("orderId is required");
+    };
+    let mut state = sim.state.lock().unwrap();
+    let Some(order) = state.orders.get(&id).cloned() else {
+        return bad(format!("no order {id}"));
+    };
+    if order["orderStatus"] != "awaiting_shipment" {
+        return bad("only awaiting_shipment orders are allocated");
+    }
+    match state.stock.allocate(id, &super::orders::units(&order)) {
+        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Err(e) => bad(e),
+    }
+}
+
+/// `{orderId}`: release an order's allocation.
+pub async fn deallocate(State(sim): State<Sim>, Json(body): Json<Value>) -> Response {
+    let Some(id) = body["orderId"].as_i64() else {
+        return bad("orderId is required");
+    };
+    sim.state.lock().unwrap().stock.release(id);
+    StatusCode::NO_CONTENT.into_response()
+}
+
+/// `{orderId, set: {...}}`: what warehouse staff change in the order's screen (weight,
+/// dimensions, tags, custom fields, notes, service…), merged into the stored order.
+pub async fn edit_order(State(sim): State<Sim>, Json(body): Json<Value>) -> Response {
+    let (Some(id), Some(set)) = (body["orderId"].as_i64(), body.get("set")) else {
+        return bad("orderId and set are required");
+    };
+    let mut state = sim.state.lock().unwrap();
+    let Some(order) = state.orders.get_mut(&id) else {
+        return bad(format!("no order {id}"));
+    };
+    super::orders::merge_json(order, set);
+    order["modifyDate"] = json!(clock::v1_format(Utc::now()));
+    Json(order.clone()).into_response()
+}
+
+/// `{carrierCode?, trackingNumber?}`: a label made without an order (`orderId` null), as a
+/// quick label or a V2 label is; listed in /shipments like any other.
+pub async fn label_without_order(State(sim): State<Sim>, Json(body): Json<Value>) -> Response {
+    let now = Utc::now();
+    let mut state = sim.state.lock().unwrap();
+    let id = state.next_id();
+    let carrier = body["carrierCode"].as_str().unwrap_or("usps").to_string();
+    let tracking = body["trackingNumber"]
+        .as_str()
+        .map(str::to_string)
+        .unwrap_or_else(|| tracking_number(&carrier));
+    let shipment = json!({
+        "shipmentId": id, "orderId": null, "orderKey": null, "userId": "sim-user", "customerEmail": null,
+        "orderNumber": null, "createDate": clock::v1_format(now), "shipDate": clock::v1_date(now),
+        "shipmentCost": 4.5, "insuranceCost": 0.0, "trackingNumber": tracking, "isReturnLabel": false,
+        "batchNumber": null, "carrierCode": carrier, "serviceCode": "usps_priority_mail", "packageCode": "package",
+        "confirmation": "none", "warehouseId": 11001, "voided": false, "voidDate": null, "marketplaceNotified": false,
+        "notifyErrorMessage": null, "shipTo": null, "weight": null, "dimensions": null, "insuranceOptions": null,
+        "advancedOptions": null, "shipmentItems": null, "labelData": null, "formData": null
+    });
+    state.shipments.insert(id, shipment.clone());
+    Json(shipment).into_response()
+}
+
+/// `{shipmentId, set: {...}}`: change a stored label record (e.g. a field of a shape the client
+/// does not expect).
+pub async fn edit_shipment(State(sim): State<Sim>, Json(body): Json<Value>) -> Response {
+    let (Some(id), Some(set)) = (body["shipmentId"].as_i64(), body.get("set")) else {
+        return bad("shipmentId and set are required");
+    };
+    let mut state = sim.state.lock().unwrap();
+    let Some(s) = state.shipments.get_mut(&id) else {
+        return bad(format!("no shipment {id}"));
+    };
+    super::orders::merge_json(s, set);
+    Json(s.clone()).into_response()
+}
+
+/// The account's V1 webhook subscriptions (without spending the rate budget).
+pub async fn webhooks(State(sim): State<Sim>) -> Response {
+    let state = sim.state.lock().unwrap();
+    Json(json!(state
+        .webhooks
+        .iter()
+        .map(|w| json!({"id": w.id, "event": w.event, "url": w.target_url}))
+        .collect::<Vec<_>>()))
+    .into_response()
 }
 
 /// Every order as stored (tests observe without spending the account's V1 rate budget).

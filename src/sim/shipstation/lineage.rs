@@ -60,7 +60,11 @@ pub async fn merge(State(sim): State<Sim>, Json(body): Json<Value>) -> Response 
     o["advancedOptions"]["mergedOrSplit"] = json!(true);
     o["advancedOptions"]["mergedIds"] = json!(merged);
     o["modifyDate"] = json!(now);
-    Json(o.clone()).into_response()
+    let answer = o.clone();
+    for id in &ids {
+        super::orders::follow_allocation(&mut state, *id);
+    }
+    Json(answer).into_response()
 }
 
 /// `{orderId, items: n}`: the last `n` items move to a new order (a partial shipment).
@@ -99,5 +103,7 @@ pub async fn split(State(sim): State<Sim>, Json(body): Json<Value>) -> Response 
     o["items"] = json!(items);
     o["advancedOptions"]["mergedOrSplit"] = json!(true);
     o["modifyDate"] = json!(now);
+    super::orders::follow_allocation(&mut state, id);
+    super::orders::follow_allocation(&mut state, new_id);
     Json(child).into_response()
 }

@@ -1,13 +1,17 @@
 //! ShipStation simulator: V1 (`ssapi`, Basic auth, 40 req/window with X-Rate-Limit-* headers,
 //! Pacific times), V2 (`/v2`, API-Key, 200/min with Retry-After), webhooks (V1 unsigned with
-//! numbered-host resource URLs; V2 RSA-signed with a JWKS at `/jwks`) and a control API at
-//! `/__control` for tests. Run it alone with `ml-connector sim shipstation`.
+//! numbered-host resource URLs; V2 RSA-signed with a JWKS at `/jwks`, or where the behaviour says),
+//! V2 inventory with lots, conditions and allocation, a control API at `/__control` for tests, and
+//! behaviours that switch it to the other answer where real accounts may differ (`behaviour.rs`).
+//! Run it alone with `ml-connector sim shipstation`.
 
+mod behaviour;
 mod clock;
 mod control;
 mod lineage;
 mod orders;
 mod state;
+mod stock;
 mod v1;
 mod v2;
 mod webhooks;
@@ -27,6 +31,7 @@ use base64::Engine as _;
 use chrono::Utc;
 use serde_json::json;
 
+pub use behaviour::{Behaviour, InventoryPaging, OrderUpdate, WebhooksList};
 pub use state::{DeliveryMode, Faults};
 use state::{KeyPair, Received, SimState};
 
@@ -43,6 +48,8 @@ pub struct SimConfig {
     /// Webhook resource URLs use `ssapiN.<host_domain>:<port>`; the client maps those names here.
     pub host_domain: String,
     pub numbered_hosts: u32,
+    /// Where the simulated account may differ from others (switchable later through the control API).
+    pub behaviour: Behaviour,
 }
 
 impl Default for SimConfig {
@@ -56,6 +63,7 @@ impl Default for SimConfig {
             v2_window: Duration::from_secs(60),
             host_domain: "shipstation.test".into(),
             numbered_hosts: 15,
+            behaviour: Behaviour::default(),
         }
     }
 }
@@ -94,6 +102,7 @@ impl ShipStationSim {
         let mut st = SimState::new(pairs, cfg.v2_key.clone(), cfg.v1_limit, cfg.v1_window);
         st.v2_limit = cfg.v2_limit;
         st.v2_window = cfg.v2_window;
+        st.behaviour = cfg.behaviour.clone();
         let sim = Sim {
             state: Arc::new(Mutex::new(st)),
             http: reqwest::Client::builder()
@@ -115,6 +124,11 @@ impl ShipStationSim {
     /// Base URL for both V1 (`/orders…`) and V2 (`/v2/…`).
     pub fn base_url(&self) -> String {
         format!("http://{}", self.addr)
+    }
+
+    /// Where the V2 webhook signing keys are served (as started).
+    pub fn jwks_url(&self) -> String {
+        format!("{}{}", self.base_url(), self.cfg.behaviour.jwks_path)
     }
 }
 
@@ -177,8 +191,31 @@ fn router(sim: Sim) -> Router {
         .route("/__control/v2/products", post(control::products))
         .route("/__control/v2/inventory", get(control::inventory))
         .route("/__control/v2/send-webhook", post(control::send_v2))
-        .route("/jwks", get(|| async { Json(webhooks::jwks()) }));
-    v1.merge(v2).merge(control).with_state(sim)
+        .route("/__control/behaviour", post(control::set_behaviour))
+        .route("/__control/edit-order", post(control::edit_order))
+        .route("/__control/allocate", post(control::allocate))
+        .route("/__control/deallocate", post(control::deallocate))
+        .route("/__control/v2/stock", post(control::stock_row))
+        .route(
+            "/__control/label-without-order",
+            post(control::label_without_order),
+        )
+        .route("/__control/edit-shipment", post(control::edit_shipment))
+        .route("/__control/webhooks", get(control::webhooks));
+    v1.merge(v2)
+        .merge(control)
+        .fallback(published_keys)
+        .with_state(sim)
+}
+
+/// The V2 signing keys, served wherever the behaviour says (`jwks_path`); anything else is 404.
+async fn published_keys(State(sim): State<Sim>, uri: axum::http::Uri) -> Response {
+    let path = sim.state.lock().unwrap().behaviour.jwks_path.clone();
+    if uri.path() == path {
+        Json(webhooks::jwks()).into_response()
+    } else {
+        StatusCode::NOT_FOUND.into_response()
+    }
 }
 
 enum Fault {

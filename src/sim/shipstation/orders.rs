@@ -1,9 +1,11 @@
 //! V1 order upsert as ShipStation does it: by orderKey (a missing key always creates), whole-order
-//! replace, only open orders updatable, ASP.NET-style validation errors.
+//! replace (or, switched, a merge), only open orders updatable, `orderId` needed to update a merged
+//! or split order, ASP.NET-style validation errors. Stock allocation follows the order's status.
 
 use chrono::Utc;
 use serde_json::{json, Map, Value};
 
+use super::behaviour::{self, OrderUpdate};
 use super::clock;
 use super::state::SimState;
 
@@ -152,16 +154,32 @@ pub fn upsert(state: &mut SimState, body: &Value) -> Result<Value, String> {
         key.as_ref()
             .and_then(|k| state.order_by_key.get(k).copied())
     });
+    let behaviour = state.behaviour.clone();
     let mut order: Map<String, Value> = body.as_object().cloned().unwrap_or_default();
     let (order_id, order_key, create_date, store_id) = match existing {
         Some(id) => {
             let old = &state.orders[&id];
             let status = old["orderStatus"].as_str().unwrap_or("");
             if !UPDATABLE.contains(&status) {
+                return Err(behaviour.not_updatable_message.clone().unwrap_or_else(|| {
+                    format!(
+                        "The order with orderKey '{}' has a status of '{status}' and cannot be updated.",
+                        old["orderKey"].as_str().unwrap_or("")
+                    )
+                }));
+            }
+            if behaviour.split_needs_order_id
+                && old["advancedOptions"]["mergedOrSplit"] == json!(true)
+                && by_id.is_none()
+            {
                 return Err(format!(
-                    "The order with orderKey '{}' has a status of '{status}' and cannot be updated.",
-                    old["orderKey"].as_str().unwrap_or("")
+                    "Order {id} was merged or split: orderId is required to update it."
                 ));
+            }
+            if behaviour.order_update == OrderUpdate::Merge {
+                let mut merged = old.clone();
+                merge_json(&mut merged, body);
+                order = merged.as_object().cloned().unwrap_or_default();
             }
             (
                 id,
@@ -252,10 +270,57 @@ pub fn upsert(state: &mut SimState, body: &Value) -> Result<Value, String> {
     ] {
         order.entry(field).or_insert(default);
     }
-    let stored = Value::Object(order);
+    let mut stored = Value::Object(order);
+    if existing.is_none() {
+        // What the account adds that no client models (held, and answered, like any field).
+        behaviour::decorate(behaviour.extra_fields, &mut stored);
+    }
     if let Some(k) = order_key.as_str() {
         state.order_by_key.insert(k.to_string(), order_id);
     }
     state.orders.insert(order_id, stored.clone());
+    follow_allocation(state, order_id);
     Ok(stored)
+}
+
+/// The units an order ships: (sku, quantity) of its items that are not adjustments.
+pub fn units(order: &Value) -> Vec<(String, i64)> {
+    order["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|i| i["adjustment"] != json!(true))
+        .filter_map(|i| Some((i["sku"].as_str()?.to_string(), i["quantity"].as_i64()?)))
+        .collect()
+}
+
+/// Allocation follows the order: released when it leaves awaiting_shipment; made again (its
+/// items may have changed) when it was allocated, or with an allocation strategy on.
+pub fn follow_allocation(state: &mut SimState, order_id: i64) {
+    let Some(order) = state.orders.get(&order_id) else {
+        state.stock.release(order_id);
+        return;
+    };
+    let awaiting = order["orderStatus"] == json!("awaiting_shipment");
+    let units = units(order);
+    if !awaiting {
+        state.stock.release(order_id);
+    } else if state.stock.is_allocated(order_id) || state.behaviour.auto_allocate {
+        // Not enough stock: the order stays unallocated, as in ShipStation.
+        if state.stock.allocate(order_id, &units).is_err() {
+            state.stock.release(order_id);
+        }
+    }
+}
+
+/// Merge `patch` into `target`: objects field by field, anything else replaced.
+pub fn merge_json(target: &mut Value, patch: &Value) {
+    match (target, patch) {
+        (Value::Object(t), Value::Object(p)) => {
+            for (k, v) in p {
+                merge_json(t.entry(k.clone()).or_insert(Value::Null), v);
+            }
+        }
+        (t, p) => *t = p.clone(),
+    }
 }

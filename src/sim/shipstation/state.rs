@@ -113,8 +113,8 @@ pub struct SimState {
     pub carriers: Vec<Value>,
     pub inv_warehouses: BTreeMap<String, Value>,
     pub inv_locations: BTreeMap<String, Value>,
-    /// (sku, inventory_location_id) → on hand.
-    pub inventory: BTreeMap<(String, String), i64>,
+    /// V2 inventory rows and allocations.
+    pub stock: super::stock::Stock,
     /// Known product SKUs; `None` accepts any SKU.
     pub products: Option<std::collections::HashSet<String>>,
     /// V2 labels by label_id (one per V1 shipment).
@@ -125,6 +125,7 @@ pub struct SimState {
     pub delivery_delay_ms: u64,
     pub received: Vec<Received>,
     pub deliveries: Vec<Value>,
+    pub behaviour: super::behaviour::Behaviour,
 }
 
 impl SimState {
@@ -190,7 +191,7 @@ impl SimState {
             ],
             inv_warehouses: BTreeMap::new(),
             inv_locations: BTreeMap::new(),
-            inventory: BTreeMap::new(),
+            stock: Default::default(),
             products: None,
             labels: HashMap::new(),
             faults: Faults::default(),
@@ -199,6 +200,7 @@ impl SimState {
             delivery_delay_ms: 0,
             received: Vec::new(),
             deliveries: Vec::new(),
+            behaviour: Default::default(),
         }
     }
 

@@ -8,6 +8,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Value};
 
+use super::behaviour::{self, WebhooksList};
 use super::{clock, orders, Sim};
 
 pub type Params = Query<HashMap<String, String>>;
@@ -251,6 +252,7 @@ pub async fn list_shipments(State(sim): State<Sim>, Query(q): Params) -> Respons
             if !include_items {
                 s["shipmentItems"] = Value::Null;
             }
+            behaviour::decorate(state.behaviour.extra_fields, &mut s);
             s
         })
         .collect();
@@ -280,6 +282,10 @@ pub async fn list_fulfillments(State(sim): State<Sim>, Query(q): Params) -> Resp
         .filter(|f| in_range(f, "createDate", &q, "createDateStart", "createDateEnd"))
         .filter(|f| in_range(f, "shipDate", &q, "shipDateStart", "shipDateEnd"))
         .cloned()
+        .map(|mut f| {
+            behaviour::decorate(state.behaviour.extra_fields, &mut f);
+            f
+        })
         .collect();
     drop(state);
     sort(
@@ -330,16 +336,25 @@ pub async fn subscribe(State(sim): State<Sim>, Json(body): Json<Value>) -> Respo
     (StatusCode::CREATED, Json(json!({"id": id}))).into_response()
 }
 
+/// `GET /webhooks`, wrapped in `{"webhooks": …}` or as a bare array (public clients show both).
 pub async fn list_webhooks(State(sim): State<Sim>) -> Response {
     let state = sim.state.lock().unwrap();
+    let extra = state.behaviour.extra_fields;
     let hooks: Vec<Value> = state
         .webhooks
         .iter()
-        .map(|w| json!({"IsLabelAPIHook": false, "WebHookID": w.id, "SellerID": 1001, "StoreID": w.store_id,
+        .map(|w| {
+            let mut h = json!({"IsLabelAPIHook": false, "WebHookID": w.id, "SellerID": 1001, "StoreID": w.store_id,
             "HookType": w.event, "MessageFormat": "Json", "Url": w.target_url, "Name": w.name,
-            "BulkCopyBatchID": null, "BulkCopyRecordID": null, "Active": true, "WebhookLogs": [], "Seller": null, "Store": null}))
+            "BulkCopyBatchID": null, "BulkCopyRecordID": null, "Active": true, "WebhookLogs": [], "Seller": null, "Store": null});
+            behaviour::decorate(extra, &mut h);
+            h
+        })
         .collect();
-    Json(json!({"webhooks": hooks})).into_response()
+    match state.behaviour.webhooks_list {
+        WebhooksList::Wrapped => Json(json!({"webhooks": hooks})).into_response(),
+        WebhooksList::Bare => Json(Value::Array(hooks)).into_response(),
+    }
 }
 
 pub async fn unsubscribe(State(sim): State<Sim>, Path(id): Path<i64>) -> Response {

@@ -10,6 +10,8 @@ use axum::Json;
 use chrono::Utc;
 use serde_json::{json, Value};
 
+use super::behaviour::{self, InventoryPaging};
+use super::stock::{self, StockKey};
 use super::{clock, Sim};
 
 pub fn error(status: StatusCode, error_type: &str, code: &str, message: &str) -> Response {
@@ -130,29 +132,48 @@ pub async fn create_location(State(sim): State<Sim>, Json(body): Json<Value>) ->
     Json(l).into_response()
 }
 
-/// GET /v2/inventory: levels per SKU and location, filtered; paged with `page`/`limit`.
+/// GET /v2/inventory: one row per SKU, location, condition and lot, filtered. Paged the way the
+/// behaviour says: by `page` in `links.next`, by an opaque `cursor` (a `page` parameter is then
+/// ignored), or stuck (`links.next` repeats the request).
 pub async fn list_inventory(
     State(sim): State<Sim>,
     Query(q): Query<HashMap<String, String>>,
+    uri: axum::http::Uri,
 ) -> Response {
     let state = sim.state.lock().unwrap();
+    let behaviour = state.behaviour.clone();
+    let mut allocation_shown = std::collections::HashSet::new();
     let rows: Vec<Value> = state
-        .inventory
+        .stock
+        .rows
         .iter()
-        .filter(|((sku, _), _)| q.get("sku").is_none_or(|s| s == sku))
-        .filter(|((_, loc), _)| q.get("inventory_location_id").is_none_or(|l| l == loc))
-        .filter_map(|((sku, loc), on_hand)| {
-            let wid = state.inv_locations.get(loc)?["inventory_warehouse_id"]
+        .filter(|(k, _)| q.get("sku").is_none_or(|s| *s == k.sku))
+        .filter(|(k, _)| q.get("inventory_location_id").is_none_or(|l| *l == k.location))
+        .filter_map(|(k, on_hand)| {
+            let wid = state.inv_locations.get(&k.location)?["inventory_warehouse_id"]
                 .as_str()?
                 .to_string();
-            q.get("inventory_warehouse_id")
-                .is_none_or(|w| *w == wid)
-                .then(|| {
-                    json!({
-                "sku": sku, "on_hand": on_hand, "allocated": 0, "available": on_hand,
+            if q.get("inventory_warehouse_id").is_some_and(|w| *w != wid) {
+                return None;
+            }
+            // A SKU's allocation at a location shows on its first sellable row.
+            let allocated = if k.condition == stock::SELLABLE
+                && allocation_shown.insert((k.sku.clone(), k.location.clone()))
+            {
+                state.stock.allocated(&k.sku, &k.location)
+            } else {
+                0
+            };
+            let mut row = json!({
+                "sku": k.sku, "on_hand": on_hand, "allocated": allocated, "available": on_hand - allocated,
                 "average_cost": {"amount": 0.0, "currency": "USD"},
-                "inventory_warehouse_id": wid, "inventory_location_id": loc})
-                })
+                "inventory_warehouse_id": wid, "inventory_location_id": k.location});
+            if k.condition != stock::SELLABLE || k.lot.is_some() {
+                row["condition"] = json!(k.condition);
+                row["lot"] = json!(k.lot);
+            }
+            behaviour::decorate(behaviour.extra_fields, &mut row);
+            Some(row)
         })
         .collect();
     drop(state);
@@ -160,32 +181,62 @@ pub async fn list_inventory(
         .get("limit")
         .and_then(|l| l.parse().ok())
         .unwrap_or(100)
-        .clamp(1, 500);
-    let page: usize = q
-        .get("page")
-        .and_then(|p| p.parse().ok())
-        .unwrap_or(1)
-        .max(1);
+        .clamp(1, behaviour.inventory_page_max.max(1));
+    let start = match behaviour.inventory_paging {
+        InventoryPaging::Cursor => q
+            .get("cursor")
+            .and_then(|c| c.strip_prefix("c"))
+            .and_then(|c| usize::from_str_radix(c, 16).ok())
+            .unwrap_or(0),
+        _ => {
+            let page: usize = q
+                .get("page")
+                .and_then(|p| p.parse().ok())
+                .unwrap_or(1)
+                .max(1);
+            (page - 1) * limit
+        }
+    };
     let total = rows.len();
     let pages = total.div_ceil(limit).max(1);
-    let slice: Vec<Value> = rows
+    let page = start / limit + 1;
+    let slice: Vec<Value> = rows.into_iter().skip(start).take(limit).collect();
+    // The filters travel in every link, as the next page must be of the same query.
+    let filters: Vec<(&str, &String)> = ["sku", "inventory_warehouse_id", "inventory_location_id"]
         .into_iter()
-        .skip((page - 1) * limit)
-        .take(limit)
+        .filter_map(|k| q.get(k).map(|v| (k, v)))
         .collect();
-    let href = |p: usize| json!({"href": format!("/v2/inventory?page={p}&limit={limit}")});
-    let mut links = json!({"first": href(1), "last": href(pages)});
-    if page > 1 {
-        links["prev"] = href(page - 1);
+    let href = |offset: usize| {
+        let mut ser = url::form_urlencoded::Serializer::new(String::new());
+        ser.extend_pairs(filters.iter().copied());
+        ser.append_pair("limit", &limit.to_string());
+        match behaviour.inventory_paging {
+            InventoryPaging::Cursor => ser.append_pair("cursor", &format!("c{offset:x}")),
+            _ => ser.append_pair("page", &(offset / limit + 1).to_string()),
+        };
+        json!({"href": format!("/v2/inventory?{}", ser.finish())})
+    };
+    let mut links = json!({"first": href(0), "last": href((pages - 1) * limit)});
+    if start > 0 {
+        links["prev"] = href(start.saturating_sub(limit));
     }
-    if page < pages {
-        links["next"] = href(page + 1);
+    if start + limit < total {
+        links["next"] = match behaviour.inventory_paging {
+            InventoryPaging::Stuck => json!({"href": uri.to_string()}),
+            _ => href(start + limit),
+        };
     }
+    // A cursor-paged answer does not know page numbers: it says page 1 of the pages left.
+    let (page, pages) = match behaviour.inventory_paging {
+        InventoryPaging::Cursor => (1, total.saturating_sub(start).div_ceil(limit).max(1)),
+        _ => (page, pages),
+    };
     Json(json!({"inventory": slice, "total": total, "page": page, "pages": pages, "links": links}))
         .into_response()
 }
 
-/// POST /v2/inventory: increment / decrement (all-or-nothing) / adjust (sets on hand) / modify.
+/// POST /v2/inventory: increment / decrement (all-or-nothing) / adjust (sets on hand in the
+/// condition given, `sellable` by default, across lots unless one is named) / modify.
 pub async fn update_inventory(State(sim): State<Sim>, Json(body): Json<Value>) -> Response {
     let (Some(kind), Some(sku), Some(qty), Some(loc)) = (
         body["transaction_type"].as_str(),
@@ -194,6 +245,21 @@ pub async fn update_inventory(State(sim): State<Sim>, Json(body): Json<Value>) -
         body["inventory_location_id"].as_str(),
     ) else {
         return field_required("transaction_type, sku, quantity and inventory_location_id");
+    };
+    let condition = body["condition"].as_str().unwrap_or(stock::SELLABLE);
+    if !["sellable", "damaged", "expired", "qa_hold"].contains(&condition) {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "validation",
+            "invalid_field_value",
+            &format!("'{condition}' is not a valid condition."),
+        );
+    }
+    let key = StockKey {
+        sku: sku.to_string(),
+        location: loc.to_string(),
+        condition: condition.to_string(),
+        lot: body["lot"].as_str().map(str::to_string),
     };
     let mut state = sim.state.lock().unwrap();
     if !state.inv_locations.contains_key(loc) {
@@ -212,41 +278,36 @@ pub async fn update_inventory(State(sim): State<Sim>, Json(body): Json<Value>) -
         drop(state);
         return not_found("product with SKU", sku);
     }
-    let key = (sku.to_string(), loc.to_string());
-    let current = state.inventory.get(&key).copied().unwrap_or(0);
     match kind {
-        "increment" => {
-            state.inventory.insert(key, current + qty);
-        }
+        "increment" => state.stock.increment(key, qty),
         "decrement" => {
-            if qty > current {
+            if let Err(have) = state.stock.decrement(&key, qty) {
                 return error(StatusCode::BAD_REQUEST, "business_rules", "invalid_field_value",
-                    &format!("Cannot decrement {qty} of {sku}: only {current} on hand at {loc}; nothing was removed."));
+                    &format!("Cannot decrement {qty} of {sku}: only {have} on hand at {loc}; nothing was removed."));
             }
-            state.inventory.insert(key, current - qty);
         }
-        "adjust" => {
-            state.inventory.insert(key, qty);
-        }
+        "adjust" => state.stock.adjust(key, qty),
         "modify" => {
             if let Some(new_loc) = body["new_inventory_location_id"].as_str() {
                 if !state.inv_locations.contains_key(new_loc) {
                     drop(state);
                     return not_found("inventory location", new_loc);
                 }
-                if qty > current {
+                if let Err(have) = state.stock.decrement(&key, qty) {
                     return error(
                         StatusCode::BAD_REQUEST,
                         "business_rules",
                         "invalid_field_value",
-                        &format!("Cannot move {qty} of {sku}: only {current} on hand at {loc}."),
+                        &format!("Cannot move {qty} of {sku}: only {have} on hand at {loc}."),
                     );
                 }
-                state.inventory.insert(key, current - qty);
-                *state
-                    .inventory
-                    .entry((sku.to_string(), new_loc.to_string()))
-                    .or_insert(0) += qty;
+                state.stock.increment(
+                    StockKey {
+                        location: new_loc.to_string(),
+                        ..key
+                    },
+                    qty,
+                );
             }
         }
         other => {
