@@ -1,5 +1,6 @@
 //! Sage 100 simulator + agent + clients wiring for tests.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use ml_connector::engine::Shutdown;
