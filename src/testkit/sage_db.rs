@@ -172,6 +172,8 @@ pub async fn load_company(url: &str, company: &Company) -> anyhow::Result<()> {
 
 /// The pieces of a PostgreSQL URL an ODBC connection string needs.
 pub struct OdbcTarget {
+    /// The database's URL (for loading and changing it with sqlx).
+    pub url: String,
     /// Host name, or the socket folder of a local server.
     pub server: String,
     pub port: u16,
@@ -198,6 +200,7 @@ impl OdbcTarget {
                 .unwrap_or_else(|| "localhost".into()),
         };
         Ok(Self {
+            url: url.to_string(),
             server,
             port: u.port().unwrap_or(5432),
             database: u.path().trim_start_matches('/').to_string(),

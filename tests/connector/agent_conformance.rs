@@ -412,3 +412,47 @@ async fn odbc_answers_every_question_as_the_simulated_boi_does() {
     assert_eq!(health["Companies"][0]["ReturnCode"], json!(1), "{health}");
     assert!(health["Backend"].as_str().unwrap().starts_with("odbc"));
 }
+
+#[tokio::test]
+async fn a_column_the_company_file_lacks_is_refused_clearly_and_the_connection_kept() {
+    let rig = start_rig().await;
+    let target = sage_database(&rig.sim).await;
+    let mut db = <sqlx::PgConnection as sqlx::Connection>::connect(&target.url)
+        .await
+        .unwrap();
+    sqlx::query("ALTER TABLE CI_Item DROP COLUMN UPC")
+        .execute(&mut db)
+        .await
+        .unwrap();
+    let odbc = odbc_agent(target).await;
+    let lookup = json!({"ItemCodes": ["WID-100"]});
+    let (status, answer) = ask(
+        &odbc.url,
+        Method::POST,
+        &co_path(paths::ITEMS_LOOKUP, &[]),
+        Some(lookup),
+    )
+    .await;
+    assert_eq!(status, 400, "{answer}");
+    assert_eq!(
+        answer["ErrorKind"],
+        json!("invalid"),
+        "not retried: {answer}"
+    );
+    assert!(
+        answer["LastErrorMsg"]
+            .as_str()
+            .unwrap()
+            .contains("refused a statement"),
+        "{answer}"
+    );
+    // The same pooled connection answers the next question.
+    let (status, answer) = ask(
+        &odbc.url,
+        Method::GET,
+        &co_path(paths::ONE_ORDER, &[("no", "9999999")]),
+        None,
+    )
+    .await;
+    assert_eq!(status, 404, "{answer}");
+}

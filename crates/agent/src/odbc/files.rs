@@ -53,11 +53,16 @@ impl OdbcFiles<'_> {
         self.stats.statements.fetch_add(1, Ordering::Relaxed);
         tracing::debug!(%sql, "ODBC statement");
         let fail = |me: &mut Self, e: odbc_api::Error| {
+            let text = e.to_string().replace('\n', " ");
+            // SQLSTATE class 42 (a table or column the company file does not have, a statement
+            // the driver refuses): the data's problem, not the connection's; retrying cannot help.
+            if super::connect::sql_state(&e).is_some_and(|s| s.starts_with("42")) {
+                return Failure::invalid(format!(
+                    "The Sage ODBC driver refused a statement: {text}"
+                ));
+            }
             me.broken = true;
-            Failure::session(format!(
-                "The Sage ODBC driver failed: {}",
-                e.to_string().replace('\n', " ")
-            ))
+            Failure::session(format!("The Sage ODBC driver failed: {text}"))
         };
         let cursor = match self
             .connection
