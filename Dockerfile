@@ -11,7 +11,7 @@ WORKDIR /src
 COPY Cargo.toml Cargo.lock build.rs ./
 COPY crates crates
 RUN mkdir -p src && echo 'fn main() {}' > src/main.rs && echo '' > src/lib.rs \
-    && cargo build --release --locked 2>/dev/null || true
+    && cargo build --release --locked -p ml-connector 2>/dev/null || true
 COPY src src
 COPY migrations migrations
 COPY workflows workflows
