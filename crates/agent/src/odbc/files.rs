@@ -155,12 +155,37 @@ impl CompanyFiles for OdbcFiles<'_> {
         self.query(sql::updated_since(table, date, cols)?, cols)
     }
 
+    /// By key, not by a scan of SO_InvoiceHeader (it has no key on SalesOrderNo): the order's
+    /// CurrentInvoiceNo names its open invoice (Sage keeps one unposted invoice per order).
     fn open_invoices_of(
         &mut self,
         sales_order_no: &str,
         cols: &[&str],
     ) -> Result<Vec<Row>, Failure> {
-        self.query(sql::open_invoices_of(sales_order_no, cols)?, cols)
+        let header = self.by_key(
+            SageTable::SalesOrderHeader,
+            &[sales_order_no],
+            &["CurrentInvoiceNo$"],
+        )?;
+        let current = header
+            .first()
+            .map(|h| text(h, "CurrentInvoiceNo$"))
+            .unwrap_or_default();
+        if current.trim().is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut wanted: Vec<&str> = cols.to_vec();
+        if !wanted.contains(&"SalesOrderNo$") {
+            wanted.push("SalesOrderNo$");
+        }
+        let mut rows = self.by_key(SageTable::InvoiceHeader, &[current.trim()], &wanted)?;
+        rows.retain(|r| text(r, "SalesOrderNo$") == sales_order_no);
+        if !cols.contains(&"SalesOrderNo$") {
+            for r in &mut rows {
+                r.remove("SalesOrderNo$");
+            }
+        }
+        Ok(rows)
     }
 
     fn posted_invoices_of(&mut self, sales_order_no: &str) -> Result<Vec<PostedInvoice>, Failure> {
