@@ -12,6 +12,7 @@ pub mod flows;
 pub mod graphql;
 pub mod metrics;
 pub mod net;
+pub mod notify;
 pub mod ops;
 pub mod pg;
 pub mod sage100;

@@ -12,6 +12,7 @@ mod front_door;
 mod graphql;
 mod hostile;
 mod inventory;
+mod notifications;
 mod odd_records;
 mod order_flow;
 mod order_repost;

@@ -1,0 +1,10 @@
+//! Notifications: alerts pushed to the people who must act (webhook, Slack, Teams), sent by the
+//! `notification` workflow so a slow or failing receiver retries on its own and blocks nothing.
+
+mod notice;
+mod send;
+mod settings;
+
+pub use notice::{Notice, NoticeEvent};
+pub use send::{client, send, SendError};
+pub use settings::{is_channel_secret, Channel, ChannelKind, NotifySettings, SECRET_PREFIX};
