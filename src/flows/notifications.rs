@@ -152,9 +152,9 @@ async fn send(deps: FlowDeps, input: StepInput) -> StepResult {
         return Ok(Transition::to(NotificationState::Sent)
             .with_detail(json!({"skipped": "the channel is no longer configured"})));
     };
-    let url = channel_url(pool, &deps, c.id, ch).await?;
-    let http = notify::client(std::time::Duration::from_secs(10));
-    match notify::send(&http, ch.kind, url.expose(), &notice).await {
+    let secret = channel_secret(pool, &deps, c.id, ch).await?;
+    let http = notify::client();
+    match notify::deliver(&http, ch, secret.as_ref(), &notice).await {
         Ok(()) => Ok(Transition::to(NotificationState::Sent)
             .with_detail(json!({"channel": ch.name, "event": notice.event}))),
         Err(e) if e.retryable() => Err(StepError::retry(format!("channel {}: {e}", ch.name))),
@@ -162,25 +162,18 @@ async fn send(deps: FlowDeps, input: StepInput) -> StepResult {
     }
 }
 
-/// The channel's URL from the vault.
-pub async fn channel_url(
+/// The channel's secret (a webhook's URL, an SMTP password) from the vault, when set.
+async fn channel_secret(
     pool: &PgPool,
     deps: &FlowDeps,
     connection_id: i64,
     ch: &notify::Channel,
-) -> Result<crate::secret::Secret, StepError> {
+) -> Result<Option<crate::secret::Secret>, StepError> {
     let vault = deps
         .vault
         .as_deref()
-        .ok_or_else(|| StepError::fatal("no vault configured (ML_MASTER_KEY)"))?;
+        .ok_or_else(|| StepError::fatal("no vault configured (ML_CONNECTOR_MASTER_KEY)"))?;
     connections::secret(pool, vault, connection_id, &ch.secret_name())
         .await
-        .map_err(conn_error)?
-        .ok_or_else(|| {
-            StepError::fatal(format!(
-                "channel {}: secret {} (its URL) is not set",
-                ch.name,
-                ch.secret_name()
-            ))
-        })
+        .map_err(conn_error)
 }

@@ -71,19 +71,24 @@ impl Notice {
         s.trim_end().to_string()
     }
 
-    /// The request body a channel of `kind` expects.
-    pub fn body(&self, kind: ChannelKind) -> Value {
-        let text = match self.details() {
+    /// The whole notice as plain text (headline, then since when, how many, the link).
+    pub fn text(&self) -> String {
+        match self.details() {
             d if d.is_empty() => self.headline(),
             d => format!("{}\n{d}", self.headline()),
-        };
+        }
+    }
+
+    /// The request body a channel of `kind` expects (e-mail: [`Notice::text`]).
+    pub fn body(&self, kind: ChannelKind) -> Value {
+        let text = self.text();
         match kind {
             ChannelKind::Webhook => json!({
                 "event": self.event, "connection": self.connection, "alert": self.alert,
                 "message": self.sentence, "since": self.since, "held_back": self.held_back,
                 "link": self.link, "text": text,
             }),
-            ChannelKind::Slack => json!({ "text": text }),
+            ChannelKind::Slack | ChannelKind::Email => json!({ "text": text }),
             // The legacy connector card: what Teams incoming webhooks and Power Automate's
             // "post to a channel when a webhook request is received" both accept.
             ChannelKind::Teams => json!({

@@ -12,16 +12,84 @@ pub enum ChannelKind {
     Slack,
     /// A Microsoft Teams incoming webhook (a MessageCard).
     Teams,
+    /// E-mail over SMTP (STARTTLS).
+    Email,
 }
 
-/// One channel. Its URL is a secret (Slack and Teams webhook URLs carry their token), so it lives
-/// in the vault as the connection's secret `notify_<name>`, never in the settings.
+/// One channel. Its secret lives in the vault as the connection's secret `notify_<name>`: the URL
+/// of a webhook (Slack and Teams webhook URLs carry their token), the SMTP password of e-mail.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Channel {
     /// Lowercase letters, digits and `_` (it names the secret).
     pub name: String,
     pub kind: ChannelKind,
+    /// The mail server and addresses (kind `email` only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub smtp: Option<SmtpSettings>,
+}
+
+/// Where e-mail notices go and through which server.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmtpSettings {
+    pub host: String,
+    /// 587 (submission with STARTTLS) unless given.
+    #[serde(default = "default_smtp_port")]
+    pub port: u16,
+    pub from: String,
+    pub to: Vec<String>,
+    /// Login name; the password is the channel's secret.
+    #[serde(default)]
+    pub username: Option<String>,
+    /// STARTTLS is required; `false` is accepted only for a server on loopback (a local relay).
+    #[serde(default = "yes")]
+    pub starttls: bool,
+}
+
+fn default_smtp_port() -> u16 {
+    587
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn is_loopback_host(host: &str) -> bool {
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .trim_matches(|c| c == '[' || c == ']')
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+impl SmtpSettings {
+    fn problems(&self, at: &str) -> Vec<String> {
+        let mut p = Vec::new();
+        if self.host.trim().is_empty() {
+            p.push(format!("{at}.host must name the mail server"));
+        }
+        if !self.starttls && !is_loopback_host(&self.host) {
+            p.push(format!(
+                "{at}.starttls may be false only for a server on loopback (the password and notices would travel in clear)"
+            ));
+        }
+        if self.from.parse::<lettre::message::Mailbox>().is_err() {
+            p.push(format!(
+                "{at}.from {:?} is not an e-mail address",
+                self.from
+            ));
+        }
+        if self.to.is_empty() {
+            p.push(format!("{at}.to must list at least one address"));
+        }
+        for t in &self.to {
+            if t.parse::<lettre::message::Mailbox>().is_err() {
+                p.push(format!("{at}.to: {t:?} is not an e-mail address"));
+            }
+        }
+        p
+    }
 }
 
 impl Channel {
@@ -75,6 +143,20 @@ impl NotifySettings {
                     c.name
                 ));
             }
+            match (c.kind, &c.smtp) {
+                (ChannelKind::Email, None) => p.push(format!(
+                    "notify.channels[{i}] ({}): an email channel needs smtp (host, from, to)",
+                    c.name
+                )),
+                (ChannelKind::Email, Some(smtp)) => {
+                    p.extend(smtp.problems(&format!("notify.channels[{i}].smtp")))
+                }
+                (_, Some(_)) => p.push(format!(
+                    "notify.channels[{i}] ({}): smtp belongs to email channels only",
+                    c.name
+                )),
+                (_, None) => {}
+            }
             if self.channels[..i].iter().any(|o| o.name == c.name) {
                 p.push(format!(
                     "notify.channels: the name {:?} is used twice",
@@ -113,14 +195,34 @@ mod tests {
                 Channel {
                     name: "Ops Team".into(),
                     kind: ChannelKind::Slack,
+                    smtp: None,
                 },
                 Channel {
                     name: "ops".into(),
                     kind: ChannelKind::Teams,
+                    smtp: None,
                 },
                 Channel {
                     name: "ops".into(),
                     kind: ChannelKind::Webhook,
+                    smtp: None,
+                },
+                Channel {
+                    name: "mail".into(),
+                    kind: ChannelKind::Email,
+                    smtp: None,
+                },
+                Channel {
+                    name: "mail2".into(),
+                    kind: ChannelKind::Email,
+                    smtp: Some(SmtpSettings {
+                        host: "smtp.example.com".into(),
+                        port: 25,
+                        from: "not an address".into(),
+                        to: vec![],
+                        username: None,
+                        starttls: false,
+                    }),
                 },
             ],
             check_secs: 0,

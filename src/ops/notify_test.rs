@@ -1,8 +1,6 @@
 //! `alerts test` / `testNotification`: a sample notice through every configured channel, now,
 //! with each channel's result (not through the workflow: the person asking wants the answer).
 
-use std::time::Duration;
-
 use sqlx::PgPool;
 
 use super::OpsError;
@@ -30,7 +28,7 @@ pub async fn test_notifications(
         Some(name) => vec![connections::get(pool, name).await?],
         None => connections::list(pool).await?,
     };
-    let http = notify::client(Duration::from_secs(10));
+    let http = notify::client();
     let mut out = Vec::new();
     for c in &targets {
         let sample = Notice {
@@ -43,21 +41,15 @@ pub async fn test_notifications(
             link: c.settings.notify.console_url.clone(),
         };
         for ch in &c.settings.notify.channels {
-            let url = match vault {
-                None => Err("no vault configured (ML_MASTER_KEY)".to_string()),
-                Some(v) => connections::secret(pool, v, c.id, &ch.secret_name())
-                    .await
-                    .map_err(|e| e.to_string())
-                    .and_then(|s| {
-                        s.ok_or_else(|| format!("secret {} (its URL) is not set", ch.secret_name()))
-                    }),
-            };
-            let error = match url {
-                Err(e) => Some(e),
-                Ok(url) => notify::send(&http, ch.kind, url.expose(), &sample)
-                    .await
-                    .err()
-                    .map(|e| e.to_string()),
+            let error = match vault {
+                None => Some("no vault configured (ML_CONNECTOR_MASTER_KEY)".to_string()),
+                Some(v) => match connections::secret(pool, v, c.id, &ch.secret_name()).await {
+                    Err(e) => Some(e.to_string()),
+                    Ok(secret) => notify::deliver(&http, ch, secret.as_ref(), &sample)
+                        .await
+                        .err()
+                        .map(|e| e.to_string()),
+                },
             };
             out.push(ChannelResult {
                 connection: c.name.clone(),

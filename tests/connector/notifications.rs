@@ -44,6 +44,68 @@ async fn receiver() -> (String, Received) {
     (format!("http://{addr}"), got)
 }
 
+/// The messages (DATA) a tiny SMTP server on loopback accepted.
+type Mails = Arc<Mutex<Vec<String>>>;
+
+/// Just enough SMTP for one client at a time: EHLO, MAIL, RCPT, DATA, QUIT (no TLS: loopback).
+async fn smtp_server() -> (u16, Mails) {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let mails: Mails = Arc::default();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let m = mails.clone();
+    tokio::spawn(async move {
+        while let Ok((sock, _)) = listener.accept().await {
+            let m = m.clone();
+            tokio::spawn(async move {
+                let (r, mut w) = sock.into_split();
+                let mut lines = BufReader::new(r).lines();
+                w.write_all(b"220 test ESMTP\r\n").await.unwrap();
+                while let Ok(Some(line)) = lines.next_line().await {
+                    let cmd = line.to_ascii_uppercase();
+                    let reply: &[u8] = if cmd.starts_with("EHLO") || cmd.starts_with("HELO") {
+                        b"250-test\r\n250 8BITMIME\r\n"
+                    } else if cmd.starts_with("DATA") {
+                        w.write_all(b"354 go ahead\r\n").await.unwrap();
+                        let mut data = String::new();
+                        while let Ok(Some(l)) = lines.next_line().await {
+                            if l == "." {
+                                break;
+                            }
+                            data.push_str(&l);
+                            data.push('\n');
+                        }
+                        m.lock().unwrap().push(data);
+                        b"250 queued\r\n"
+                    } else if cmd.starts_with("QUIT") {
+                        let _ = w.write_all(b"221 bye\r\n").await;
+                        break;
+                    } else {
+                        b"250 ok\r\n"
+                    };
+                    w.write_all(reply).await.unwrap();
+                }
+            });
+        }
+    });
+    (port, mails)
+}
+
+fn mail_channel(port: u16) -> Channel {
+    Channel {
+        name: "mail".into(),
+        kind: ChannelKind::Email,
+        smtp: Some(ml_connector::notify::SmtpSettings {
+            host: "127.0.0.1".into(),
+            port,
+            from: "connector@example.com".into(),
+            to: vec!["ops@example.com".into()],
+            username: None,
+            starttls: false,
+        }),
+    }
+}
+
 async fn set_secret(c: &Connector, name: &str, value: &str) {
     let vault = Vault::from_spec(&c.master_key).unwrap();
     connections::set_secret(
@@ -91,19 +153,24 @@ fn on(got: &Received, path: &str, alert: &str, event: &str) -> Vec<Value> {
 async fn a_broken_connection_is_announced_once_and_cleared_once() {
     let c = common::connector::start(SimConfig::default()).await;
     let (base, got) = receiver().await;
+    let (smtp_port, mails) = smtp_server().await;
     c.update_settings(|s| {
         s.notify.channels = vec![
+            mail_channel(smtp_port),
             Channel {
                 name: "ops".into(),
                 kind: ChannelKind::Webhook,
+                smtp: None,
             },
             Channel {
                 name: "chat".into(),
                 kind: ChannelKind::Slack,
+                smtp: None,
             },
             Channel {
                 name: "broken".into(),
                 kind: ChannelKind::Teams,
+                smtp: None,
             },
         ];
         s.notify.console_url = Some("https://console.example.com/".into());
@@ -177,6 +244,14 @@ async fn a_broken_connection_is_announced_once_and_cleared_once() {
     )
     .await;
 
+    let mail = common::eventually("the e-mail arrived", Duration::from_secs(30), || async {
+        mails.lock().unwrap().first().cloned()
+    })
+    .await;
+    assert!(mail.contains("Subject: [ALERT] acme:"), "{mail}");
+    assert!(mail.contains("failed attempts"), "{mail}");
+    assert!(mail.contains("To: ops@example.com"), "{mail}");
+
     // The refusing channel retries (more than one attempt) and raises its own alert, which the
     // working channels carry.
     common::eventually(
@@ -249,10 +324,20 @@ async fn a_broken_connection_is_announced_once_and_cleared_once() {
     assert_eq!(cleared.len(), 1);
     assert_eq!(on(&got, "/hook", "connection_failing", "cleared").len(), 1);
     assert_eq!(on(&got, "/hook", "connection_failing", "opened").len(), 1);
+    let mails_about = |what: &str| {
+        mails
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|m| m.contains(what) && m.contains("failed attempts"))
+            .count()
+    };
+    assert_eq!(mails_about("Subject: [ALERT]"), 1);
+    assert_eq!(mails_about("Subject: [CLEARED]"), 1);
 
     // No secret in any notice, nor in the channel's recorded errors.
     let bodies: Vec<Value> = got.lock().unwrap().iter().map(|(_, b)| b.clone()).collect();
-    let all = serde_json::to_string(&bodies).unwrap();
+    let all = serde_json::to_string(&bodies).unwrap() + &mails.lock().unwrap().join("\n");
     let errors: Vec<Option<String>> =
         sqlx::query_scalar("SELECT last_error FROM workflows WHERE kind = 'notification'")
             .fetch_all(&c.pool)
@@ -280,19 +365,24 @@ async fn a_broken_connection_is_announced_once_and_cleared_once() {
 async fn alerts_test_prints_each_channels_result() {
     let c = common::connector::start(SimConfig::default()).await;
     let (base, got) = receiver().await;
+    let (smtp_port, mails) = smtp_server().await;
     c.update_settings(|s| {
         s.notify.channels = vec![
+            mail_channel(smtp_port),
             Channel {
                 name: "ops".into(),
                 kind: ChannelKind::Webhook,
+                smtp: None,
             },
             Channel {
                 name: "teams".into(),
                 kind: ChannelKind::Teams,
+                smtp: None,
             },
             Channel {
                 name: "unset".into(),
                 kind: ChannelKind::Slack,
+                smtp: None,
             },
         ];
     })
@@ -312,6 +402,8 @@ async fn alerts_test_prints_each_channels_result() {
         "a failed channel fails the command: {stdout}"
     );
     assert!(stdout.contains("acme ops (Webhook): delivered"), "{stdout}");
+    assert!(stdout.contains("acme mail (Email): delivered"), "{stdout}");
+    assert!(mails.lock().unwrap()[0].contains("Subject: [TEST] acme:"));
     assert!(
         stdout.contains("acme teams (Teams): FAILED: the receiver answered HTTP 500"),
         "{stdout}"
