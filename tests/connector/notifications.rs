@@ -291,6 +291,26 @@ async fn a_broken_connection_is_announced_once_and_cleared_once() {
     check(&c, round).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(on(&got, "/hook", "connection_failing", "opened").len(), 1);
+    assert!(on(&got, "/hook", "connection_failing", "still_open").is_empty());
+
+    // After the quiet period (notify.resend_after_secs, 4 hours by default) it is sent again, once.
+    sqlx::query("UPDATE alert_notices SET last_sent_at = now() - interval '4 hours 1 minute'")
+        .execute(&c.pool)
+        .await
+        .unwrap();
+    round += 1;
+    check(&c, round).await;
+    common::eventually("the reminder", Duration::from_secs(30), || async {
+        (on(&got, "/hook", "connection_failing", "still_open").len() == 1).then_some(())
+    })
+    .await;
+    round += 1;
+    check(&c, round).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        on(&got, "/hook", "connection_failing", "still_open").len(),
+        1
+    );
 
     // Fixed: the right keys, the failed polls retried; one "cleared" per working channel.
     set_secret(&c, "v1_key", "sim-key").await;
@@ -385,10 +405,24 @@ async fn alerts_test_prints_each_channels_result() {
                 smtp: None,
             },
         ];
+        s.notify.check_secs = 7;
     })
     .await;
     set_secret(&c, "notify_ops", &format!("{base}/hook")).await;
     set_secret(&c, "notify_teams", &format!("{base}/fail/teams")).await;
+    // A connection with channels gets its alerts check on the schedule, every notify.check_secs.
+    let specs = ml_connector::flows::orders_poll::schedules(c.pool.clone())
+        .schedules()
+        .await
+        .unwrap();
+    let check = specs
+        .iter()
+        .find(|s| s.name == format!("alerts-check:{}", c.connection_id))
+        .expect("an alerts-check schedule");
+    assert_eq!(
+        (check.kind.as_str(), check.period),
+        ("alerts_check", Duration::from_secs(7))
+    );
     let out = tokio::process::Command::new(common::binary())
         .args(["alerts", "test", "--connection", "acme"])
         .env("DATABASE_URL", &c.url)
