@@ -11,6 +11,7 @@ pub mod engine;
 pub mod flows;
 pub mod graphql;
 pub mod metrics;
+mod metrics_alerts;
 pub mod net;
 pub mod notify;
 pub mod ops;

@@ -447,8 +447,64 @@ async fn alerts_test_prints_each_channels_result() {
         "{stdout}"
     );
     assert!(!stdout.contains(&base), "no channel URL printed: {stdout}");
+
+    // The same through GraphQL, for operators only.
+    let api = c.start_api().await;
+    let gql = |token: String| {
+        let api = api.clone();
+        async move {
+            reqwest::Client::new()
+                .post(format!("{api}/graphql"))
+                .bearer_auth(token)
+                .json(&json!({"query": "mutation { testNotification(connection: \"acme\") { connection channel delivered error } }"}))
+                .send()
+                .await
+                .unwrap()
+                .json::<Value>()
+                .await
+                .unwrap()
+        }
+    };
+    let viewer =
+        ml_connector::ops::tokens::create(&c.pool, "v", ml_connector::ops::tokens::Role::Viewer)
+            .await
+            .unwrap();
+    let v = gql(viewer).await;
+    assert_eq!(v["errors"][0]["extensions"]["code"], "FORBIDDEN", "{v}");
+    let operator =
+        ml_connector::ops::tokens::create(&c.pool, "o", ml_connector::ops::tokens::Role::Operator)
+            .await
+            .unwrap();
+    let v = gql(operator).await;
+    let checks = v["data"]["testNotification"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{v}"));
+    let by = |name: &str| {
+        checks
+            .iter()
+            .find(|x| x["channel"] == name)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(by("ops")["delivered"], true, "{v}");
+    assert_eq!(by("mail")["delivered"], true, "{v}");
+    assert_eq!(by("teams")["delivered"], false, "{v}");
+    assert_eq!(
+        by("teams")["error"],
+        "the receiver answered HTTP 500",
+        "{v}"
+    );
+    assert!(
+        !v.to_string().contains(&base),
+        "no channel URL answered: {v}"
+    );
+
     let got = got.lock().unwrap().clone();
-    assert_eq!(got.len(), 2, "{got:?}");
+    assert_eq!(
+        got.len(),
+        4,
+        "two by the command, two through GraphQL: {got:?}"
+    );
     assert_eq!(got[0].1["event"], "test");
     let card = &got.iter().find(|(p, _)| p == "/fail/teams").unwrap().1;
     assert_eq!(card["@type"], "MessageCard");
