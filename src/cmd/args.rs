@@ -452,7 +452,8 @@ pub struct SimShipStationArgs {
 pub enum ConnectionCommand {
     /// Add a connection. Secrets come from ML_SECRET_<NAME> variables or, with --secrets-stdin, from
     /// `name=value` lines on stdin (never from arguments). Names: sage_password, agent_api_key,
-    /// agent_client_identity, v1_key, v1_secret, v1_next_key, v1_next_secret, v2_key.
+    /// agent_client_identity, v1_key, v1_secret, v1_next_key, v1_next_secret, v2_key, webhook_token,
+    /// and notify_<channel> (a notification channel's URL or SMTP password; stdin only).
     Add(ConnectionEdit),
     /// Change settings and/or secrets of a connection (same options as add).
     Set(ConnectionEdit),
