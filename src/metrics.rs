@@ -84,7 +84,7 @@ pub fn operation(path: &str) -> String {
     parts.join("/")
 }
 
-fn escape(v: &str) -> String {
+pub(crate) fn escape(v: &str) -> String {
     v.replace('\\', "\\\\")
         .replace('"', "\\\"")
         .replace('\n', "\\n")
@@ -238,6 +238,7 @@ pub async fn render(pool: &PgPool) -> Result<String, sqlx::Error> {
     let mut out = String::new();
     process_metrics(&mut out);
     database_metrics(pool, &mut out).await?;
+    crate::metrics_alerts::render(pool, &mut out).await?;
     Ok(out)
 }
 

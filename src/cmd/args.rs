@@ -131,6 +131,9 @@ pub enum Command {
     /// Bearer tokens for the GraphQL ops API.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Alert notifications.
+    #[command(subcommand)]
+    Alerts(AlertsCommand),
     /// The GraphQL schema (SDL), as kept in graphql/schema.graphql.
     GraphqlSchema,
     /// Probe a running `serve` (exit 0 when it answers 200): the container HEALTHCHECK.
@@ -188,6 +191,17 @@ pub enum WorkflowsCommand {
         event_id: i64,
         #[arg(long)]
         json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AlertsCommand {
+    /// Send a sample notice through every configured channel and print each channel's result
+    /// (exit 1 when one failed).
+    Test {
+        /// Only this connection's channels.
+        #[arg(long)]
+        connection: Option<String>,
     },
 }
 
@@ -438,7 +452,8 @@ pub struct SimShipStationArgs {
 pub enum ConnectionCommand {
     /// Add a connection. Secrets come from ML_SECRET_<NAME> variables or, with --secrets-stdin, from
     /// `name=value` lines on stdin (never from arguments). Names: sage_password, agent_api_key,
-    /// agent_client_identity, v1_key, v1_secret, v1_next_key, v1_next_secret, v2_key.
+    /// agent_client_identity, v1_key, v1_secret, v1_next_key, v1_next_secret, v2_key, webhook_token,
+    /// and notify_<channel> (a notification channel's URL or SMTP password; stdin only).
     Add(ConnectionEdit),
     /// Change settings and/or secrets of a connection (same options as add).
     Set(ConnectionEdit),

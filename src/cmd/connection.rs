@@ -71,7 +71,7 @@ fn read_secrets(stdin: bool) -> anyhow::Result<BTreeMap<String, Secret>> {
                 .with_context(|| format!("stdin line {}: expected name=value", i + 1))?;
             let name = name.trim();
             anyhow::ensure!(
-                SECRET_NAMES.contains(&name),
+                SECRET_NAMES.contains(&name) || ml_connector::notify::is_channel_secret(name),
                 "stdin line {}: unknown secret name {name:?}",
                 i + 1
             );

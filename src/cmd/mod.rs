@@ -44,6 +44,7 @@ pub fn main() -> std::process::ExitCode {
         Command::Migrate
         | Command::Workflows(_)
         | Command::Token(_)
+        | Command::Alerts(_)
         | Command::GraphqlSchema
         | Command::Health { .. } => true,
         #[cfg(feature = "sim")]
@@ -148,6 +149,7 @@ async fn run(cli: &Cli, shutdown: &Shutdown) -> anyhow::Result<()> {
         Command::Agent(a) => agent::agent(a, shutdown).await,
         Command::Workflows(c) => until_signal(short, workflows::workflows_cmd(global, c)).await,
         Command::Token(c) => until_signal(short, workflows::token_cmd(global, c)).await,
+        Command::Alerts(c) => until_signal(short, workflows::alerts_cmd(global, c)).await,
         Command::GraphqlSchema => {
             print!("{}", ml_connector::graphql::sdl());
             Ok(())

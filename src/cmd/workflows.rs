@@ -3,7 +3,7 @@
 use anyhow::Context;
 use serde_json::json;
 
-use super::args::{GlobalArgs, TokenCommand, WorkflowsCommand};
+use super::args::{AlertsCommand, GlobalArgs, TokenCommand, WorkflowsCommand};
 use super::connection::open;
 use ml_connector::ops::tokens::{self, Role};
 use ml_connector::ops::workflows::{self, event_json, to_json, WorkflowFilter};
@@ -93,6 +93,36 @@ pub async fn workflows_cmd(global: &GlobalArgs, cmd: &WorkflowsCommand) -> anyho
     .await;
     db.close().await;
     result
+}
+
+pub async fn alerts_cmd(global: &GlobalArgs, cmd: &AlertsCommand) -> anyhow::Result<()> {
+    let AlertsCommand::Test { connection } = cmd;
+    // Without a master key no channel URL can be read: each channel then says so.
+    let vault = ml_connector::vault::Vault::from_env().ok();
+    let db = open(global).await?;
+    let results = ml_connector::ops::notify_test::test_notifications(
+        &db.pool,
+        vault.as_ref(),
+        connection.as_deref(),
+    )
+    .await;
+    db.close().await;
+    let results = results.context("alerts test")?;
+    if results.is_empty() {
+        println!("no notification channels configured (settings notify.channels)");
+    }
+    let mut failed = 0;
+    for r in &results {
+        match &r.error {
+            None => println!("{} {} ({:?}): delivered", r.connection, r.channel, r.kind),
+            Some(e) => {
+                failed += 1;
+                println!("{} {} ({:?}): FAILED: {e}", r.connection, r.channel, r.kind)
+            }
+        }
+    }
+    anyhow::ensure!(failed == 0, "{failed} channel(s) failed");
+    Ok(())
 }
 
 pub async fn token_cmd(global: &GlobalArgs, cmd: &TokenCommand) -> anyhow::Result<()> {

@@ -306,6 +306,8 @@ pub struct Settings {
     pub tracking: TrackingSettings,
     /// How Sage orders map to ShipStation orders.
     pub orders: OrderSettings,
+    /// Where this connection's alerts are sent.
+    pub notify: crate::notify::NotifySettings,
 }
 
 impl Settings {
@@ -365,6 +367,7 @@ impl Settings {
             }
         }
         p.extend(self.orders.problems());
+        p.extend(self.notify.problems());
         for (k, b) in &self.inventory.buffers {
             if b.absolute < 0 || !(0.0..=100.0).contains(&b.percent) {
                 p.push(format!(
@@ -460,10 +463,10 @@ pub async fn set_secret(
     value: &Secret,
     expires_on: Option<NaiveDate>,
 ) -> Result<(), ConnectionError> {
-    if !SECRET_NAMES.contains(&name) {
+    if !SECRET_NAMES.contains(&name) && !crate::notify::is_channel_secret(name) {
         return Err(ConnectionError::UnknownSecret(
             name.into(),
-            SECRET_NAMES.join(", "),
+            format!("{}, notify_<channel>", SECRET_NAMES.join(", ")),
         ));
     }
     // An empty secret authenticates nothing (an empty webhook token would match `?token=`).

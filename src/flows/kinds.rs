@@ -83,6 +83,8 @@ pub enum Kind {
     Shipment,
     ShipmentsPoll,
     Webhook,
+    AlertsCheck,
+    Notification,
 }
 
 impl Kind {
@@ -93,6 +95,8 @@ impl Kind {
         Kind::Shipment,
         Kind::ShipmentsPoll,
         Kind::Webhook,
+        Kind::AlertsCheck,
+        Kind::Notification,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -103,6 +107,8 @@ impl Kind {
             Kind::Shipment => "shipment",
             Kind::ShipmentsPoll => "shipments_poll",
             Kind::Webhook => "webhook",
+            Kind::AlertsCheck => "alerts_check",
+            Kind::Notification => "notification",
         }
     }
 }
@@ -171,6 +177,22 @@ states!(
     WebhookState, Kind::Webhook, initial Fetch {
         Fetch = "fetch" handler "webhook.fetch" => [Done];
         Done = "done";
+    }
+);
+
+states!(
+    /// One comparison of a connection's alerts with the notices sent (workflows/alerts_check.toml).
+    AlertsCheckState, Kind::AlertsCheck, initial Check {
+        Check = "check" handler "alerts_check.run" => [Done];
+        Done = "done";
+    }
+);
+
+states!(
+    /// One notice through one channel (workflows/notification.toml).
+    NotificationState, Kind::Notification, initial Send {
+        Send = "send" handler "notification.send" => [Sent];
+        Sent = "sent";
     }
 );
 
@@ -258,6 +280,8 @@ mod tests {
         check::<ShipmentState>(&defs);
         check::<ShipmentsPollState>(&defs);
         check::<WebhookState>(&defs);
+        check::<AlertsCheckState>(&defs);
+        check::<NotificationState>(&defs);
         let kinds: BTreeSet<String> = defs.kinds().into_iter().collect();
         let ours: BTreeSet<String> = Kind::ALL.iter().map(|k| k.to_string()).collect();
         assert_eq!(kinds, ours, "every TOML kind has its state type");

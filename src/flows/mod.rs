@@ -5,6 +5,7 @@ pub mod deps;
 pub mod feed_state;
 pub mod inventory;
 pub mod kinds;
+pub mod notifications;
 pub mod order;
 pub mod order_mapping;
 pub mod orders_poll;
@@ -47,6 +48,14 @@ pub const BUILTIN_WORKFLOWS: &[(&str, &str)] = &[
         "workflows/webhook.toml",
         include_str!("../../workflows/webhook.toml"),
     ),
+    (
+        "workflows/alerts_check.toml",
+        include_str!("../../workflows/alerts_check.toml"),
+    ),
+    (
+        "workflows/notification.toml",
+        include_str!("../../workflows/notification.toml"),
+    ),
 ];
 
 /// Every step handler this binary has.
@@ -58,6 +67,7 @@ pub fn handlers(deps: &deps::FlowDeps) -> HandlerRegistry {
     shipment::register(&mut r, deps);
     shipments_poll::register(&mut r, deps);
     tracking_writeback::register(&mut r, deps);
+    notifications::register(&mut r, deps);
     r
 }
 

@@ -144,11 +144,15 @@ impl ScheduleSource for ConnectionSchedules {
     fn schedules(&self) -> SpecFuture {
         let pool = self.pool.clone();
         Box::pin(async move {
-            // (id, orders, inventory, shipments intervals)
-            type Row = (i64, Option<i64>, Option<i64>, Option<i64>);
+            // (id, orders, inventory, shipments intervals, alerts check interval when it has channels)
+            type Row = (i64, Option<i64>, Option<i64>, Option<i64>, Option<i64>);
             let rows: Vec<Row> = sqlx::query_as(
                 "SELECT id, (settings->'polls'->>'orders_secs')::bigint, (settings->'polls'->>'inventory_secs')::bigint,
-                        (settings->'polls'->>'shipments_secs')::bigint FROM connections WHERE enabled ORDER BY id",
+                        (settings->'polls'->>'shipments_secs')::bigint,
+                        CASE WHEN jsonb_typeof(settings->'notify'->'channels') = 'array'
+                              AND jsonb_array_length(settings->'notify'->'channels') > 0
+                             THEN COALESCE((settings->'notify'->>'check_secs')::bigint, 60) END
+                   FROM connections WHERE enabled ORDER BY id",
             )
             .fetch_all(&pool)
             .await?;
@@ -162,7 +166,16 @@ impl ScheduleSource for ConnectionSchedules {
                 };
             Ok(rows
                 .into_iter()
-                .flat_map(|(id, orders, inventory, shipments)| {
+                .flat_map(|(id, orders, inventory, shipments, alerts)| {
+                    let alerts = alerts.map(|secs| {
+                        spec(
+                            format!("alerts-check:{id}"),
+                            Some(secs),
+                            60,
+                            "alerts_check",
+                            id,
+                        )
+                    });
                     [
                         spec(format!("orders-poll:{id}"), orders, 900, "orders_poll", id),
                         spec(
@@ -180,6 +193,8 @@ impl ScheduleSource for ConnectionSchedules {
                             id,
                         ),
                     ]
+                    .into_iter()
+                    .chain(alerts)
                 })
                 .collect())
         })

@@ -5,7 +5,8 @@ use serde_json::Value;
 
 use super::errors::{ops, parse_id};
 use super::types::{
-    ConnectionCheck, ConnectionNode, Feed, SecretInput, Workflow, WorkflowFilterInput,
+    ConnectionCheck, ConnectionNode, Feed, NotificationCheck, SecretInput, Workflow,
+    WorkflowFilterInput,
 };
 use super::{require, Caller, GqlState};
 use crate::ops::tokens::Role;
@@ -135,6 +136,33 @@ impl Mutation {
                 check: r.check,
                 ok: r.ok,
                 detail: r.detail,
+            })
+            .collect())
+    }
+
+    /// Send a sample notice through every notification channel (of one connection, or of all)
+    /// and answer each channel's result.
+    async fn test_notification(
+        &self,
+        ctx: &Context<'_>,
+        connection: Option<String>,
+    ) -> Result<Vec<NotificationCheck>> {
+        require(ctx, Role::Operator)?;
+        let st = ctx.data::<GqlState>()?;
+        let results = ops::notify_test::test_notifications(
+            &st.engine.pool,
+            st.vault.as_deref(),
+            connection.as_deref(),
+        )
+        .await
+        .map_err(ops)?;
+        Ok(results
+            .into_iter()
+            .map(|r| NotificationCheck {
+                connection: r.connection,
+                channel: r.channel,
+                delivered: r.error.is_none(),
+                error: r.error,
             })
             .collect())
     }

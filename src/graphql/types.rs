@@ -473,6 +473,7 @@ pub enum AlertKind {
     FailedWorkflows,
     StuckWorkflows,
     NeedsManualAction,
+    NotificationFailing,
 }
 
 #[derive(SimpleObject)]
@@ -495,6 +496,7 @@ impl From<ops::alerts::Alert> for Alert {
                 K::FailedWorkflows => AlertKind::FailedWorkflows,
                 K::StuckWorkflows => AlertKind::StuckWorkflows,
                 K::NeedsManualAction => AlertKind::NeedsManualAction,
+                K::NotificationFailing => AlertKind::NotificationFailing,
             },
             connection_id: a.connection_id.map(|i| ID(i.to_string())),
             message: a.message,
@@ -527,6 +529,17 @@ pub struct ConnectionCheck {
     pub check: String,
     pub ok: bool,
     pub detail: String,
+}
+
+/// One notification channel's answer to a sample notice.
+#[derive(SimpleObject)]
+pub struct NotificationCheck {
+    /// The connection's name.
+    pub connection: String,
+    pub channel: String,
+    pub delivered: bool,
+    /// Why not (never the channel's URL).
+    pub error: Option<String>,
 }
 
 #[derive(InputObject)]

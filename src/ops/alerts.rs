@@ -22,6 +22,22 @@ pub enum AlertKind {
     FailedWorkflows,
     StuckWorkflows,
     NeedsManualAction,
+    /// A notification channel keeps refusing or missing notices.
+    NotificationFailing,
+}
+
+impl AlertKind {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::StaleFeed => "stale_feed",
+            Self::ConnectionFailing => "connection_failing",
+            Self::KeyExpiring => "key_expiring",
+            Self::FailedWorkflows => "failed_workflows",
+            Self::StuckWorkflows => "stuck_workflows",
+            Self::NeedsManualAction => "needs_manual_action",
+            Self::NotificationFailing => "notification_failing",
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -31,6 +47,18 @@ pub struct Alert {
     pub message: String,
     pub since: Option<DateTime<Utc>>,
     pub count: i64,
+    /// What of its kind it is about (a feed, a secret, a channel; empty when the kind says it all).
+    pub subject: String,
+}
+
+impl Alert {
+    /// Stable while the alert stays open (the message's counts and times may change).
+    pub fn key(&self) -> String {
+        match self.subject.as_str() {
+            "" => self.kind.as_str().to_string(),
+            s => format!("{}:{s}", self.kind.as_str()),
+        }
+    }
 }
 
 /// (feed in sync_runs, settings key of its interval, default seconds, words).
@@ -74,6 +102,7 @@ pub async fn alerts(pool: &PgPool) -> Result<Vec<Alert>, OpsError> {
                     },
                     since: Some(since),
                     count: 1,
+                    subject: feed.to_string(),
                 });
             }
         }
@@ -94,12 +123,15 @@ pub async fn alerts(pool: &PgPool) -> Result<Vec<Alert>, OpsError> {
                 ),
                 since: None,
                 count: 1,
+                subject: secret,
             });
         }
     }
     // Calls that keep failing: many of one connection's workflows failed or retrying on an error
     // within the hour (read from the open-work index, not the audit trail).
-    let failing = store::failing_connections(pool, FAILING_THRESHOLD).await?;
+    // Notices that fail are their own alert (notification_failing), not the connection's.
+    let notices = crate::flows::kinds::Kind::Notification.as_str();
+    let failing = store::failing_connections(pool, FAILING_THRESHOLD, notices).await?;
     for (id, n, sample) in failing {
         out.push(Alert {
             kind: AlertKind::ConnectionFailing,
@@ -110,12 +142,14 @@ pub async fn alerts(pool: &PgPool) -> Result<Vec<Alert>, OpsError> {
             ),
             since: None,
             count: n,
+            subject: String::new(),
         });
     }
     let grouped = store::needing_attention(
         pool,
         STUCK_AFTER_MINUTES as i32,
         crate::flows::kinds::OrderState::ManualAction.as_str(),
+        notices,
     )
     .await?;
     for g in grouped {
@@ -131,7 +165,38 @@ pub async fn alerts(pool: &PgPool) -> Result<Vec<Alert>, OpsError> {
             message,
             since: Some(since),
             count: n,
+            subject: String::new(),
         });
     }
+    out.extend(notification_failures(pool).await?);
     Ok(out)
+}
+
+/// Channels whose latest notices keep failing (retrying on an error, or given up on).
+async fn notification_failures(pool: &PgPool) -> Result<Vec<Alert>, OpsError> {
+    // (connection, channel, failing notices, oldest, an error)
+    type Row = (i64, String, i64, DateTime<Utc>, Option<String>);
+    let rows: Vec<Row> = sqlx::query_as(
+        "SELECT connection_id, context->>'channel', count(*), min(created_at), max(last_error) FROM workflows
+          WHERE kind = $1 AND status IN ('ready', 'failed') AND last_error IS NOT NULL
+            AND context ? 'channel'
+          GROUP BY 1, 2 ORDER BY 1, 2",
+    )
+    .bind(crate::flows::kinds::Kind::Notification.as_str())
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, channel, n, since, err)| Alert {
+            kind: AlertKind::NotificationFailing,
+            connection_id: (id != 0).then_some(id),
+            message: format!(
+                "notification channel {channel} is failing ({n} notice(s) not delivered: {})",
+                err.unwrap_or_default()
+            ),
+            since: Some(since),
+            count: n,
+            subject: channel,
+        })
+        .collect())
 }

@@ -5,6 +5,7 @@
 pub mod alerts;
 pub mod connections;
 pub mod feeds;
+pub mod notify_test;
 pub mod probe;
 pub mod retention;
 pub mod stats;

@@ -359,14 +359,16 @@ pub async fn oldest_due(pool: &PgPool) -> Result<Option<OldestDue>, StoreError> 
 pub async fn failing_connections(
     pool: &PgPool,
     threshold: i64,
+    except_kind: &str,
 ) -> Result<Vec<(i64, i64, Option<String>)>, StoreError> {
     Ok(sqlx::query_as(
         "SELECT connection_id, count(*), max(last_error) FROM workflows
           WHERE status IN ('ready', 'failed') AND last_error IS NOT NULL
-            AND updated_at > now() - interval '1 hour' AND connection_id <> 0
+            AND updated_at > now() - interval '1 hour' AND connection_id <> 0 AND kind <> $2
           GROUP BY connection_id HAVING count(*) >= $1",
     )
     .bind(threshold)
+    .bind(except_kind)
     .fetch_all(pool)
     .await?)
 }
@@ -395,9 +397,10 @@ pub async fn needing_attention(
     pool: &PgPool,
     stuck_after_minutes: i32,
     manual_state: &str,
+    except_kind: &str,
 ) -> Result<Vec<AttentionGroup>, StoreError> {
     let rows: Vec<(String, i64, i64, DateTime<Utc>)> = sqlx::query_as(
-        "SELECT 'failed', connection_id, count(*), min(updated_at) FROM workflows WHERE status = 'failed' GROUP BY connection_id
+        "SELECT 'failed', connection_id, count(*), min(updated_at) FROM workflows WHERE status = 'failed' AND kind <> $3 GROUP BY connection_id
          UNION ALL
          SELECT 'manual', connection_id, count(*), min(updated_at) FROM workflows WHERE status = 'waiting' AND state = $2 GROUP BY connection_id
          UNION ALL
@@ -408,6 +411,7 @@ pub async fn needing_attention(
     )
     .bind(stuck_after_minutes)
     .bind(manual_state)
+    .bind(except_kind)
     .fetch_all(pool)
     .await?;
     Ok(rows

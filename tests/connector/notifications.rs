@@ -1,0 +1,533 @@
+//! Alerts that reach a person: a wrong ShipStation key opens `connection_failing`, announced once
+//! per channel with the connection and the sentence; fixed, it is announced cleared once; a channel
+//! that refuses notices retries and raises its own alert; no secret appears in any notice; and
+//! `ml-connector alerts test` prints each channel's result.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::http::{StatusCode, Uri};
+use serde_json::{json, Value};
+
+use crate::common;
+use common::connector::Connector;
+use ml_connector::connections;
+use ml_connector::engine::worker::{PoolConfig, WorkerPool};
+use ml_connector::engine::Shutdown;
+use ml_connector::notify::{Channel, ChannelKind};
+use ml_connector::ops::WorkflowFilter;
+use ml_connector::secret::Secret;
+use ml_connector::sim::shipstation::SimConfig;
+use ml_connector::vault::Vault;
+
+/// (path, body) of every POST the receiver got.
+type Received = Arc<Mutex<Vec<(String, Value)>>>;
+
+/// A local receiver for every channel kind: paths under /fail answer 500, the rest 200.
+async fn receiver() -> (String, Received) {
+    let got: Received = Arc::default();
+    let g = got.clone();
+    let app = axum::Router::new().fallback(move |uri: Uri, body: axum::Json<Value>| {
+        let g = g.clone();
+        async move {
+            g.lock().unwrap().push((uri.path().to_string(), body.0));
+            if uri.path().starts_with("/fail") {
+                StatusCode::INTERNAL_SERVER_ERROR
+            } else {
+                StatusCode::OK
+            }
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (format!("http://{addr}"), got)
+}
+
+/// The messages (DATA) a tiny SMTP server on loopback accepted.
+type Mails = Arc<Mutex<Vec<String>>>;
+
+/// Just enough SMTP for one client at a time: EHLO, MAIL, RCPT, DATA, QUIT (no TLS: loopback).
+async fn smtp_server() -> (u16, Mails) {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let mails: Mails = Arc::default();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let m = mails.clone();
+    tokio::spawn(async move {
+        while let Ok((sock, _)) = listener.accept().await {
+            let m = m.clone();
+            tokio::spawn(async move {
+                let (r, mut w) = sock.into_split();
+                let mut lines = BufReader::new(r).lines();
+                w.write_all(b"220 test ESMTP\r\n").await.unwrap();
+                while let Ok(Some(line)) = lines.next_line().await {
+                    let cmd = line.to_ascii_uppercase();
+                    let reply: &[u8] = if cmd.starts_with("EHLO") || cmd.starts_with("HELO") {
+                        b"250-test\r\n250 8BITMIME\r\n"
+                    } else if cmd.starts_with("DATA") {
+                        w.write_all(b"354 go ahead\r\n").await.unwrap();
+                        let mut data = String::new();
+                        while let Ok(Some(l)) = lines.next_line().await {
+                            if l == "." {
+                                break;
+                            }
+                            data.push_str(&l);
+                            data.push('\n');
+                        }
+                        m.lock().unwrap().push(data);
+                        b"250 queued\r\n"
+                    } else if cmd.starts_with("QUIT") {
+                        let _ = w.write_all(b"221 bye\r\n").await;
+                        break;
+                    } else {
+                        b"250 ok\r\n"
+                    };
+                    w.write_all(reply).await.unwrap();
+                }
+            });
+        }
+    });
+    (port, mails)
+}
+
+fn mail_channel(port: u16) -> Channel {
+    Channel {
+        name: "mail".into(),
+        kind: ChannelKind::Email,
+        smtp: Some(ml_connector::notify::SmtpSettings {
+            host: "127.0.0.1".into(),
+            port,
+            from: "connector@example.com".into(),
+            to: vec!["ops@example.com".into()],
+            username: None,
+            starttls: false,
+        }),
+    }
+}
+
+async fn set_secret(c: &Connector, name: &str, value: &str) {
+    let vault = Vault::from_spec(&c.master_key).unwrap();
+    connections::set_secret(
+        &c.pool,
+        &vault,
+        c.connection_id,
+        name,
+        &Secret::new(value),
+        None,
+    )
+    .await
+    .unwrap();
+}
+
+/// Run one alerts check now (as the scheduler would every notify.check_secs) and wait for it.
+async fn check(c: &Connector, n: u32) {
+    let (id, _) = c
+        .engine
+        .start_workflow(
+            "alerts_check",
+            c.connection_id,
+            &format!("test-{n}"),
+            json!({}),
+            "test",
+        )
+        .await
+        .unwrap();
+    common::eventually("alerts check finished", Duration::from_secs(30), || async {
+        (common::status_of(&c.pool, id).await == "completed").then_some(())
+    })
+    .await;
+}
+
+/// The webhook bodies received on `path` for `alert` with `event`.
+fn on(got: &Received, path: &str, alert: &str, event: &str) -> Vec<Value> {
+    got.lock()
+        .unwrap()
+        .iter()
+        .filter(|(p, b)| p == path && b["alert"] == alert && b["event"] == event)
+        .map(|(_, b)| b.clone())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broken_connection_is_announced_once_and_cleared_once() {
+    let c = common::connector::start(SimConfig::default()).await;
+    let (base, got) = receiver().await;
+    let (smtp_port, mails) = smtp_server().await;
+    c.update_settings(|s| {
+        s.notify.channels = vec![
+            mail_channel(smtp_port),
+            Channel {
+                name: "ops".into(),
+                kind: ChannelKind::Webhook,
+                smtp: None,
+            },
+            Channel {
+                name: "chat".into(),
+                kind: ChannelKind::Slack,
+                smtp: None,
+            },
+            Channel {
+                name: "broken".into(),
+                kind: ChannelKind::Teams,
+                smtp: None,
+            },
+        ];
+        s.notify.console_url = Some("https://console.example.com/".into());
+    })
+    .await;
+    set_secret(&c, "notify_ops", &format!("{base}/hook")).await;
+    set_secret(&c, "notify_chat", &format!("{base}/slack/T0KEN-IN-URL")).await;
+    set_secret(&c, "notify_broken", &format!("{base}/fail/TEAMS-T0KEN")).await;
+
+    let shutdown = Shutdown::new();
+    let mut cfg = PoolConfig::new("notify-test".into(), 8);
+    cfg.poll_interval = Duration::from_millis(100);
+    WorkerPool::spawn(c.engine.clone(), cfg, shutdown.clone());
+
+    // Break the connection: ShipStation refuses the keys; three polls fail.
+    set_secret(&c, "v1_key", "wrong-key-1234").await;
+    set_secret(&c, "v2_key", "wrong-v2-key-5678").await;
+    let mut polls = Vec::new();
+    for i in 0..3 {
+        let (id, _) = c
+            .engine
+            .start_workflow(
+                "shipments_poll",
+                c.connection_id,
+                &format!("broken-{i}"),
+                json!({}),
+                "test",
+            )
+            .await
+            .unwrap();
+        polls.push(id);
+    }
+    common::eventually("the polls failed", Duration::from_secs(60), || async {
+        let n = c.count("SELECT count(*) FROM workflows WHERE kind = 'shipments_poll' AND last_error IS NOT NULL AND status IN ('ready', 'failed')").await;
+        (n == 3).then_some(())
+    })
+    .await;
+
+    check(&c, 1).await;
+    let opened = common::eventually(
+        "the alert reached the webhook",
+        Duration::from_secs(30),
+        || async {
+            let v = on(&got, "/hook", "connection_failing", "opened");
+            (!v.is_empty()).then_some(v)
+        },
+    )
+    .await;
+    assert_eq!(opened.len(), 1, "{opened:?}");
+    let n = &opened[0];
+    assert_eq!(n["connection"], "acme");
+    assert_eq!(n["link"], "https://console.example.com/");
+    assert!(
+        n["message"].as_str().unwrap().contains("failed attempts"),
+        "{n}"
+    );
+    assert!(n["held_back"].as_i64().unwrap() >= 3, "{n}");
+    common::eventually(
+        "the Slack channel got it",
+        Duration::from_secs(30),
+        || async {
+            got.lock()
+                .unwrap()
+                .iter()
+                .any(|(p, b)| {
+                    p.starts_with("/slack/")
+                        && b["text"].as_str().unwrap_or("").contains("[ALERT] acme:")
+                })
+                .then_some(())
+        },
+    )
+    .await;
+
+    let mail = common::eventually("the e-mail arrived", Duration::from_secs(30), || async {
+        mails.lock().unwrap().first().cloned()
+    })
+    .await;
+    assert!(mail.contains("Subject: [ALERT] acme:"), "{mail}");
+    assert!(mail.contains("failed attempts"), "{mail}");
+    assert!(mail.contains("To: ops@example.com"), "{mail}");
+
+    // The refusing channel retries (more than one attempt) and raises its own alert, which the
+    // working channels carry.
+    common::eventually(
+        "the broken channel retried",
+        Duration::from_secs(30),
+        || async {
+            let n = got
+                .lock()
+                .unwrap()
+                .iter()
+                .filter(|(p, _)| p.starts_with("/fail/"))
+                .count();
+            (n >= 2).then_some(())
+        },
+    )
+    .await;
+    let mut round = 2;
+    let failing = common::eventually("the channel's own alert", Duration::from_secs(30), || {
+        round += 1;
+        let r = round;
+        let c = &c;
+        let got = &got;
+        async move {
+            check(c, r).await;
+            let v = on(got, "/hook", "notification_failing", "opened");
+            (!v.is_empty()).then_some(v)
+        }
+    })
+    .await;
+    assert!(
+        failing[0]["message"].as_str().unwrap().contains("broken"),
+        "{failing:?}"
+    );
+
+    // Checked again: nothing new about the connection (repeats suppressed).
+    round += 1;
+    check(&c, round).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(on(&got, "/hook", "connection_failing", "opened").len(), 1);
+    assert!(on(&got, "/hook", "connection_failing", "still_open").is_empty());
+
+    // After the quiet period (notify.resend_after_secs, 4 hours by default) it is sent again, once.
+    sqlx::query("UPDATE alert_notices SET last_sent_at = now() - interval '4 hours 1 minute'")
+        .execute(&c.pool)
+        .await
+        .unwrap();
+    round += 1;
+    check(&c, round).await;
+    common::eventually("the reminder", Duration::from_secs(30), || async {
+        (on(&got, "/hook", "connection_failing", "still_open").len() == 1).then_some(())
+    })
+    .await;
+    round += 1;
+    check(&c, round).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        on(&got, "/hook", "connection_failing", "still_open").len(),
+        1
+    );
+
+    // Fixed: the right keys, the failed polls retried; one "cleared" per working channel.
+    set_secret(&c, "v1_key", "sim-key").await;
+    set_secret(&c, "v2_key", "sim-v2-key").await;
+    let filter = WorkflowFilter {
+        kind: Some("shipments_poll".into()),
+        ..Default::default()
+    };
+    ml_connector::ops::workflows::retry_failed(&c.pool, &filter, "test")
+        .await
+        .unwrap();
+    common::eventually("the polls completed", Duration::from_secs(60), || async {
+        let n = c.count("SELECT count(*) FROM workflows WHERE kind = 'shipments_poll' AND status = 'completed'").await;
+        (n == 3).then_some(())
+    })
+    .await;
+    round += 1;
+    check(&c, round).await;
+    let cleared = common::eventually(
+        "cleared reached the webhook",
+        Duration::from_secs(30),
+        || async {
+            let v = on(&got, "/hook", "connection_failing", "cleared");
+            (!v.is_empty()).then_some(v)
+        },
+    )
+    .await;
+    round += 1;
+    check(&c, round).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(cleared.len(), 1);
+    assert_eq!(on(&got, "/hook", "connection_failing", "cleared").len(), 1);
+    assert_eq!(on(&got, "/hook", "connection_failing", "opened").len(), 1);
+    let mails_about = |what: &str| {
+        mails
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|m| m.contains(what) && m.contains("failed attempts"))
+            .count()
+    };
+    assert_eq!(mails_about("Subject: [ALERT]"), 1);
+    assert_eq!(mails_about("Subject: [CLEARED]"), 1);
+
+    // No secret in any notice, nor in the channel's recorded errors.
+    let bodies: Vec<Value> = got.lock().unwrap().iter().map(|(_, b)| b.clone()).collect();
+    let all = serde_json::to_string(&bodies).unwrap() + &mails.lock().unwrap().join("\n");
+    let errors: Vec<Option<String>> =
+        sqlx::query_scalar("SELECT last_error FROM workflows WHERE kind = 'notification'")
+            .fetch_all(&c.pool)
+            .await
+            .unwrap();
+    let errors = format!("{errors:?}");
+    for secret in [
+        "wrong-key-1234",
+        "wrong-v2-key-5678",
+        "sim-key",
+        "sim-secret",
+        "sim-v2-key",
+        "T0KEN-IN-URL",
+        "TEAMS-T0KEN",
+        common::sage100::AGENT_KEY,
+        "sage-password",
+    ] {
+        assert!(!all.contains(secret), "{secret} in a notice");
+        assert!(!errors.contains(secret), "{secret} in a notification error");
+    }
+    shutdown.trigger();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn alerts_test_prints_each_channels_result() {
+    let c = common::connector::start(SimConfig::default()).await;
+    let (base, got) = receiver().await;
+    let (smtp_port, mails) = smtp_server().await;
+    c.update_settings(|s| {
+        s.notify.channels = vec![
+            mail_channel(smtp_port),
+            Channel {
+                name: "ops".into(),
+                kind: ChannelKind::Webhook,
+                smtp: None,
+            },
+            Channel {
+                name: "teams".into(),
+                kind: ChannelKind::Teams,
+                smtp: None,
+            },
+            Channel {
+                name: "unset".into(),
+                kind: ChannelKind::Slack,
+                smtp: None,
+            },
+        ];
+        s.notify.check_secs = 7;
+    })
+    .await;
+    set_secret(&c, "notify_ops", &format!("{base}/hook")).await;
+    set_secret(&c, "notify_teams", &format!("{base}/fail/teams")).await;
+    // A connection with channels gets its alerts check on the schedule, every notify.check_secs.
+    let specs = ml_connector::flows::orders_poll::schedules(c.pool.clone())
+        .schedules()
+        .await
+        .unwrap();
+    let check = specs
+        .iter()
+        .find(|s| s.name == format!("alerts-check:{}", c.connection_id))
+        .expect("an alerts-check schedule");
+    assert_eq!(
+        (check.kind.as_str(), check.period),
+        ("alerts_check", Duration::from_secs(7))
+    );
+    let out = tokio::process::Command::new(common::binary())
+        .args(["alerts", "test", "--connection", "acme"])
+        .env("DATABASE_URL", &c.url)
+        .env("ML_CONNECTOR_MASTER_KEY", &c.master_key)
+        .output()
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        !out.status.success(),
+        "a failed channel fails the command: {stdout}"
+    );
+    assert!(stdout.contains("acme ops (Webhook): delivered"), "{stdout}");
+    assert!(stdout.contains("acme mail (Email): delivered"), "{stdout}");
+    assert!(mails.lock().unwrap()[0].contains("Subject: [TEST] acme:"));
+    assert!(
+        stdout.contains("acme teams (Teams): FAILED: the receiver answered HTTP 500"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("acme unset (Slack): FAILED: secret notify_unset (its URL) is not set"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains(&base), "no channel URL printed: {stdout}");
+
+    // The same through GraphQL, for operators only.
+    let api = c.start_api().await;
+    let gql = |token: String| {
+        let api = api.clone();
+        async move {
+            reqwest::Client::new()
+                .post(format!("{api}/graphql"))
+                .bearer_auth(token)
+                .json(&json!({"query": "mutation { testNotification(connection: \"acme\") { connection channel delivered error } }"}))
+                .send()
+                .await
+                .unwrap()
+                .json::<Value>()
+                .await
+                .unwrap()
+        }
+    };
+    let viewer =
+        ml_connector::ops::tokens::create(&c.pool, "v", ml_connector::ops::tokens::Role::Viewer)
+            .await
+            .unwrap();
+    let v = gql(viewer).await;
+    assert_eq!(v["errors"][0]["extensions"]["code"], "FORBIDDEN", "{v}");
+    let operator =
+        ml_connector::ops::tokens::create(&c.pool, "o", ml_connector::ops::tokens::Role::Operator)
+            .await
+            .unwrap();
+    let v = gql(operator).await;
+    let checks = v["data"]["testNotification"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{v}"));
+    let by = |name: &str| {
+        checks
+            .iter()
+            .find(|x| x["channel"] == name)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(by("ops")["delivered"], true, "{v}");
+    assert_eq!(by("mail")["delivered"], true, "{v}");
+    assert_eq!(by("teams")["delivered"], false, "{v}");
+    assert_eq!(
+        by("teams")["error"],
+        "the receiver answered HTTP 500",
+        "{v}"
+    );
+    assert!(
+        !v.to_string().contains(&base),
+        "no channel URL answered: {v}"
+    );
+
+    let got = got.lock().unwrap().clone();
+    assert_eq!(
+        got.len(),
+        4,
+        "two by the command, two through GraphQL: {got:?}"
+    );
+    assert_eq!(got[0].1["event"], "test");
+    let card = &got.iter().find(|(p, _)| p == "/fail/teams").unwrap().1;
+    assert_eq!(card["@type"], "MessageCard");
+}
+
+#[tokio::test]
+async fn bad_notification_settings_are_refused_with_the_reason() {
+    let (pool, _) = common::fresh_db().await;
+    let settings: connections::Settings = serde_json::from_value(json!({
+        "sage": {"company": "ABC", "soap_url": "https://sage.example.com/ws", "agent_url": "https://agent.example.com"},
+        "notify": {"channels": [{"name": "Ops Team", "kind": "slack"}], "resend_after_secs": 1}
+    }))
+    .unwrap();
+    let e = connections::add(&pool, "x", &settings)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("notify.channels[0].name \"Ops Team\""), "{e}");
+    assert!(e.contains("notify.resend_after_secs"), "{e}");
+    let e = serde_json::from_value::<connections::Settings>(json!({
+        "notify": {"channels": [{"name": "x", "kind": "pager"}]}
+    }))
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("unknown variant `pager`"), "{e}");
+}
