@@ -3,7 +3,6 @@
 
 pub mod pg;
 pub mod pki;
-pub mod sage_db;
 pub mod sample;
 
 use crate::engine::HandlerRegistry;

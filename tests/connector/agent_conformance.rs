@@ -8,8 +8,8 @@
 use std::sync::Arc;
 
 use ml_connector::engine::Shutdown;
+use ml_connector::sim::sage100::sage_db::{self, OdbcTarget};
 use ml_connector::sim::sage100::SageSim;
-use ml_connector::testkit::sage_db::{self, OdbcTarget};
 use mlc_agent::api::AgentState;
 use mlc_agent::odbc::{OdbcReads, OdbcSettings, Stats};
 use mlc_agent::server::{serve_agent, Transport};

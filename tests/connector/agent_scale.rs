@@ -1,7 +1,7 @@
 //! A company file of 50,000 sales orders, 100 of them changed since the watermark: the ODBC
 //! backend's orders poll returns exactly those 100, reading each order's lines by key.
 
-use ml_connector::testkit::sage_db::{self, OdbcTarget};
+use ml_connector::sim::sage100::sage_db::{self, OdbcTarget};
 use mlc_agent_api::paths;
 use reqwest::Method;
 use sqlx::{Connection, PgConnection};

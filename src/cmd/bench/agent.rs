@@ -20,8 +20,8 @@ use crate::cmd::args::BenchAgentArgs;
 use ml_connector::secret::Secret;
 use ml_connector::sim::sage100::boi::SimBoi;
 use ml_connector::sim::sage100::data::{key, Record};
+use ml_connector::sim::sage100::sage_db::{self, OdbcTarget};
 use ml_connector::sim::sage100::{SageConfig, SageSim};
-use ml_connector::testkit::sage_db::{self, OdbcTarget};
 
 /// COM calls and records read through a BOI backend.
 #[derive(Default)]

@@ -7,6 +7,7 @@ pub mod boi;
 mod control;
 pub mod data;
 pub mod orders;
+pub mod sage_db;
 pub mod schema;
 pub mod seed;
 mod soap;

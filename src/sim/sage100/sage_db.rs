@@ -1,12 +1,12 @@
-//! A PostgreSQL database shaped like a Sage 100 company file (tables and columns named and typed
-//! as Sage's, from the simulator's layouts), for the agent's ODBC backend in tests and benchmarks:
+//! The simulator's company file copied into a PostgreSQL database shaped like Sage 100's (tables and
+//! columns named and typed as Sage's, from the simulator's layouts), for the agent's ODBC backend in tests and benchmarks:
 //! read through unixODBC and the PostgreSQL ODBC driver, it stands in for the ProvideX DSN.
 
 use serde_json::Value;
 use sqlx::{Connection, PgConnection};
 
-use crate::sim::sage100::data::{Company, Table};
-use crate::sim::sage100::schema::{self, Column, Kind};
+use super::data::{Company, Table};
+use super::schema::{self, Column, Kind};
 
 /// A Sage table: its SQL name, layout and primary key.
 pub struct SageTableDef {
