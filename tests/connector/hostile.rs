@@ -407,3 +407,90 @@ async fn retention_prunes_old_deliveries_and_finished_audit_rows_only() {
             .unwrap();
     assert_eq!(left, 1, "an open workflow keeps its trail whatever its age");
 }
+
+/// The embedded PostgreSQL accepts only its superuser's random password, kept in a 0600 file the
+/// server's account (shared `nobody` when started as root) cannot read; it used to trust anyone
+/// who reached its socket.
+#[tokio::test]
+async fn the_embedded_database_refuses_connections_without_its_password() {
+    use sqlx::Connection;
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    use std::os::unix::process::CommandExt;
+    use std::process::Stdio;
+    use tokio::io::AsyncBufReadExt;
+
+    let dir = common::temp_path("pg-auth");
+    let mut child = tokio::process::Command::new(common::binary())
+        .args(["postgres", "--data-dir", dir.to_str().unwrap()])
+        .env_remove("DATABASE_URL")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let url = tokio::time::timeout(Duration::from_secs(90), async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            if let Some(url) = line.strip_prefix("DATABASE_URL=") {
+                return url.to_string();
+            }
+        }
+        panic!("no DATABASE_URL printed");
+    })
+    .await
+    .expect("the embedded server started");
+    let file = dir.join(ml_connector::pg::PASSWORD_FILE);
+    let password = std::fs::read_to_string(&file).unwrap().trim().to_string();
+    assert!(
+        url.contains(&format!("postgres:{password}@")),
+        "the URL carries the password"
+    );
+    let meta = std::fs::metadata(&file).unwrap();
+    assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+    // SAFETY: geteuid has no preconditions.
+    assert_eq!(meta.uid(), unsafe { libc::geteuid() });
+
+    let mut conn = sqlx::PgConnection::connect(&url)
+        .await
+        .expect("the password opens the database");
+    let one: i32 = sqlx::query_scalar("SELECT 1")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(one, 1);
+    let hba = std::fs::read_to_string(dir.join("data/pg_hba.conf")).unwrap();
+    assert!(!hba
+        .lines()
+        .any(|l| !l.trim_start().starts_with('#') && l.contains("trust")));
+
+    for (label, attempt) in [
+        ("no password", url.replace(&format!(":{password}@"), "@")),
+        (
+            "a wrong password",
+            url.replace(&format!(":{password}@"), ":guess@"),
+        ),
+    ] {
+        let refused = sqlx::PgConnection::connect(&attempt).await;
+        let err = refused.err().unwrap_or_else(|| panic!("{label} connected"));
+        assert!(err.to_string().contains("password"), "{label}: {err}");
+    }
+
+    // As root the server runs as another account: that account cannot read the password.
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } == 0 {
+        let server = std::fs::metadata(dir.join("data")).unwrap();
+        assert_ne!(server.uid(), 0);
+        let read = std::process::Command::new("cat")
+            .arg(&file)
+            .uid(server.uid())
+            .gid(server.gid())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .unwrap();
+        assert!(!read.success(), "the server's account read the password");
+    }
+    conn.close().await.unwrap();
+    child.start_kill().unwrap();
+    let _ = child.wait().await;
+}
