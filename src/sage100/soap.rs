@@ -109,44 +109,7 @@ impl SoapClient {
         let status = resp.status();
         crate::net::refuse_redirect(status)?;
         let text = crate::net::read_text(resp, MAX_ANSWER_BYTES).await?;
-        let doc = xml::parse(&text).map_err(|e| SageError::Malformed(format!("{op}: {e}")))?;
-        let body = doc
-            .child("Body")
-            .ok_or_else(|| SageError::Malformed(format!("{op}: no SOAP body (HTTP {status})")))?;
-        if let Some(fault) = body.child("Fault") {
-            let detail = fault.path(&["detail", "MasFault"]);
-            let code = detail
-                .and_then(|d| d.text_of("ErrorCode"))
-                .map(str::to_string)
-                .or_else(|| {
-                    fault
-                        .text_of("faultcode")
-                        .map(|c| c.rsplit(':').next().unwrap_or(c).to_string())
-                })
-                .unwrap_or_default();
-            let message = detail
-                .and_then(|d| d.text_of("ErrorMessage"))
-                .or_else(|| fault.text_of("faultstring"))
-                .unwrap_or_default()
-                .to_string();
-            // Another Sage user holds the record: worth retrying, unlike other faults.
-            if message.contains("in use by another user") {
-                return Err(SageError::RecordLocked {
-                    attempts: 1,
-                    message,
-                });
-            }
-            return Err(SageError::Fault { code, message });
-        }
-        if !status.is_success() {
-            return Err(SageError::Malformed(format!(
-                "{op}: HTTP {status} without a SOAP fault"
-            )));
-        }
-        let response = body
-            .child(&format!("{op}Response"))
-            .ok_or_else(|| SageError::Malformed(format!("{op}: no {op}Response element")))?;
-        Ok(response.child(&format!("{op}Result")).cloned())
+        read_answer(op, status.as_u16(), &text)
     }
 
     /// `GetContractInformation`: (ContractVersion, AssemblyVersion) — a cheap connectivity check.
@@ -171,7 +134,7 @@ impl SoapClient {
             .call("GetSalesOrder", &params)
             .await?
             .ok_or_else(|| SageError::Malformed("empty GetSalesOrderResult".into()))?;
-        Ok(parse_sales_order(&r))
+        Ok(SalesOrder::from_result(&r))
     }
 
     /// Moves Sage's counter forward: call it only right before a create.
@@ -184,7 +147,7 @@ impl SoapClient {
         let params = format!(
             "{}<salesOrder>{}</salesOrder>",
             self.logon(),
-            sales_order_xml(order)
+            order.to_xml()
         );
         self.call("CreateSalesOrder", &params).await.map(|_| ())
     }
@@ -194,7 +157,7 @@ impl SoapClient {
         let params = format!(
             "{}<salesOrder>{}</salesOrder>",
             self.logon(),
-            sales_order_xml(order)
+            order.to_xml()
         );
         self.call("UpdateSalesOrder", &params).await.map(|_| ())
     }
@@ -259,72 +222,120 @@ impl SoapClient {
     }
 }
 
-fn parse_sales_order(r: &Element) -> SalesOrder {
-    let mut order = SalesOrder::default();
-    for c in &r.children {
-        match c.name.as_str() {
-            "Lines" => {
-                for line in c.children_named("SalesOrderLine") {
-                    order.lines.push(
-                        line.children
-                            .iter()
-                            .map(|f| (f.name.clone(), f.text.trim().to_string()))
-                            .collect(),
-                    );
-                }
-            }
-            "OtherFields" => {
-                for f in c.children_named("Field") {
-                    order.udfs.insert(
-                        f.text_of("MasFieldName").unwrap_or_default().into(),
-                        f.text_of("Value").unwrap_or_default().into(),
-                    );
-                }
-            }
-            "Payments" => {}
-            name => {
-                order
-                    .fields
-                    .insert(name.to_string(), c.text.trim().to_string());
-            }
+/// One SOAP answer (HTTP status and body) → the `<Op>Result` element (if any), or the fault.
+/// Everything in it is the remote side's to choose: errors, never panics.
+pub fn read_answer(op: &str, status: u16, text: &str) -> Result<Option<Element>, SageError> {
+    let doc = xml::parse(text).map_err(|e| SageError::Malformed(format!("{op}: {e}")))?;
+    let body = doc
+        .child("Body")
+        .ok_or_else(|| SageError::Malformed(format!("{op}: no SOAP body (HTTP {status})")))?;
+    if let Some(fault) = body.child("Fault") {
+        let detail = fault.path(&["detail", "MasFault"]);
+        let code = detail
+            .and_then(|d| d.text_of("ErrorCode"))
+            .map(str::to_string)
+            .or_else(|| {
+                fault
+                    .text_of("faultcode")
+                    .map(|c| c.rsplit(':').next().unwrap_or(c).to_string())
+            })
+            .unwrap_or_default();
+        let message = detail
+            .and_then(|d| d.text_of("ErrorMessage"))
+            .or_else(|| fault.text_of("faultstring"))
+            .unwrap_or_default()
+            .to_string();
+        // Another Sage user holds the record: worth retrying, unlike other faults.
+        if message.contains("in use by another user") {
+            return Err(SageError::RecordLocked {
+                attempts: 1,
+                message,
+            });
         }
+        return Err(SageError::Fault { code, message });
     }
-    order
+    if !(200..300).contains(&status) {
+        return Err(SageError::Malformed(format!(
+            "{op}: HTTP {status} without a SOAP fault"
+        )));
+    }
+    let response = body
+        .child(&format!("{op}Response"))
+        .ok_or_else(|| SageError::Malformed(format!("{op}: no {op}Response element")))?;
+    Ok(response.child(&format!("{op}Result")).cloned())
 }
 
-fn sales_order_xml(order: &SalesOrder) -> String {
-    let mut out = String::new();
-    for (k, v) in order
-        .fields
-        .iter()
-        .filter(|(k, _)| !READ_ONLY.contains(&k.as_str()))
-    {
-        out.push_str(&format!("<{k}>{}</{k}>", escape(v)));
-    }
-    if !order.lines.is_empty() {
-        out.push_str("<Lines>");
-        for line in &order.lines {
-            out.push_str("<SalesOrderLine>");
-            for (k, v) in line
-                .iter()
-                .filter(|(k, _)| !READ_ONLY.contains(&k.as_str()))
-            {
-                out.push_str(&format!("<{k}>{}</{k}>", escape(v)));
+impl SalesOrder {
+    /// A `GetSalesOrderResult` element → header fields, lines and UDFs.
+    pub fn from_result(r: &Element) -> SalesOrder {
+        let mut order = SalesOrder::default();
+        for c in &r.children {
+            match c.name.as_str() {
+                "Lines" => {
+                    for line in c.children_named("SalesOrderLine") {
+                        order.lines.push(
+                            line.children
+                                .iter()
+                                .map(|f| (f.name.clone(), f.text.trim().to_string()))
+                                .collect(),
+                        );
+                    }
+                }
+                "OtherFields" => {
+                    for f in c.children_named("Field") {
+                        order.udfs.insert(
+                            f.text_of("MasFieldName").unwrap_or_default().into(),
+                            f.text_of("Value").unwrap_or_default().into(),
+                        );
+                    }
+                }
+                "Payments" => {}
+                name => {
+                    order
+                        .fields
+                        .insert(name.to_string(), c.text.trim().to_string());
+                }
             }
-            out.push_str("</SalesOrderLine>");
         }
-        out.push_str("</Lines>");
+        order
     }
-    if !order.udfs.is_empty() {
-        out.push_str("<OtherFields>");
-        for (k, v) in &order.udfs {
-            out.push_str(&format!(
-                "<Field><MasFieldName>{}</MasFieldName><Value>{}</Value></Field>",
-                escape(k),
-                escape(v)
-            ));
+
+    /// The order as the `<salesOrder>` content of Create/UpdateSalesOrder (read-only fields left out).
+    pub fn to_xml(&self) -> String {
+        let order = self;
+        let mut out = String::new();
+        for (k, v) in order
+            .fields
+            .iter()
+            .filter(|(k, _)| !READ_ONLY.contains(&k.as_str()))
+        {
+            out.push_str(&format!("<{k}>{}</{k}>", escape(v)));
         }
-        out.push_str("</OtherFields>");
+        if !order.lines.is_empty() {
+            out.push_str("<Lines>");
+            for line in &order.lines {
+                out.push_str("<SalesOrderLine>");
+                for (k, v) in line
+                    .iter()
+                    .filter(|(k, _)| !READ_ONLY.contains(&k.as_str()))
+                {
+                    out.push_str(&format!("<{k}>{}</{k}>", escape(v)));
+                }
+                out.push_str("</SalesOrderLine>");
+            }
+            out.push_str("</Lines>");
+        }
+        if !order.udfs.is_empty() {
+            out.push_str("<OtherFields>");
+            for (k, v) in &order.udfs {
+                out.push_str(&format!(
+                    "<Field><MasFieldName>{}</MasFieldName><Value>{}</Value></Field>",
+                    escape(k),
+                    escape(v)
+                ));
+            }
+            out.push_str("</OtherFields>");
+        }
+        out
     }
-    out
 }

@@ -494,3 +494,73 @@ async fn the_embedded_database_refuses_connections_without_its_password() {
     child.start_kill().unwrap();
     let _ = child.wait().await;
 }
+
+/// The webhook resource policy's test mode is an explicit setting: a production connection whose
+/// resource domain differs only in case used to switch it on (fetching wherever v1_base_url
+/// pointed, on any port); now it stays production, the settings say why, and test mode fetches
+/// only from the simulator's own port.
+#[test]
+fn the_test_resource_policy_is_explicit_and_pins_the_port() {
+    use ml_connector::connections::{ResourcePolicyMode, Settings};
+    use ml_connector::flows::deps::resource_policy;
+    let mut s = Settings::default();
+    s.sage.company = "ABC".into();
+    s.sage.soap_url = "https://sage.example/svc".into();
+    s.sage.agent_url = "https://sage.example:8443".into();
+    s.shipstation.v1_base_url = "http://127.0.0.1:18090".into();
+    for domain in ["ShipStation.com", "SHIPSTATION.COM"] {
+        s.shipstation.resource_domain = domain.into();
+        let policy = resource_policy(&s);
+        for url in [
+            "http://ssapi.shipstation.com:18090/shipments",
+            "https://ssapi.shipstation.com:18090/shipments",
+        ] {
+            assert!(policy.check(url).is_err(), "{domain}: {url}");
+        }
+        assert!(policy
+            .check("https://ssapi6.shipstation.com/shipments")
+            .is_ok());
+        assert!(s.problems().is_empty(), "{:?}", s.problems());
+        // Test mode is never for shipstation.com, whatever its case.
+        s.shipstation.resource_policy = ResourcePolicyMode::Simulator;
+        assert!(
+            s.problems().iter().any(|p| p.contains("cannot be used")),
+            "{:?}",
+            s.problems()
+        );
+        assert!(resource_policy(&s)
+            .check("http://ssapi.shipstation.com:18090/shipments")
+            .is_err());
+        s.shipstation.resource_policy = ResourcePolicyMode::Production;
+    }
+    // A test domain needs the explicit setting.
+    s.shipstation.resource_domain = "shipstation.test".into();
+    assert!(s
+        .problems()
+        .iter()
+        .any(|p| p.contains("resource_policy \"simulator\"")));
+    assert!(resource_policy(&s)
+        .check("http://ssapi.shipstation.test:18090/shipments")
+        .is_err());
+    s.shipstation.resource_policy = ResourcePolicyMode::Simulator;
+    assert!(s.problems().is_empty(), "{:?}", s.problems());
+    let policy = resource_policy(&s);
+    assert!(policy
+        .check("http://ssapi3.SHIPSTATION.test:18090/shipments?batchId=1")
+        .is_ok());
+    for other_port in [
+        "http://ssapi3.shipstation.test:5432/",
+        "http://ssapi3.shipstation.test/",
+        "https://ssapi3.shipstation.test/",
+    ] {
+        assert!(policy.check(other_port).is_err(), "{other_port}");
+    }
+    // Stored settings without the field read as production.
+    let stored: Settings =
+        serde_json::from_value(serde_json::json!({"shipstation": {"resource_domain": "x.test"}}))
+            .unwrap();
+    assert_eq!(
+        stored.shipstation.resource_policy,
+        ResourcePolicyMode::Production
+    );
+}
