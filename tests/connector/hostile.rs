@@ -564,3 +564,53 @@ fn the_test_resource_policy_is_explicit_and_pins_the_port() {
         ResourcePolicyMode::Production
     );
 }
+
+/// docker-compose.yml publishes nothing beyond this host's loopback unless told to, and has no
+/// default database password (it used to publish 0.0.0.0:8080 with the password `change-me`).
+#[test]
+fn docker_compose_defaults_are_closed() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docker-compose.yml");
+    let compose: serde_yaml::Value =
+        serde_yaml::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    // Compose's interpolation with nothing set: `${V:-d}` → d, `${V:?msg}` → an error, `${V}` → "".
+    fn interpolate(text: &str) -> Result<String, String> {
+        let mut out = String::new();
+        let mut rest = text;
+        while let Some(start) = rest.find("${") {
+            out.push_str(&rest[..start]);
+            let end = rest[start..].find('}').expect("closed ${") + start;
+            let inner = &rest[start + 2..end];
+            if let Some((_, default)) = inner.split_once(":-") {
+                out.push_str(default);
+            } else if let Some((var, msg)) = inner.split_once(":?") {
+                return Err(format!("{var}: {msg}"));
+            }
+            rest = &rest[end + 1..];
+        }
+        out.push_str(rest);
+        Ok(out)
+    }
+    let services = &compose["services"];
+    for (name, service) in services.as_mapping().unwrap() {
+        for port in service["ports"].as_sequence().into_iter().flatten() {
+            let published = interpolate(port.as_str().unwrap()).unwrap();
+            assert!(
+                published.starts_with("127.0.0.1:"),
+                "{name:?} publishes {published} beyond loopback by default"
+            );
+        }
+    }
+    for (service, var) in [
+        ("postgres", "POSTGRES_PASSWORD"),
+        ("connector", "DATABASE_URL"),
+    ] {
+        let value = services[service]["environment"][var].as_str().unwrap();
+        let err = interpolate(value).expect_err(var);
+        assert!(err.contains("POSTGRES_PASSWORD"), "{service}.{var}: {err}");
+    }
+    assert!(!std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docker-compose.yml")
+    )
+    .unwrap()
+    .contains("change-me"));
+}
