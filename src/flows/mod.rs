@@ -5,6 +5,8 @@ pub mod deps;
 pub mod feed_state;
 pub mod inventory;
 pub mod kinds;
+#[cfg(test)]
+mod mapping_props;
 pub mod order;
 pub mod order_mapping;
 pub mod orders_poll;

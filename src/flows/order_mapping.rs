@@ -9,8 +9,8 @@
 //! - Lines: items → items (sku, name, quantity, unitPrice, weight from CI_Item's ShipWeight in
 //!   pounds, warehouseLocation, the GL sales account as an item option); charge lines →
 //!   adjustment items; comment lines → internal notes.
-//! - Problems a warehouse manager must fix (no ship-to address, unknown item, nothing to ship) are
-//!   returned as plain sentences.
+//! - Problems a warehouse manager must fix (no ship-to address, unknown item, an open quantity
+//!   that rounds to 0 whole units, nothing to ship) are returned as plain sentences.
 
 use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::Decimal;
@@ -125,6 +125,14 @@ pub fn map_order(
             ));
             continue;
         }
+        let quantity = whole_units(qty.0);
+        if quantity == 0 {
+            problems.push(format!(
+                "sales order {no} line {}: {} open units of {} round to 0 (ShipStation takes whole units)",
+                line.line_key, qty, line.item_code
+            ));
+            continue;
+        }
         let mut options = Vec::new();
         let account = opt(&line.sales_account).or_else(|| item.and_then(|i| opt(&i.sales_account)));
         if let Some(a) = account {
@@ -137,7 +145,7 @@ pub fn map_order(
             line_key: opt(&line.line_key),
             sku: opt(&line.item_code),
             name,
-            quantity: whole_units(qty.0),
+            quantity,
             unit_price: line.unit_price,
             weight_lb: item.and_then(|i| i.ship_weight),
             warehouse_location: opt(&line.warehouse).map(|w| format!("Warehouse {w}")),
@@ -327,6 +335,17 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(problems, vec!["sales order 0000042 has no ship-to street, ZIP code: complete the ship-to address in Sage"]);
+        // Less than half a unit open: it would reach ShipStation as 0 units (found by the
+        // mapping's property test).
+        let problems = map(
+            json!({"Lines": [{"LineKey$": "000001", "ItemCode$": "WID-100", "ItemType$": "1", "QuantityOrdered": 0.4}]}),
+            &items(),
+        )
+        .unwrap_err();
+        assert_eq!(
+            problems,
+            vec!["sales order 0000042 line 000001: 0.4 open units of WID-100 round to 0 (ShipStation takes whole units)"]
+        );
         let problems = map(json!({}), &items()[1..]).unwrap_err();
         assert_eq!(
             problems,
