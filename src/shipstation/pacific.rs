@@ -193,4 +193,57 @@ mod tests {
             assert!(earliest.with_timezone(&Utc) >= t.with_nanosecond(0).unwrap());
         }
     }
+
+    mod round_trip {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// Instants from 1900 to 2200, to the second.
+        fn instant() -> impl Strategy<Value = DateTime<Utc>> {
+            (-2_208_988_800i64..7_258_118_400).prop_map(|s| Utc.timestamp_opt(s, 0).unwrap())
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig { cases: 5000, ..ProptestConfig::default() })]
+
+            /// UTC → Pacific wall time → UTC is the same instant, except in the repeated
+            /// fall-back hour, where the wall time's first reading (one hour earlier) is taken.
+            #[test]
+            fn utc_to_pacific_and_back(t in instant()) {
+                let wall = to_wall(t);
+                let back = parse(&wall).unwrap();
+                let naive = NaiveDateTime::parse_from_str(&wall, "%Y-%m-%d %H:%M:%S").unwrap();
+                match Los_Angeles.from_local_datetime(&naive) {
+                    LocalResult::Ambiguous(..) => {
+                        prop_assert!(back == t || back == t - chrono::Duration::hours(1));
+                    }
+                    _ => prop_assert_eq!(back, t),
+                }
+                // Filters never skip the instant, whichever reading ShipStation takes.
+                let lower = NaiveDateTime::parse_from_str(&lower_bound_filter(t), "%Y-%m-%d %H:%M:%S").unwrap();
+                prop_assert!(Los_Angeles.from_local_datetime(&lower).latest().unwrap().with_timezone(&Utc) <= t);
+                let upper = NaiveDateTime::parse_from_str(&upper_bound_filter(t), "%Y-%m-%d %H:%M:%S").unwrap();
+                prop_assert!(Los_Angeles.from_local_datetime(&upper).earliest().unwrap().with_timezone(&Utc) >= t);
+            }
+
+            /// Pacific wall time → UTC → Pacific wall time is the same wall time, except in the
+            /// spring-forward gap, which no clock shows: read as standard time, it is written one
+            /// hour later.
+            #[test]
+            fn pacific_to_utc_and_back(t in instant()) {
+                let naive = t.naive_utc();
+                let wall = naive.format("%Y-%m-%d %H:%M:%S").to_string();
+                let utc = parse(&wall).unwrap();
+                prop_assert_eq!(utc, from_wall(naive));
+                let again = to_wall(utc);
+                match Los_Angeles.from_local_datetime(&naive) {
+                    LocalResult::None => prop_assert_eq!(
+                        again,
+                        (naive + chrono::Duration::hours(1)).format("%Y-%m-%d %H:%M:%S").to_string()
+                    ),
+                    _ => prop_assert_eq!(again, wall),
+                }
+            }
+        }
+    }
 }
