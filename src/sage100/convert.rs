@@ -301,6 +301,32 @@ mod tests {
         assert_eq!(o.stamp.time, 9.5);
     }
 
+    /// Found by the mapping's property test: a quantity near the decimal's limit overflowed the
+    /// open-quantity subtraction (a panic in the order flow).
+    #[test]
+    fn quantities_beyond_any_order_are_refused_with_the_line() {
+        let h: api::SalesOrderHeader = serde_json::from_value(serde_json::json!({
+            "SalesOrderNo$": "0000042",
+            "Lines": [{"LineKey$": "000003", "ItemCode$": "WID-100", "QuantityOrdered": "79228162514264337593543950335", "QuantityShipped": -1}]
+        }))
+        .unwrap();
+        let Err(SageError::Malformed(m)) = sales_order(&h) else {
+            panic!("accepted")
+        };
+        assert_eq!(
+            m,
+            "sales order 0000042: line 000003: QuantityOrdered 79228162514264337593543950335 is out of range (more than 10^15)"
+        );
+        let row: api::ItemWarehouseRow = serde_json::from_value(serde_json::json!({
+            "ItemCode$": "WID-100", "WarehouseCode$": "000", "QuantityOnHand": "-1000000000000001"
+        }))
+        .unwrap();
+        assert!(stock_level(&row)
+            .unwrap_err()
+            .to_string()
+            .contains("QuantityOnHand"));
+    }
+
     #[test]
     fn unreadable_values_are_errors_not_zeros() {
         let h: api::SalesOrderHeader = serde_json::from_value(
