@@ -419,7 +419,13 @@ async fn the_embedded_database_refuses_connections_without_its_password() {
     use std::process::Stdio;
     use tokio::io::AsyncBufReadExt;
 
-    let dir = common::temp_path("pg-auth");
+    // Short, under the system temp dir: the socket's path must stay under 107 bytes wherever the
+    // checkout lives.
+    let dir = std::env::temp_dir().join(format!(
+        "mlc-pgauth-{}-{:08x}",
+        std::process::id(),
+        rand::random::<u32>()
+    ));
     let mut child = tokio::process::Command::new(common::binary())
         .args(["postgres", "--data-dir", dir.to_str().unwrap()])
         .env_remove("DATABASE_URL")
@@ -491,8 +497,10 @@ async fn the_embedded_database_refuses_connections_without_its_password() {
         assert!(!read.success(), "the server's account read the password");
     }
     conn.close().await.unwrap();
-    child.start_kill().unwrap();
+    // SAFETY: kill(2) on our own child; SIGTERM stops it and its server in order.
+    unsafe { libc::kill(child.id().unwrap() as i32, libc::SIGTERM) };
     let _ = child.wait().await;
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// The webhook resource policy's test mode is an explicit setting: a production connection whose
