@@ -57,9 +57,26 @@ impl Element {
     }
 }
 
-fn local(name: &[u8]) -> String {
+/// The local part of an element or attribute name, if the name is an XML name. quick-xml reads
+/// any run of characters up to whitespace, `/` or `>` as a name (`<a<b`, `<x&y`, `<p:`); such a
+/// name written back into a request would change that request's structure, so it is refused.
+fn local(name: &[u8]) -> Result<String, String> {
     let s = String::from_utf8_lossy(name);
-    s.rsplit(':').next().unwrap_or_default().to_string()
+    let local = s.rsplit(':').next().unwrap_or_default();
+    if !is_name(&s) || !is_name(local) {
+        return Err(format!("malformed XML: {:?} is not an XML name", s));
+    }
+    Ok(local.to_string())
+}
+
+/// XML 1.0 names, simplified to: a letter, `_` or `:` first, then letters, digits, `-`, `.`,
+/// `_`, `:` (any non-ASCII letter or digit counts as one).
+fn is_name(s: &str) -> bool {
+    let mut chars = s.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_alphabetic() || c == '_' || c == ':')
+        && chars.all(|c| c.is_alphanumeric() || matches!(c, '-' | '.' | '_' | ':'))
 }
 
 /// Parse a document into its root element. Errors name the position.
@@ -93,7 +110,7 @@ pub fn parse(text: &str) -> Result<Element, String> {
                     ));
                 }
                 let mut el = Element {
-                    name: local(s.name().as_ref()),
+                    name: local(s.name().as_ref())?,
                     attrs: Vec::new(),
                     children: Vec::new(),
                     text: String::new(),
@@ -103,7 +120,7 @@ pub fn parse(text: &str) -> Result<Element, String> {
                         .unescape_value()
                         .map(|v| v.into_owned())
                         .unwrap_or_default();
-                    el.attrs.push((local(a.key.as_ref()), v));
+                    el.attrs.push((local(a.key.as_ref())?, v));
                 }
                 stack.push(el);
                 if is_empty_event(&reader, text) {
@@ -188,6 +205,28 @@ mod tests {
         assert_eq!(op.path(&["logon", "Username"]).unwrap().text, "u & v");
         assert_eq!(op.path(&["logon", "Password"]).unwrap().text, "");
         assert_eq!(op.text_of("salesOrderNo"), Some("0001"));
+    }
+
+    #[test]
+    /// Found by the `soap_answer` fuzz target: `<00</OrderDate>` was read as an element named
+    /// `00</OrderDate`, and writing the order back (UpdateSalesOrder) produced malformed XML
+    /// shaped by the answer.
+    fn names_that_are_not_xml_names_are_refused() {
+        for bad in [
+            "<r><00</OrderDate>x</00</OrderDate></r>",
+            "<r><a&b>x</a&b></r>",
+            "<r><p:>x</p:></r>",
+            "<r><a\"b>x</a\"b></r>",
+            "<r a<b=\"1\"/>",
+        ] {
+            let err = parse(bad).unwrap_err();
+            assert!(err.contains("not an XML name"), "{bad}: {err}");
+        }
+        let ok = parse(
+            r#"<s:Envelope xmlns:s="u"><s:Body><Ré_sumé-1.x i:nil="true"/></s:Body></s:Envelope>"#,
+        )
+        .unwrap();
+        assert_eq!(ok.path(&["Body", "Ré_sumé-1.x"]).unwrap().attrs[0].0, "nil");
     }
 
     #[test]
