@@ -13,6 +13,11 @@ const SETTINGS: &[(&str, &str, Kind)] = &[
     ("workflows_dir", "ML_CONNECTOR_WORKFLOWS_DIR", Kind::Folder),
     ("workers", "ML_CONNECTOR_WORKERS", Kind::Count),
     ("listen", "ML_CONNECTOR_LISTEN", Kind::SocketAddr),
+    (
+        "metrics_listen",
+        "ML_CONNECTOR_METRICS_LISTEN",
+        Kind::SocketAddr,
+    ),
     ("retention_days", "ML_CONNECTOR_RETENTION_DAYS", Kind::Count),
     (
         "log_format",
@@ -79,32 +84,49 @@ fn config_path(args: &[String]) -> Option<String> {
     std::env::var("ML_CONNECTOR_CONFIG").ok()
 }
 
+/// A config file's text → (environment variable, value) pairs, unchecked. Unknown keys and values
+/// that are neither text nor numbers are errors.
+pub fn parse_file(text: &str) -> Result<Vec<(&'static str, String)>, String> {
+    let table: toml::Table = toml::from_str(text).map_err(|e| e.to_string())?;
+    let mut pairs = Vec::new();
+    for (key, value) in table {
+        let Some((_, var, _)) = SETTINGS.iter().find(|(k, _, _)| *k == key) else {
+            let known: Vec<&str> = SETTINGS.iter().map(|(k, _, _)| *k).collect();
+            return Err(format!(
+                "unknown setting {key:?} (known: {}; secrets belong in the environment)",
+                known.join(", ")
+            ));
+        };
+        let text = match value {
+            toml::Value::String(s) => s,
+            toml::Value::Integer(i) => i.to_string(),
+            other => {
+                return Err(format!(
+                    "{key} must be a string or a number, not a {}",
+                    other.type_str()
+                ))
+            }
+        };
+        pairs.push((*var, text));
+    }
+    Ok(pairs)
+}
+
+/// Check one variable's value (variables this module does not know are accepted).
+pub fn check_value(var: &str, value: &str) -> Result<(), String> {
+    match SETTINGS.iter().find(|(_, v, _)| *v == var) {
+        Some((_, _, kind)) => check(var, value, *kind),
+        None => Ok(()),
+    }
+}
+
 /// Apply the config file (variables not already set) and check every variable that is set.
 /// Call before the async runtime starts (it sets environment variables).
 pub fn load(args: &[String]) -> Result<(), String> {
     if let Some(path) = config_path(args) {
         let text =
             std::fs::read_to_string(&path).map_err(|e| format!("config file {path}: {e}"))?;
-        let table: toml::Table =
-            toml::from_str(&text).map_err(|e| format!("config file {path}: {e}"))?;
-        for (key, value) in table {
-            let Some((_, var, _)) = SETTINGS.iter().find(|(k, _, _)| *k == key) else {
-                let known: Vec<&str> = SETTINGS.iter().map(|(k, _, _)| *k).collect();
-                return Err(format!(
-                    "config file {path}: unknown setting {key:?} (known: {}; secrets belong in the environment)",
-                    known.join(", ")
-                ));
-            };
-            let text = match value {
-                toml::Value::String(s) => s,
-                toml::Value::Integer(i) => i.to_string(),
-                other => {
-                    return Err(format!(
-                        "config file {path}: {key} must be a string or a number, not a {}",
-                        other.type_str()
-                    ))
-                }
-            };
+        for (var, text) in parse_file(&text).map_err(|e| format!("config file {path}: {e}"))? {
             if std::env::var_os(var).is_none() {
                 // SAFETY: called from main before any other thread exists.
                 unsafe { std::env::set_var(var, text) };

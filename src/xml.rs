@@ -72,9 +72,26 @@ impl Element {
     }
 }
 
-fn local(name: &[u8]) -> String {
+/// The local part of an element or attribute name, if the name is an XML name. quick-xml reads
+/// any run of characters up to whitespace, `/` or `>` as a name (`<a<b`, `<x&y`, `<p:`); such a
+/// name written back into a request would change that request's structure, so it is refused.
+fn local(name: &[u8]) -> Result<String, String> {
     let s = String::from_utf8_lossy(name);
-    s.rsplit(':').next().unwrap_or_default().to_string()
+    let local = s.rsplit(':').next().unwrap_or_default();
+    if !is_name(&s) || !is_name(local) {
+        return Err(format!("malformed XML: {:?} is not an XML name", s));
+    }
+    Ok(local.to_string())
+}
+
+/// XML 1.0 names, simplified to: a letter, `_` or `:` first, then letters, digits, `-`, `.`,
+/// `_`, `:` (any non-ASCII letter or digit counts as one).
+fn is_name(s: &str) -> bool {
+    let mut chars = s.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_alphabetic() || c == '_' || c == ':')
+        && chars.all(|c| c.is_alphanumeric() || matches!(c, '-' | '.' | '_' | ':'))
 }
 
 /// Parse a document into its root element. Errors name the position.
@@ -122,7 +139,7 @@ pub fn parse(text: &str) -> Result<Element, String> {
                     ));
                 }
                 let mut el = Element {
-                    name: local(s.name().as_ref()),
+                    name: local(s.name().as_ref())?,
                     ns,
                     namespaces: Vec::new(),
                     attrs: Vec::new(),
@@ -140,7 +157,7 @@ pub fn parse(text: &str) -> Result<Element, String> {
                     } else if let Some(prefix) = key.strip_prefix("xmlns:") {
                         el.namespaces.push((prefix.to_string(), v.clone()));
                     }
-                    el.attrs.push((local(a.key.as_ref()), v));
+                    el.attrs.push((local(a.key.as_ref())?, v));
                 }
                 stack.push(el);
                 if matches!(event, Event::Empty(_)) {
@@ -220,6 +237,28 @@ mod tests {
         assert_eq!((e.ns.as_str(), op.ns.as_str()), ("x", "y"));
         assert_eq!(op.namespaces, vec![(String::new(), "y".to_string())]);
         assert_eq!(op.path(&["logon", "Username"]).unwrap().ns, "y");
+    }
+
+    #[test]
+    /// Found by the `soap_answer` fuzz target: `<00</OrderDate>` was read as an element named
+    /// `00</OrderDate`, and writing the order back (UpdateSalesOrder) produced malformed XML
+    /// shaped by the answer.
+    fn names_that_are_not_xml_names_are_refused() {
+        for bad in [
+            "<r><00</OrderDate>x</00</OrderDate></r>",
+            "<r><a&b>x</a&b></r>",
+            "<r><p:>x</p:></r>",
+            "<r><a\"b>x</a\"b></r>",
+            "<r a<b=\"1\"/>",
+        ] {
+            let err = parse(bad).unwrap_err();
+            assert!(err.contains("not an XML name"), "{bad}: {err}");
+        }
+        let ok = parse(
+            r#"<s:Envelope xmlns:s="u"><s:Body><Ré_sumé-1.x i:nil="true"/></s:Body></s:Envelope>"#,
+        )
+        .unwrap();
+        assert_eq!(ok.path(&["Body", "Ré_sumé-1.x"]).unwrap().attrs[0].0, "nil");
     }
 
     #[test]

@@ -44,7 +44,16 @@ impl ApiState {
 /// Webhook bodies are tiny; anything bigger is refused before it is read.
 const WEBHOOK_BODY_LIMIT: usize = 64 * 1024;
 
+/// Every route on one listener: the API, the webhooks, the probes and `/metrics`.
 pub fn router(state: ApiState) -> Router {
+    let (main, metrics) = split_router(state);
+    main.merge(metrics)
+}
+
+/// The routes apart: everything but `/metrics`, and `/metrics` alone, for `serve
+/// --metrics-listen` (the metrics name connections and key fingerprints: a scraper's network
+/// need not be the webhooks' one).
+pub fn split_router(state: ApiState) -> (Router, Router) {
     let graphql = Router::new()
         .route(
             "/graphql",
@@ -53,17 +62,21 @@ pub fn router(state: ApiState) -> Router {
         .route("/graphql/ws", get(crate::graphql::subscriptions))
         .layer(DefaultBodyLimit::max(crate::graphql::BODY_LIMIT))
         .with_state(state.schema.clone());
-    Router::new()
+    let metrics = Router::new()
+        .route("/metrics", get(metrics))
+        .with_state(state.clone())
+        .layer(middleware::from_fn(request_id));
+    let main = Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
-        .route("/metrics", get(metrics))
         .route(
             "/webhooks/shipstation/{connection}",
             post(webhooks::receive).layer(DefaultBodyLimit::max(WEBHOOK_BODY_LIMIT)),
         )
         .with_state(state)
         .merge(graphql)
-        .layer(middleware::from_fn(request_id))
+        .layer(middleware::from_fn(request_id));
+    (main, metrics)
 }
 
 /// Every request gets an id (the caller's `x-request-id` when it is sane), carried by its log

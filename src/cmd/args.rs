@@ -231,6 +231,9 @@ pub struct ServeArgs {
     /// Address for the HTTP API.
     #[arg(long, env = "ML_CONNECTOR_LISTEN", default_value = "0.0.0.0:8080")]
     pub listen: String,
+    /// Serve `/metrics` on this address only (not on --listen); unset: on --listen.
+    #[arg(long, env = "ML_CONNECTOR_METRICS_LISTEN")]
+    pub metrics_listen: Option<String>,
     /// Days webhook deliveries and the audit trail of finished workflows are kept (pruned hourly).
     #[arg(long, env = "ML_CONNECTOR_RETENTION_DAYS", default_value_t = 90)]
     pub retention_days: u32,

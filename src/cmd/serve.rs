@@ -53,17 +53,15 @@ pub async fn serve(
     .await?;
     let engine = workflows.into_engine(db.pool.clone());
 
-    let listener = tokio::net::TcpListener::bind(&args.listen)
-        .await
-        .with_context(|| format!("binding the HTTP API to {}", args.listen))?;
-    tracing::info!(address = %listener.local_addr()?, "HTTP API listening");
-    let app = ml_connector::api::router(ml_connector::api::ApiState::new(engine.clone(), vault));
-    let http_shutdown = shutdown.clone();
-    let http = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async move { http_shutdown.wait().await })
-            .await
-    });
+    let state = ml_connector::api::ApiState::new(engine.clone(), vault);
+    let (main, metrics) = ml_connector::api::split_router(state);
+    let servers = match &args.metrics_listen {
+        Some(addr) => vec![
+            listen("HTTP API", &args.listen, main, &shutdown).await?,
+            listen("metrics", addr, metrics, &shutdown).await?,
+        ],
+        None => vec![listen("HTTP API", &args.listen, main.merge(metrics), &shutdown).await?],
+    };
 
     let owner = worker_identity("serve");
     let scheduler = Scheduler::new(
@@ -84,9 +82,30 @@ pub async fn serve(
         .await;
     let _ = scheduler.await;
     let _ = retention.await;
-    http.await?.context("HTTP server")?;
+    for server in servers {
+        server.await?.context("HTTP server")?;
+    }
     db.close().await;
     Ok(())
+}
+
+/// Bind `addr` and serve `app` there until shutdown.
+async fn listen(
+    what: &'static str,
+    addr: &str,
+    app: axum::Router,
+    shutdown: &Shutdown,
+) -> anyhow::Result<tokio::task::JoinHandle<std::io::Result<()>>> {
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("binding the {what} to {addr}"))?;
+    tracing::info!(address = %listener.local_addr()?, "{what} listening");
+    let shutdown = shutdown.clone();
+    Ok(tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async move { shutdown.wait().await })
+            .await
+    }))
 }
 
 /// Prune old deliveries and audit rows hourly (the first pass a minute after start).

@@ -127,6 +127,8 @@ pub struct ShipStationSettings {
     /// V1 requests per minute per key pair (40, ShipStation's limit; lower it when another
     /// integration shares the key pair).
     pub v1_rate_limit_per_min: u32,
+    /// Which webhook resource URLs may be fetched: `production` unless set otherwise.
+    pub resource_policy: ResourcePolicyMode,
     /// V2 requests per minute (200 by default; ShipStation raises it on request).
     pub v2_rate_limit_per_min: u32,
     /// Where the public keys that sign V2 webhooks are published (a JWKS). The default is the
@@ -148,11 +150,24 @@ impl Default for ShipStationSettings {
             v2_base_url: "https://api.shipstation.com".into(),
             resource_domain: "shipstation.com".into(),
             v1_rate_limit_per_min: 40,
+            resource_policy: ResourcePolicyMode::Production,
             v2_rate_limit_per_min: 200,
             v2_jwks_url: DEFAULT_V2_JWKS_URL.into(),
             updatable_statuses: crate::shipstation::OrderPolicy::default().updatable_statuses,
         }
     }
+}
+
+/// Where a V1 webhook's `resource_url` may point (it is fetched with our credentials).
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum ResourcePolicyMode {
+    /// https, port 443, `ssapi*.shipstation.com`.
+    #[default]
+    Production,
+    /// Tests and the demo: `ssapi*.<resource_domain>` on the port of `v1_base_url`, resolved to
+    /// its address. Never for `shipstation.com` (that would send ShipStation's URLs elsewhere).
+    Simulator,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
@@ -348,6 +363,7 @@ impl Settings {
         if self.shipstation.updatable_statuses.is_empty() {
             p.push("shipstation.updatable_statuses must name at least one order status (e.g. awaiting_shipment)".into());
         }
+        p.extend(self.shipstation.resource_problems());
         for (name, secs) in [
             ("polls.orders_secs", self.polls.orders_secs),
             ("polls.shipments_secs", self.polls.shipments_secs),
@@ -376,6 +392,40 @@ impl Settings {
             }
         }
         p
+    }
+}
+
+impl ShipStationSettings {
+    /// The resource policy and domain must agree (domains compared without regard to case).
+    fn resource_problems(&self) -> Vec<String> {
+        let production_domain = self.resource_domain.eq_ignore_ascii_case("shipstation.com");
+        match self.resource_policy {
+            ResourcePolicyMode::Production if !production_domain => vec![format!(
+                "shipstation.resource_domain {:?} needs shipstation.resource_policy \"simulator\" \
+                 (production fetches only from shipstation.com)",
+                self.resource_domain
+            )],
+            ResourcePolicyMode::Simulator if production_domain => vec![
+                "shipstation.resource_policy \"simulator\" cannot be used with shipstation.com"
+                    .to_string(),
+            ],
+            ResourcePolicyMode::Simulator if self.simulator_address().is_none() => vec![format!(
+                "shipstation.resource_policy \"simulator\" needs a v1_base_url with an address and \
+                 port (got {:?})",
+                self.v1_base_url
+            )],
+            _ => Vec::new(),
+        }
+    }
+
+    /// The simulator's address: where `v1_base_url` points.
+    pub fn simulator_address(&self) -> Option<std::net::SocketAddr> {
+        url::Url::parse(&self.v1_base_url)
+            .ok()?
+            .socket_addrs(|| None)
+            .ok()?
+            .into_iter()
+            .next()
     }
 }
 

@@ -120,10 +120,16 @@ impl WorkflowDefinition {
                 )));
             }
         }
-        let lease = positive_secs(raw.lease_secs.unwrap_or(60.0))
-            .ok_or_else(|| err("`lease_secs` must be a positive number".into()))?;
-        let default_timeout = positive_secs(raw.step_timeout_secs.unwrap_or(30.0))
-            .ok_or_else(|| err("`step_timeout_secs` must be a positive number".into()))?;
+        let lease = positive_secs(raw.lease_secs.unwrap_or(60.0)).ok_or_else(|| {
+            err("`lease_secs` must be a positive number of seconds, at most 7 days".into())
+        })?;
+        let default_timeout =
+            positive_secs(raw.step_timeout_secs.unwrap_or(30.0)).ok_or_else(|| {
+                err(
+                    "`step_timeout_secs` must be a positive number of seconds, at most 7 days"
+                        .into(),
+                )
+            })?;
         let default_retry = retry_policy(&RetryPolicy::default(), raw.retry.as_ref())
             .map_err(|p| err(format!("[retry]: {p}")))?;
         if raw.states.is_empty() {
@@ -161,8 +167,12 @@ impl WorkflowDefinition {
                 }
             }
             let timeout = match s.timeout_secs {
-                Some(t) => positive_secs(t)
-                    .ok_or_else(|| here("`timeout_secs` must be a positive number".into()))?,
+                Some(t) => positive_secs(t).ok_or_else(|| {
+                    here(
+                        "`timeout_secs` must be a positive number of seconds, at most 7 days"
+                            .into(),
+                    )
+                })?,
                 None => default_timeout,
             };
             let retry = retry_policy(&default_retry, s.retry.as_ref())
@@ -219,8 +229,12 @@ fn reachable_from(initial: &str, states: &HashMap<String, StateDef>) -> HashSet<
     seen
 }
 
+/// Longest lease or step timeout: beyond it a value is a typo (and `1e300` used to panic).
+const MAX_SECS: f64 = 7.0 * 24.0 * 3600.0;
+
+/// A positive number of seconds, at most `MAX_SECS`.
 fn positive_secs(secs: f64) -> Option<Duration> {
-    (secs.is_finite() && secs > 0.0).then(|| Duration::from_secs_f64(secs))
+    (secs.is_finite() && secs > 0.0 && secs <= MAX_SECS).then(|| Duration::from_secs_f64(secs))
 }
 
 fn retry_policy(base: &RetryPolicy, raw: Option<&RawRetry>) -> Result<RetryPolicy, String> {
@@ -422,6 +436,15 @@ terminal = true
                 "no terminal state",
             ),
             ("kind = ".to_string(), "invalid TOML"),
+            // Seconds beyond what a Duration holds used to panic.
+            (
+                GOOD.replace("lease_secs = 10", "lease_secs = 1e300"),
+                "`lease_secs` must be a positive number",
+            ),
+            (
+                GOOD.replace("timeout_secs = 5", "timeout_secs = 1e20"),
+                "timeout_secs",
+            ),
         ];
         for (text, expected) in cases {
             let msg = problem(&text);

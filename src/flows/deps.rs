@@ -205,15 +205,18 @@ impl FlowDeps {
 /// Which webhook `resource_url`s a connection may fetch: `ssapi*.shipstation.com` in production;
 /// with a simulator, its domain mapped to the V1 base URL's address.
 pub fn resource_policy(s: &connections::Settings) -> ResourcePolicy {
-    if s.shipstation.resource_domain == "shipstation.com" {
-        return ResourcePolicy::production();
-    }
-    let addr = url::Url::parse(&s.shipstation.v1_base_url)
-        .ok()
-        .and_then(|u| u.socket_addrs(|| None).ok())
-        .and_then(|a| a.into_iter().next());
-    match addr {
-        Some(a) => ResourcePolicy::simulated(&s.shipstation.resource_domain, a, 20),
-        None => ResourcePolicy::production(),
+    let ss = &s.shipstation;
+    match ss.resource_policy {
+        connections::ResourcePolicyMode::Production => ResourcePolicy::production(),
+        // Never shipstation.com itself (settings refuse it too): its hosts stay real.
+        connections::ResourcePolicyMode::Simulator
+            if ss.resource_domain.eq_ignore_ascii_case("shipstation.com") =>
+        {
+            ResourcePolicy::production()
+        }
+        connections::ResourcePolicyMode::Simulator => match ss.simulator_address() {
+            Some(a) => ResourcePolicy::simulated(&ss.resource_domain, a, 20),
+            None => ResourcePolicy::production(),
+        },
     }
 }

@@ -1,11 +1,13 @@
 //! Embedded PostgreSQL: a private cluster started from the server binaries installed on the machine.
 //!
-//! initdb into a data folder, listen only on a Unix socket inside our own folder (no TCP port), and
-//! run as an unprivileged account when we are root. The server runs under a tiny shell supervisor
+//! initdb into a data folder, listen only on a Unix socket inside our own folder (no TCP port),
+//! run as an unprivileged account when we are root, and accept only the superuser's random
+//! password (`auth`: never `trust`, since that account may be shared). The server runs under a tiny shell supervisor
 //! whose stdin is a pipe from this process: when this process exits, however it exits (even
 //! SIGKILL), the pipe closes and the supervisor shuts the server down (and removes an ephemeral
 //! folder). So no test run or demo can leak a server.
 
+mod auth;
 mod binaries;
 mod user;
 
@@ -15,7 +17,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+pub use auth::PASSWORD_FILE;
 pub use binaries::ServerBinaries;
+
+use crate::secret::Secret;
 
 /// Port number used only to name the socket file (`.s.PGSQL.5432`); no TCP listener exists.
 const SOCKET_PORT: u16 = 5432;
@@ -66,6 +71,8 @@ impl StartOptions {
 /// A running private cluster. Dropping it stops the server.
 pub struct EmbeddedPostgres {
     root: PathBuf,
+    /// The superuser's password (see `auth`).
+    password: Secret,
     supervisor: Option<Child>,
 }
 
@@ -89,6 +96,8 @@ impl EmbeddedPostgres {
         if !data.join("PG_VERSION").exists() {
             initdb(&bins, &root, &data, account)?;
         }
+        // Before the server listens: password logins only (a fresh initdb says `trust`).
+        let password = auth::prepare(&bins, &root, &data, account)?;
         let log = root.join("postgres.log");
         let mut server_args: Vec<String> = [
             "-D",
@@ -147,6 +156,7 @@ if [ "$MLC_PG_EPHEMERAL" = 1 ]; then rm -rf "$MLC_PG_ROOT"; fi
             .map_err(|e| PgError::Start(format!("spawning supervisor: {e}")))?;
         let mut me = Self {
             root: root.clone(),
+            password,
             supervisor: Some(child),
         };
         me.wait_ready(&data, &log)?;
@@ -187,7 +197,8 @@ if [ "$MLC_PG_EPHEMERAL" = 1 ]; then rm -rf "$MLC_PG_ROOT"; fi
         }
     }
 
-    /// A connection URL for `database` over the Unix socket (percent-encoded socket folder as host).
+    /// A connection URL for `database` over the Unix socket (percent-encoded socket folder as
+    /// host), with the superuser's password: a secret, like the URL of any database server.
     pub fn url(&self, database: &str) -> String {
         let host: String = self
             .root
@@ -199,7 +210,11 @@ if [ "$MLC_PG_EPHEMERAL" = 1 ]; then rm -rf "$MLC_PG_ROOT"; fi
                 b => format!("%{b:02X}"),
             })
             .collect();
-        format!("postgres://postgres@{host}:{SOCKET_PORT}/{database}")
+        // The password is [A-Za-z0-9] only: nothing to encode.
+        format!(
+            "postgres://postgres:{}@{host}:{SOCKET_PORT}/{database}",
+            self.password.expose()
+        )
     }
 
     pub fn root(&self) -> &Path {
@@ -236,6 +251,7 @@ fn initdb(
 ) -> Result<(), PgError> {
     let mut cmd = Command::new(bins.initdb());
     cmd.args(["-D", path_str(data)?])
+        // `trust` only until `auth::prepare` replaces pg_hba.conf, before the server first starts.
         .args(["-U", "postgres", "--auth=trust", "-E", "UTF8", "--locale=C"])
         .args(["--no-instructions", "--no-sync"])
         .current_dir(root)

@@ -147,31 +147,7 @@ impl AgentClient {
         let status = resp.status();
         crate::net::refuse_redirect(status)?;
         let text = crate::net::read_text(resp, MAX_ANSWER_BYTES).await?;
-        if status == reqwest::StatusCode::UNAUTHORIZED {
-            return Err(SageError::Unauthorized);
-        }
-        let head: Status = serde_json::from_str(&text)
-            .map_err(|e| SageError::Malformed(format!("agent answer: {e}")))?;
-        if head.succeeded() {
-            let answer: Answer<T> = serde_json::from_str(&text)
-                .map_err(|e| SageError::Malformed(format!("agent answer: {e}")))?;
-            return Ok(answer.body);
-        }
-        let msg = head.last_error_msg;
-        Err(match head.error_kind {
-            Some(api::ErrorKind::RecordLocked) => SageError::RecordLocked {
-                attempts: 1,
-                message: msg,
-            },
-            Some(api::ErrorKind::NotFound) => SageError::NotFound(msg),
-            Some(api::ErrorKind::Posted) => SageError::Posted(msg),
-            Some(api::ErrorKind::Session) => SageError::Session(msg),
-            Some(api::ErrorKind::Invalid) | None => SageError::Rejected(if msg.is_empty() {
-                format!("HTTP {status}")
-            } else {
-                msg
-            }),
-        })
+        decode_answer(status.as_u16(), &text)
     }
 
     /// A call with record-lock retries (exponential backoff with jitter, capped).
@@ -357,4 +333,34 @@ impl<T: Serialize + Send + Sync> ErasedBody for T {
     fn to_json(&self) -> Result<Vec<u8>, SageError> {
         serde_json::to_vec(self).map_err(|e| SageError::Malformed(format!("request body: {e}")))
     }
+}
+
+/// One agent answer (HTTP status and body) → its body, or the error it reports. The text is the
+/// remote side's to choose: errors, never panics.
+pub fn decode_answer<T: DeserializeOwned>(status: u16, text: &str) -> Result<T, SageError> {
+    if status == 401 {
+        return Err(SageError::Unauthorized);
+    }
+    let head: Status = serde_json::from_str(text)
+        .map_err(|e| SageError::Malformed(format!("agent answer: {e}")))?;
+    if head.succeeded() {
+        let answer: Answer<T> = serde_json::from_str(text)
+            .map_err(|e| SageError::Malformed(format!("agent answer: {e}")))?;
+        return Ok(answer.body);
+    }
+    let msg = head.last_error_msg;
+    Err(match head.error_kind {
+        Some(api::ErrorKind::RecordLocked) => SageError::RecordLocked {
+            attempts: 1,
+            message: msg,
+        },
+        Some(api::ErrorKind::NotFound) => SageError::NotFound(msg),
+        Some(api::ErrorKind::Posted) => SageError::Posted(msg),
+        Some(api::ErrorKind::Session) => SageError::Session(msg),
+        Some(api::ErrorKind::Invalid) | None => SageError::Rejected(if msg.is_empty() {
+            format!("HTTP {status}")
+        } else {
+            msg
+        }),
+    })
 }

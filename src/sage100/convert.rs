@@ -3,6 +3,7 @@
 
 use chrono::{NaiveDate, NaiveTime};
 use mlc_agent_api as api;
+use rust_decimal::Decimal;
 
 use super::error::SageError;
 use crate::domain::{
@@ -82,8 +83,31 @@ fn line_kind(code: &str) -> LineKind {
     }
 }
 
-fn line(row: &api::SalesOrderLine) -> OrderLine {
-    OrderLine {
+/// Largest magnitude of a quantity or amount taken from Sage: far beyond any real order, and
+/// small enough that sums and differences of them cannot overflow a decimal.
+const LARGEST: Decimal = Decimal::from_parts(2_764_472_320, 232_830, 0, false, 0); // 10^15
+
+fn bounded(value: Decimal, column: &str) -> Result<Decimal, String> {
+    if value.abs() > LARGEST {
+        return Err(format!(
+            "{column} {value} is out of range (more than 10^15)"
+        ));
+    }
+    Ok(value)
+}
+
+fn line(row: &api::SalesOrderLine) -> Result<OrderLine, SageError> {
+    let in_line = |p: String| malformed(format!("line {}: {p}", row.line_key.trim()));
+    for (column, value) in [
+        ("QuantityOrdered", row.quantity_ordered),
+        ("QuantityShipped", row.quantity_shipped),
+        ("UnitPrice", row.unit_price),
+        ("LineWeight", row.line_weight),
+        ("UnitOfMeasureConvFactor", row.unit_of_measure_conv_factor),
+    ] {
+        bounded(value, column).map_err(in_line)?;
+    }
+    Ok(OrderLine {
         line_key: row.line_key.trim().to_string(),
         item_code: row.item_code.trim().to_string(),
         kind: line_kind(&row.item_type),
@@ -99,12 +123,15 @@ fn line(row: &api::SalesOrderLine) -> OrderLine {
         drop_ship: row.drop_ship.trim() == "Y",
         unit_factor: Quantity(row.unit_of_measure_conv_factor),
         kit_parent: row.sales_kit_line_key.trim().to_string(),
-    }
+    })
 }
 
 pub fn sales_order(h: &api::SalesOrderHeader) -> Result<SalesOrder, SageError> {
     let no = SalesOrderNo::parse(&h.sales_order_no).map_err(malformed)?;
-    let in_order = |e: SageError| malformed(format!("sales order {no}: {e}"));
+    let in_order = |e: SageError| match e {
+        SageError::Malformed(m) => malformed(format!("sales order {no}: {m}")),
+        other => malformed(format!("sales order {no}: {other}")),
+    };
     let created = date(&h.date_created).and_then(|d| {
         let secs = (hours(&h.time_created).ok()? * 3600.0).round() as u32;
         Some(d.and_time(NaiveTime::from_num_seconds_from_midnight_opt(
@@ -150,10 +177,15 @@ pub fn sales_order(h: &api::SalesOrderHeader) -> Result<SalesOrder, SageError> {
         ship_via: h.ship_via.trim().to_string(),
         ship_by: date(&h.ship_expire_date),
         warehouse: WarehouseCode::parse(&h.warehouse_code).ok(),
-        freight: Money(h.freight_amt),
+        freight: Money(bounded(h.freight_amt, "FreightAmt").map_err(|p| in_order(malformed(p)))?),
         created,
         stamp: stamp(&h.date_updated, &h.time_updated).map_err(in_order)?,
-        lines: h.lines.iter().map(line).collect(),
+        lines: h
+            .lines
+            .iter()
+            .map(line)
+            .collect::<Result<_, _>>()
+            .map_err(in_order)?,
         no,
     })
 }
@@ -163,8 +195,12 @@ pub fn sales_order(h: &api::SalesOrderHeader) -> Result<SalesOrder, SageError> {
 pub fn item(row: &api::ItemRow) -> Result<Item, SageError> {
     let code = ItemCode::parse(&row.item_code).map_err(malformed)?;
     let weight = row.ship_weight.trim();
-    let ship_weight = match weight.parse::<rust_decimal::Decimal>() {
-        Ok(w) if w > rust_decimal::Decimal::ZERO => Some(Quantity(w)),
+    let ship_weight = match weight.parse::<Decimal>() {
+        Ok(w) if w > LARGEST => {
+            tracing::warn!(item = %code, ship_weight = weight, "CI_Item ShipWeight is out of range; sent without a weight");
+            None
+        }
+        Ok(w) if w > Decimal::ZERO => Some(Quantity(w)),
         Ok(_) => None,
         Err(_) if weight.is_empty() => None,
         Err(_) => {
@@ -196,6 +232,21 @@ pub fn item(row: &api::ItemRow) -> Result<Item, SageError> {
 }
 
 pub fn stock_level(row: &api::ItemWarehouseRow) -> Result<StockLevel, SageError> {
+    let in_row = |p: String| {
+        malformed(format!(
+            "item {} in warehouse {}: {p}",
+            row.item_code.trim(),
+            row.warehouse_code.trim()
+        ))
+    };
+    for (column, value) in [
+        ("QuantityOnHand", row.quantity_on_hand),
+        ("QuantityOnSalesOrder", row.quantity_on_sales_order),
+        ("QuantityOnBackOrder", row.quantity_on_back_order),
+        ("QuantityOnPurchaseOrder", row.quantity_on_purchase_order),
+    ] {
+        bounded(value, column).map_err(in_row)?;
+    }
     Ok(StockLevel {
         item: ItemCode::parse(&row.item_code).map_err(malformed)?,
         warehouse: WarehouseCode::parse(&row.warehouse_code).map_err(malformed)?,
@@ -273,6 +324,32 @@ mod tests {
         assert_eq!(o.lines[0].unit_price.to_string(), "0.1");
         assert_eq!(o.created.unwrap().to_string(), "2026-11-26 09:15:00");
         assert_eq!(o.stamp.time, 9.5);
+    }
+
+    /// Found by the mapping's property test: a quantity near the decimal's limit overflowed the
+    /// open-quantity subtraction (a panic in the order flow).
+    #[test]
+    fn quantities_beyond_any_order_are_refused_with_the_line() {
+        let h: api::SalesOrderHeader = serde_json::from_value(serde_json::json!({
+            "SalesOrderNo$": "0000042",
+            "Lines": [{"LineKey$": "000003", "ItemCode$": "WID-100", "QuantityOrdered": "79228162514264337593543950335", "QuantityShipped": -1}]
+        }))
+        .unwrap();
+        let Err(SageError::Malformed(m)) = sales_order(&h) else {
+            panic!("accepted")
+        };
+        assert_eq!(
+            m,
+            "sales order 0000042: line 000003: QuantityOrdered 79228162514264337593543950335 is out of range (more than 10^15)"
+        );
+        let row: api::ItemWarehouseRow = serde_json::from_value(serde_json::json!({
+            "ItemCode$": "WID-100", "WarehouseCode$": "000", "QuantityOnHand": "-1000000000000001"
+        }))
+        .unwrap();
+        assert!(stock_level(&row)
+            .unwrap_err()
+            .to_string()
+            .contains("QuantityOnHand"));
     }
 
     #[test]

@@ -175,44 +175,7 @@ impl SoapClient {
         let status = resp.status();
         crate::net::refuse_redirect(status)?;
         let text = crate::net::read_text(resp, MAX_ANSWER_BYTES).await?;
-        let doc = xml::parse(&text).map_err(|e| SageError::Malformed(format!("{op}: {e}")))?;
-        let body = doc
-            .child("Body")
-            .ok_or_else(|| SageError::Malformed(format!("{op}: no SOAP body (HTTP {status})")))?;
-        if let Some(fault) = body.child("Fault") {
-            let detail = fault.path(&["detail", "MasFault"]);
-            let code = detail
-                .and_then(|d| d.text_of("ErrorCode"))
-                .map(str::to_string)
-                .or_else(|| {
-                    fault
-                        .text_of("faultcode")
-                        .map(|c| c.rsplit(':').next().unwrap_or(c).to_string())
-                })
-                .unwrap_or_default();
-            let message = detail
-                .and_then(|d| d.text_of("ErrorMessage"))
-                .or_else(|| fault.text_of("faultstring"))
-                .unwrap_or_default()
-                .to_string();
-            // Another Sage user holds the record: worth retrying, unlike other faults.
-            if self.cfg.faults.is_record_lock(&message) {
-                return Err(SageError::RecordLocked {
-                    attempts: 1,
-                    message,
-                });
-            }
-            return Err(SageError::Fault { code, message });
-        }
-        if !status.is_success() {
-            return Err(SageError::Malformed(format!(
-                "{op}: HTTP {status} without a SOAP fault"
-            )));
-        }
-        let response = body
-            .child(&format!("{op}Response"))
-            .ok_or_else(|| SageError::Malformed(format!("{op}: no {op}Response element")))?;
-        Ok(response.child(&format!("{op}Result")).cloned())
+        read_answer(op, status.as_u16(), &text, &self.cfg.faults)
     }
 
     /// `GetContractInformation`: (ContractVersion, AssemblyVersion) — a cheap connectivity check.
@@ -233,7 +196,7 @@ impl SoapClient {
             .call("GetSalesOrder", params)
             .await?
             .ok_or_else(|| SageError::Malformed("empty GetSalesOrderResult".into()))?;
-        Ok(parse_sales_order(&r))
+        Ok(SalesOrder::from_result(&r))
     }
 
     /// Moves Sage's counter forward: call it only right before a create.
@@ -305,37 +268,87 @@ impl SoapClient {
         .map(|_| ())
     }
 }
+/// One SOAP answer (HTTP status and body) → the `<Op>Result` element (if any), or the fault.
+/// Everything in it is the remote side's to choose: errors, never panics.
+pub fn read_answer(
+    op: &str,
+    status: u16,
+    text: &str,
+    faults: &FaultTexts,
+) -> Result<Option<Element>, SageError> {
+    let doc = xml::parse(text).map_err(|e| SageError::Malformed(format!("{op}: {e}")))?;
+    let body = doc
+        .child("Body")
+        .ok_or_else(|| SageError::Malformed(format!("{op}: no SOAP body (HTTP {status})")))?;
+    if let Some(fault) = body.child("Fault") {
+        let detail = fault.path(&["detail", "MasFault"]);
+        let code = detail
+            .and_then(|d| d.text_of("ErrorCode"))
+            .map(str::to_string)
+            .or_else(|| {
+                fault
+                    .text_of("faultcode")
+                    .map(|c| c.rsplit(':').next().unwrap_or(c).to_string())
+            })
+            .unwrap_or_default();
+        let message = detail
+            .and_then(|d| d.text_of("ErrorMessage"))
+            .or_else(|| fault.text_of("faultstring"))
+            .unwrap_or_default()
+            .to_string();
+        // Another Sage user holds the record: worth retrying, unlike other faults.
+        if faults.is_record_lock(&message) {
+            return Err(SageError::RecordLocked {
+                attempts: 1,
+                message,
+            });
+        }
+        return Err(SageError::Fault { code, message });
+    }
+    if !(200..300).contains(&status) {
+        return Err(SageError::Malformed(format!(
+            "{op}: HTTP {status} without a SOAP fault"
+        )));
+    }
+    let response = body
+        .child(&format!("{op}Response"))
+        .ok_or_else(|| SageError::Malformed(format!("{op}: no {op}Response element")))?;
+    Ok(response.child(&format!("{op}Result")).cloned())
+}
 
-fn parse_sales_order(r: &Element) -> SalesOrder {
-    let mut order = SalesOrder::default();
-    for c in &r.children {
-        match c.name.as_str() {
-            "Lines" => {
-                // The collection's items, whatever the contract names them.
-                for line in &c.children {
-                    order.lines.push(
-                        line.children
-                            .iter()
-                            .map(|f| (f.name.clone(), f.text.trim().to_string()))
-                            .collect(),
-                    );
+impl SalesOrder {
+    /// A `GetSalesOrderResult` element → header fields, lines (the collection's items, whatever
+    /// the contract names them) and UDFs.
+    pub fn from_result(r: &Element) -> SalesOrder {
+        let mut order = SalesOrder::default();
+        for c in &r.children {
+            match c.name.as_str() {
+                "Lines" => {
+                    for line in &c.children {
+                        order.lines.push(
+                            line.children
+                                .iter()
+                                .map(|f| (f.name.clone(), f.text.trim().to_string()))
+                                .collect(),
+                        );
+                    }
                 }
-            }
-            "OtherFields" => {
-                for f in c.children_named("Field") {
-                    order.udfs.insert(
-                        f.text_of("MasFieldName").unwrap_or_default().into(),
-                        f.text_of("Value").unwrap_or_default().into(),
-                    );
+                "OtherFields" => {
+                    for f in c.children_named("Field") {
+                        order.udfs.insert(
+                            f.text_of("MasFieldName").unwrap_or_default().into(),
+                            f.text_of("Value").unwrap_or_default().into(),
+                        );
+                    }
                 }
-            }
-            "Payments" => {}
-            name => {
-                order
-                    .fields
-                    .insert(name.to_string(), c.text.trim().to_string());
+                "Payments" => {}
+                name => {
+                    order
+                        .fields
+                        .insert(name.to_string(), c.text.trim().to_string());
+                }
             }
         }
+        order
     }
-    order
 }

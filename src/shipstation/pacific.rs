@@ -13,7 +13,7 @@
 //!   (re-reading an hour is harmless: every write is idempotent).
 //! - Values that carry an offset or `Z` are taken as they are.
 
-use chrono::{DateTime, LocalResult, NaiveDateTime, TimeZone, Utc};
+use chrono::{DateTime, LocalResult, NaiveDateTime, TimeZone, Timelike, Utc};
 use chrono_tz::America::Los_Angeles;
 
 /// Wall time for a request body field: `yyyy-mm-dd hh:mm:ss`.
@@ -44,6 +44,20 @@ pub fn upper_bound_filter(t: DateTime<Utc>) -> String {
 /// Parse a V1 datetime: Pacific wall time (`2015-06-29T08:46:27.0000000`, `2016-11-29 23:59:59`,
 /// a bare date = midnight) or a value with an explicit offset.
 pub fn parse(s: &str) -> Option<DateTime<Utc>> {
+    parse_any(s).map(without_leap_second)
+}
+
+/// chrono reads `:60` as a leap second, an instant no filter or wall time can name (ShipStation,
+/// on .NET, never writes one): it is read as the end of its minute's last second.
+fn without_leap_second(t: DateTime<Utc>) -> DateTime<Utc> {
+    if t.nanosecond() >= 1_000_000_000 {
+        t.with_nanosecond(999_999_999).unwrap_or(t)
+    } else {
+        t
+    }
+}
+
+fn parse_any(s: &str) -> Option<DateTime<Utc>> {
     let s = s.trim();
     if let Ok(t) = DateTime::parse_from_rfc3339(s) {
         return Some(t.with_timezone(&Utc));
@@ -164,5 +178,72 @@ mod tests {
             "midnight PST"
         );
         assert_eq!(parse("not a date"), None);
+    }
+
+    /// Found by the `dates` fuzz target: `01:30:60` in the repeated hour gave an upper-bound
+    /// filter that ShipStation could read as before the instant.
+    #[test]
+    fn a_leap_second_reads_as_the_end_of_its_minute() {
+        for text in ["2026-11-01 01:30:60", "2026-11-01T08:30:60Z"] {
+            let t = parse(text).unwrap();
+            assert_eq!(t, utc("2026-11-01T08:30:59.999999999Z"), "{text}");
+            let upper = upper_bound_filter(t);
+            let naive = NaiveDateTime::parse_from_str(&upper, "%Y-%m-%d %H:%M:%S").unwrap();
+            let earliest = Los_Angeles.from_local_datetime(&naive).earliest().unwrap();
+            assert!(earliest.with_timezone(&Utc) >= t.with_nanosecond(0).unwrap());
+        }
+    }
+
+    mod round_trip {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// Instants from 1900 to 2200, to the second.
+        fn instant() -> impl Strategy<Value = DateTime<Utc>> {
+            (-2_208_988_800i64..7_258_118_400).prop_map(|s| Utc.timestamp_opt(s, 0).unwrap())
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig { cases: 5000, ..ProptestConfig::default() })]
+
+            /// UTC → Pacific wall time → UTC is the same instant, except in the repeated
+            /// fall-back hour, where the wall time's first reading (one hour earlier) is taken.
+            #[test]
+            fn utc_to_pacific_and_back(t in instant()) {
+                let wall = to_wall(t);
+                let back = parse(&wall).unwrap();
+                let naive = NaiveDateTime::parse_from_str(&wall, "%Y-%m-%d %H:%M:%S").unwrap();
+                match Los_Angeles.from_local_datetime(&naive) {
+                    LocalResult::Ambiguous(..) => {
+                        prop_assert!(back == t || back == t - chrono::Duration::hours(1));
+                    }
+                    _ => prop_assert_eq!(back, t),
+                }
+                // Filters never skip the instant, whichever reading ShipStation takes.
+                let lower = NaiveDateTime::parse_from_str(&lower_bound_filter(t), "%Y-%m-%d %H:%M:%S").unwrap();
+                prop_assert!(Los_Angeles.from_local_datetime(&lower).latest().unwrap().with_timezone(&Utc) <= t);
+                let upper = NaiveDateTime::parse_from_str(&upper_bound_filter(t), "%Y-%m-%d %H:%M:%S").unwrap();
+                prop_assert!(Los_Angeles.from_local_datetime(&upper).earliest().unwrap().with_timezone(&Utc) >= t);
+            }
+
+            /// Pacific wall time → UTC → Pacific wall time is the same wall time, except in the
+            /// spring-forward gap, which no clock shows: read as standard time, it is written one
+            /// hour later.
+            #[test]
+            fn pacific_to_utc_and_back(t in instant()) {
+                let naive = t.naive_utc();
+                let wall = naive.format("%Y-%m-%d %H:%M:%S").to_string();
+                let utc = parse(&wall).unwrap();
+                prop_assert_eq!(utc, from_wall(naive));
+                let again = to_wall(utc);
+                match Los_Angeles.from_local_datetime(&naive) {
+                    LocalResult::None => prop_assert_eq!(
+                        again,
+                        (naive + chrono::Duration::hours(1)).format("%Y-%m-%d %H:%M:%S").to_string()
+                    ),
+                    _ => prop_assert_eq!(again, wall),
+                }
+            }
+        }
     }
 }

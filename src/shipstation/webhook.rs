@@ -42,7 +42,7 @@ impl ResourcePolicy {
         }
     }
 
-    /// For the simulator: `http://ssapiN.<domain>:<port>` resolved to `addr`.
+    /// For the simulator: `http://ssapiN.<domain>:<port of addr>` resolved to `addr`.
     pub fn simulated(domain: &str, addr: SocketAddr, numbered_hosts: u32) -> Self {
         Self {
             domain: domain.into(),
@@ -90,7 +90,9 @@ impl ResourcePolicy {
                 )))
             }
         }
-        if self.map_to.is_none() && url.port().is_some_and(|p| p != 443) {
+        // Production: 443. Simulator: its own port only, not any port of the address it maps to.
+        let port = self.map_to.map_or(443, |a| a.port());
+        if url.port_or_known_default() != Some(port) {
             return Err(refuse("unexpected port"));
         }
         Ok(url)
@@ -213,27 +215,12 @@ impl V2Verifier {
         else {
             return Err(V2Rejection::MissingHeaders);
         };
-        let when =
-            DateTime::parse_from_rfc3339(ts).map_err(|_| V2Rejection::Stale(ts.to_string()))?;
-        if (now - when.with_timezone(&Utc)).abs() > self.max_skew {
-            return Err(V2Rejection::Stale(ts.to_string()));
-        }
+        check_timestamp(ts, now, self.max_skew)?;
         let key = match self.cached(kid) {
             Some(k) => k,
             None => self.refresh_for(kid).await?,
         };
-        let bytes = base64::engine::general_purpose::STANDARD
-            .decode(signature.trim())
-            .map_err(|_| V2Rejection::BadSignature)?;
-        let signature =
-            Signature::try_from(bytes.as_slice()).map_err(|_| V2Rejection::BadSignature)?;
-        let mut message = Vec::with_capacity(ts.len() + 1 + raw_body.len());
-        message.extend_from_slice(ts.as_bytes());
-        message.push(b'.');
-        message.extend_from_slice(raw_body);
-        VerifyingKey::<Sha256>::new(key)
-            .verify(&message, &signature)
-            .map_err(|_| V2Rejection::BadSignature)
+        verify_signature(&key, signature, ts, raw_body)
     }
 
     fn cached(&self, kid: &str) -> Option<RsaPublicKey> {
@@ -269,32 +256,68 @@ impl V2Verifier {
         let body = crate::net::read_body(resp, 256 << 10)
             .await
             .map_err(|e| unavailable(e.to_string()))?;
-        let jwks: serde_json::Value =
-            serde_json::from_slice(&body).map_err(|e| unavailable(e.to_string()))?;
-        let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
-        let mut keys = HashMap::new();
-        for k in jwks["keys"].as_array().into_iter().flatten() {
-            let (Some(kid), Some(n), Some(e)) =
-                (k["kid"].as_str(), k["n"].as_str(), k["e"].as_str())
-            else {
-                continue;
-            };
-            let (Ok(n), Ok(e)) = (
-                b64.decode(n.trim_end_matches('=')),
-                b64.decode(e.trim_end_matches('=')),
-            ) else {
-                continue;
-            };
-            if let Ok(key) =
-                RsaPublicKey::new(BigUint::from_bytes_be(&n), BigUint::from_bytes_be(&e))
-            {
-                keys.insert(kid.to_string(), key);
-            }
-        }
+        let keys = keys_from_jwks(&body).map_err(unavailable)?;
         // Added to what we had: a key that verified before is kept when an answer leaves it out.
         self.keys.write().unwrap().extend(keys);
         Ok(())
     }
+}
+
+/// The timestamp header: RFC 3339, at most `max_skew` away from `now`.
+pub fn check_timestamp(
+    ts: &str,
+    now: DateTime<Utc>,
+    max_skew: chrono::Duration,
+) -> Result<(), V2Rejection> {
+    let when = DateTime::parse_from_rfc3339(ts).map_err(|_| V2Rejection::Stale(ts.to_string()))?;
+    let skew = (now - when.with_timezone(&Utc)).abs();
+    if skew > max_skew {
+        return Err(V2Rejection::Stale(ts.to_string()));
+    }
+    Ok(())
+}
+
+/// RSA-SHA256 (PKCS#1 v1.5) over `timestamp + "." + raw body`, the signature in base64.
+pub fn verify_signature(
+    key: &RsaPublicKey,
+    signature: &str,
+    ts: &str,
+    raw_body: &[u8],
+) -> Result<(), V2Rejection> {
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(signature.trim())
+        .map_err(|_| V2Rejection::BadSignature)?;
+    let signature = Signature::try_from(bytes.as_slice()).map_err(|_| V2Rejection::BadSignature)?;
+    let mut message = Vec::with_capacity(ts.len() + 1 + raw_body.len());
+    message.extend_from_slice(ts.as_bytes());
+    message.push(b'.');
+    message.extend_from_slice(raw_body);
+    VerifyingKey::<Sha256>::new(key.clone())
+        .verify(&message, &signature)
+        .map_err(|_| V2Rejection::BadSignature)
+}
+
+/// The RSA keys of a JWKS answer by key id; entries that are not usable RSA keys are skipped.
+pub fn keys_from_jwks(body: &[u8]) -> Result<HashMap<String, RsaPublicKey>, String> {
+    let jwks: serde_json::Value = serde_json::from_slice(body).map_err(|e| e.to_string())?;
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let mut keys = HashMap::new();
+    for k in jwks["keys"].as_array().into_iter().flatten() {
+        let (Some(kid), Some(n), Some(e)) = (k["kid"].as_str(), k["n"].as_str(), k["e"].as_str())
+        else {
+            continue;
+        };
+        let (Ok(n), Ok(e)) = (
+            b64.decode(n.trim_end_matches('=')),
+            b64.decode(e.trim_end_matches('=')),
+        ) else {
+            continue;
+        };
+        if let Ok(key) = RsaPublicKey::new(BigUint::from_bytes_be(&n), BigUint::from_bytes_be(&e)) {
+            keys.insert(kid.to_string(), key);
+        }
+    }
+    Ok(keys)
 }
 
 #[cfg(test)]

@@ -46,6 +46,7 @@ pub async fn start_with_batch_window(ss_cfg: SimConfig, batch_window: Duration) 
     settings.shipstation.v2_base_url = ss.base_url();
     settings.shipstation.resource_domain = ss.cfg.host_domain.clone();
     settings.shipstation.v2_jwks_url = ss.jwks_url();
+    settings.shipstation.resource_policy = ml_connector::connections::ResourcePolicyMode::Simulator;
     settings.polls.orders_secs = 3600;
     let id = connections::add(&pool, "acme", &settings).await.unwrap();
     for (name, value) in [

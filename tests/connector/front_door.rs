@@ -160,3 +160,49 @@ async fn serve_answers_health_checks_and_stops_on_sigterm() {
         "a token in a URL is never logged: {log}"
     );
 }
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// `serve --metrics-listen`: `/metrics` (connection names, key fingerprints) only on its own
+/// address, not on the API and webhook listener.
+#[tokio::test]
+async fn metrics_can_have_their_own_listener() {
+    let (_pool, url) = common::fresh_db().await;
+    let (api, metrics) = (free_port(), free_port());
+    let mut child = Command::new(common::binary())
+        .args([
+            "serve",
+            "--listen",
+            &format!("127.0.0.1:{api}"),
+            "--metrics-listen",
+            &format!("127.0.0.1:{metrics}"),
+        ])
+        .env("DATABASE_URL", &url)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let scraped = loop {
+        if let (Some(_), Some(m)) = (http_get(api, "/healthz"), http_get(metrics, "/metrics")) {
+            break m;
+        }
+        assert!(Instant::now() < deadline, "serve did not answer");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(scraped.0, 200);
+    assert!(scraped.1.contains("mlc_workflows"), "{}", scraped.1);
+    let on_api = http_get(api, "/metrics").unwrap();
+    assert_eq!(on_api.0, 404, "no metrics on the API listener");
+    assert_eq!(http_get(metrics, "/healthz").unwrap().0, 404);
+    assert_eq!(http_get(metrics, "/graphql").unwrap().0, 404);
+    // SAFETY: kill(2) on our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    assert_eq!(child.wait().unwrap().code(), Some(143));
+}

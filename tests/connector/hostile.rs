@@ -414,3 +414,218 @@ async fn retention_prunes_old_deliveries_and_finished_audit_rows_only() {
             .unwrap();
     assert_eq!(left, 1, "an open workflow keeps its trail whatever its age");
 }
+
+/// The embedded PostgreSQL accepts only its superuser's random password, kept in a 0600 file the
+/// server's account (shared `nobody` when started as root) cannot read; it used to trust anyone
+/// who reached its socket.
+#[tokio::test]
+async fn the_embedded_database_refuses_connections_without_its_password() {
+    use sqlx::Connection;
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    use std::os::unix::process::CommandExt;
+    use std::process::Stdio;
+    use tokio::io::AsyncBufReadExt;
+
+    // Short, under the system temp dir: the socket's path must stay under 107 bytes wherever the
+    // checkout lives.
+    let dir = std::env::temp_dir().join(format!(
+        "mlc-pgauth-{}-{:08x}",
+        std::process::id(),
+        rand::random::<u32>()
+    ));
+    let mut child = tokio::process::Command::new(common::binary())
+        .args(["postgres", "--data-dir", dir.to_str().unwrap()])
+        .env_remove("DATABASE_URL")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let url = tokio::time::timeout(Duration::from_secs(90), async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            if let Some(url) = line.strip_prefix("DATABASE_URL=") {
+                return url.to_string();
+            }
+        }
+        panic!("no DATABASE_URL printed");
+    })
+    .await
+    .expect("the embedded server started");
+    let file = dir.join(ml_connector::pg::PASSWORD_FILE);
+    let password = std::fs::read_to_string(&file).unwrap().trim().to_string();
+    assert!(
+        url.contains(&format!("postgres:{password}@")),
+        "the URL carries the password"
+    );
+    let meta = std::fs::metadata(&file).unwrap();
+    assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+    // SAFETY: geteuid has no preconditions.
+    assert_eq!(meta.uid(), unsafe { libc::geteuid() });
+
+    let mut conn = sqlx::PgConnection::connect(&url)
+        .await
+        .expect("the password opens the database");
+    let one: i32 = sqlx::query_scalar("SELECT 1")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(one, 1);
+    let hba = std::fs::read_to_string(dir.join("data/pg_hba.conf")).unwrap();
+    assert!(!hba
+        .lines()
+        .any(|l| !l.trim_start().starts_with('#') && l.contains("trust")));
+
+    for (label, attempt) in [
+        ("no password", url.replace(&format!(":{password}@"), "@")),
+        (
+            "a wrong password",
+            url.replace(&format!(":{password}@"), ":guess@"),
+        ),
+    ] {
+        let refused = sqlx::PgConnection::connect(&attempt).await;
+        let err = refused.err().unwrap_or_else(|| panic!("{label} connected"));
+        assert!(err.to_string().contains("password"), "{label}: {err}");
+    }
+
+    // As root the server runs as another account: that account cannot read the password.
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } == 0 {
+        let server = std::fs::metadata(dir.join("data")).unwrap();
+        assert_ne!(server.uid(), 0);
+        let read = std::process::Command::new("cat")
+            .arg(&file)
+            .uid(server.uid())
+            .gid(server.gid())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .unwrap();
+        assert!(!read.success(), "the server's account read the password");
+    }
+    conn.close().await.unwrap();
+    // SAFETY: kill(2) on our own child; SIGTERM stops it and its server in order.
+    unsafe { libc::kill(child.id().unwrap() as i32, libc::SIGTERM) };
+    let _ = child.wait().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The webhook resource policy's test mode is an explicit setting: a production connection whose
+/// resource domain differs only in case used to switch it on (fetching wherever v1_base_url
+/// pointed, on any port); now it stays production, the settings say why, and test mode fetches
+/// only from the simulator's own port.
+#[test]
+fn the_test_resource_policy_is_explicit_and_pins_the_port() {
+    use ml_connector::connections::{ResourcePolicyMode, Settings};
+    use ml_connector::flows::deps::resource_policy;
+    let mut s = Settings::default();
+    s.sage.company = "ABC".into();
+    s.sage.soap_url = "https://sage.example/svc".into();
+    s.sage.agent_url = "https://sage.example:8443".into();
+    s.shipstation.v1_base_url = "http://127.0.0.1:18090".into();
+    for domain in ["ShipStation.com", "SHIPSTATION.COM"] {
+        s.shipstation.resource_domain = domain.into();
+        let policy = resource_policy(&s);
+        for url in [
+            "http://ssapi.shipstation.com:18090/shipments",
+            "https://ssapi.shipstation.com:18090/shipments",
+        ] {
+            assert!(policy.check(url).is_err(), "{domain}: {url}");
+        }
+        assert!(policy
+            .check("https://ssapi6.shipstation.com/shipments")
+            .is_ok());
+        assert!(s.problems().is_empty(), "{:?}", s.problems());
+        // Test mode is never for shipstation.com, whatever its case.
+        s.shipstation.resource_policy = ResourcePolicyMode::Simulator;
+        assert!(
+            s.problems().iter().any(|p| p.contains("cannot be used")),
+            "{:?}",
+            s.problems()
+        );
+        assert!(resource_policy(&s)
+            .check("http://ssapi.shipstation.com:18090/shipments")
+            .is_err());
+        s.shipstation.resource_policy = ResourcePolicyMode::Production;
+    }
+    // A test domain needs the explicit setting.
+    s.shipstation.resource_domain = "shipstation.test".into();
+    assert!(s
+        .problems()
+        .iter()
+        .any(|p| p.contains("resource_policy \"simulator\"")));
+    assert!(resource_policy(&s)
+        .check("http://ssapi.shipstation.test:18090/shipments")
+        .is_err());
+    s.shipstation.resource_policy = ResourcePolicyMode::Simulator;
+    assert!(s.problems().is_empty(), "{:?}", s.problems());
+    let policy = resource_policy(&s);
+    assert!(policy
+        .check("http://ssapi3.SHIPSTATION.test:18090/shipments?batchId=1")
+        .is_ok());
+    for other_port in [
+        "http://ssapi3.shipstation.test:5432/",
+        "http://ssapi3.shipstation.test/",
+        "https://ssapi3.shipstation.test/",
+    ] {
+        assert!(policy.check(other_port).is_err(), "{other_port}");
+    }
+    // Stored settings without the field read as production.
+    let stored: Settings =
+        serde_json::from_value(serde_json::json!({"shipstation": {"resource_domain": "x.test"}}))
+            .unwrap();
+    assert_eq!(
+        stored.shipstation.resource_policy,
+        ResourcePolicyMode::Production
+    );
+}
+
+/// docker-compose.yml publishes nothing beyond this host's loopback unless told to, and has no
+/// default database password (it used to publish 0.0.0.0:8080 with the password `change-me`).
+#[test]
+fn docker_compose_defaults_are_closed() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docker-compose.yml");
+    let compose: serde_yaml::Value =
+        serde_yaml::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    // Compose's interpolation with nothing set: `${V:-d}` → d, `${V:?msg}` → an error, `${V}` → "".
+    fn interpolate(text: &str) -> Result<String, String> {
+        let mut out = String::new();
+        let mut rest = text;
+        while let Some(start) = rest.find("${") {
+            out.push_str(&rest[..start]);
+            let end = rest[start..].find('}').expect("closed ${") + start;
+            let inner = &rest[start + 2..end];
+            if let Some((_, default)) = inner.split_once(":-") {
+                out.push_str(default);
+            } else if let Some((var, msg)) = inner.split_once(":?") {
+                return Err(format!("{var}: {msg}"));
+            }
+            rest = &rest[end + 1..];
+        }
+        out.push_str(rest);
+        Ok(out)
+    }
+    let services = &compose["services"];
+    for (name, service) in services.as_mapping().unwrap() {
+        for port in service["ports"].as_sequence().into_iter().flatten() {
+            let published = interpolate(port.as_str().unwrap()).unwrap();
+            assert!(
+                published.starts_with("127.0.0.1:"),
+                "{name:?} publishes {published} beyond loopback by default"
+            );
+        }
+    }
+    for (service, var) in [
+        ("postgres", "POSTGRES_PASSWORD"),
+        ("connector", "DATABASE_URL"),
+    ] {
+        let value = services[service]["environment"][var].as_str().unwrap();
+        let err = interpolate(value).expect_err(var);
+        assert!(err.contains("POSTGRES_PASSWORD"), "{service}.{var}: {err}");
+    }
+    assert!(!std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docker-compose.yml")
+    )
+    .unwrap()
+    .contains("change-me"));
+}

@@ -146,6 +146,8 @@ impl World {
         settings.shipstation.v2_base_url = ss.base_url();
         settings.shipstation.resource_domain = ss.cfg.host_domain.clone();
         settings.shipstation.v2_jwks_url = ss.jwks_url();
+        settings.shipstation.resource_policy =
+            ml_connector::connections::ResourcePolicyMode::Simulator;
         settings.shipstation.v2_rate_limit_per_min = v2_limit;
         settings.polls.orders_secs = 2;
         settings.polls.inventory_secs = 3600;
