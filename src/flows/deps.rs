@@ -28,6 +28,8 @@ pub struct ConnectionClients {
     pub erp: Arc<dyn Erp>,
     /// The fulfilment side (ShipStation V1, and V2 when the connection has a V2 key).
     pub fulfilment: Arc<dyn Fulfilment>,
+    /// The governor ids (key fingerprints) this connection's ShipStation calls count against.
+    pub rate_keys: Vec<String>,
 }
 
 /// Tuning shared by every connection (tests and the demo shorten the waits).
@@ -157,6 +159,10 @@ impl FlowDeps {
             .find(|x| x.name == "v1_key")
             .and_then(|x| x.expires_on);
         let mut active = KeyPair::new(key.expose(), sec.expose());
+        let mut rate_keys: Vec<String> = std::iter::once(&active)
+            .chain(next.as_ref())
+            .map(KeyPair::key_id)
+            .collect();
         if let Some(d) = expiry {
             active = active.expiring(d);
         }
@@ -169,6 +175,7 @@ impl FlowDeps {
             .map_err(|e| StepError::fatal(e.to_string()))?;
         let v2 = match secret("v2_key").await? {
             Some(key) => {
+                rate_keys.push(crate::shipstation::V2Client::key_id(&key));
                 let mut cfg = crate::shipstation::V2Config::production();
                 cfg.base_url = s.shipstation.v2_base_url.clone();
                 cfg.limit = s.shipstation.v2_rate_limit_per_min.max(1);
@@ -198,6 +205,7 @@ impl FlowDeps {
                 batcher,
                 policy,
             }),
+            rate_keys,
         })
     }
 }

@@ -20,7 +20,8 @@ use crate::notify::{self, Notice, NoticeEvent};
 use crate::ops::alerts::Alert;
 
 pub fn register(r: &mut HandlerRegistry, deps: &FlowDeps) {
-    kinds::register(r, AlertsCheckState::Check, check);
+    let d = deps.clone();
+    kinds::register(r, AlertsCheckState::Check, move |i| check(d.clone(), i));
     let d = deps.clone();
     kinds::register(r, NotificationState::Send, move |i| send(d.clone(), i));
 }
@@ -39,13 +40,14 @@ pub fn notice_of(c: &Connection, alert: &Alert, event: NoticeEvent) -> Notice {
         since: alert.since,
         held_back: alert.count,
         link: c.settings.notify.console_url.clone(),
+        lines: Vec::new(),
     }
 }
 
 /// Sent notices of one connection: (key, opened, last sent, sends, the last notice).
 type Sent = (String, DateTime<Utc>, DateTime<Utc>, i32, serde_json::Value);
 
-async fn check(input: StepInput) -> StepResult {
+async fn check(deps: FlowDeps, input: StepInput) -> StepResult {
     let pool = &input.db;
     let c = connections::by_id(pool, input.connection_id)
         .await
@@ -128,9 +130,90 @@ async fn check(input: StepInput) -> StepResult {
             }
         }
     }
+    let digest = daily_digest(&deps, pool, &mut tx, &c, now).await?;
     tx.commit().await?;
-    Ok(Transition::to(AlertsCheckState::Done)
-        .with_detail(json!({"open": open.len(), "events": events.len(), "notifications": created})))
+    Ok(Transition::to(AlertsCheckState::Done).with_detail(
+        json!({"open": open.len(), "events": events.len(), "notifications": created, "digest": digest}),
+    ))
+}
+
+/// How late a digest may still go out after its time (a replica down overnight sends the
+/// morning's digest when it is back, not one in the evening).
+const DIGEST_LATENESS: chrono::Duration = chrono::Duration::hours(12);
+
+/// Today's digest (the site's local date) when its time has come and it has not gone out: one
+/// `notification` per channel, and a `notify_digests` row that keeps any replica or retry from
+/// sending the day twice. Returns the local date it was created for.
+async fn daily_digest(
+    deps: &FlowDeps,
+    pool: &PgPool,
+    tx: &mut sqlx::PgConnection,
+    c: &Connection,
+    now: DateTime<Utc>,
+) -> Result<Option<chrono::NaiveDate>, StepError> {
+    let Some(at) = c.settings.notify.digest_time() else {
+        return Ok(None);
+    };
+    let Ok(site) = c.settings.sage.site() else {
+        return Ok(None);
+    };
+    let date = now.with_timezone(&site.zone.tz()).date_naive();
+    let due = site.zone.to_utc(date.and_time(at));
+    if now < due || now - due > DIGEST_LATENESS {
+        return Ok(None);
+    }
+    let sent: bool = sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM notify_digests WHERE connection_id = $1 AND local_date = $2)",
+    )
+    .bind(c.id)
+    .bind(date)
+    .fetch_one(&mut *tx)
+    .await?;
+    if sent {
+        return Ok(None);
+    }
+    // Without clients (keys missing) the digest still goes out, without budget figures.
+    let rate_keys = match deps.clients(pool, c.id).await {
+        Ok(clients) => clients.rate_keys,
+        Err(_) => Vec::new(),
+    };
+    let digest = crate::ops::digest::digest(pool, c.id, &c.name, date, now, &rate_keys)
+        .await
+        .map_err(|e| StepError::retry(e.to_string()))?;
+    let inserted = sqlx::query(
+        "INSERT INTO notify_digests (connection_id, local_date, sent_at, digest) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (connection_id, local_date) DO NOTHING",
+    )
+    .bind(c.id)
+    .bind(date)
+    .bind(now)
+    .bind(serde_json::to_value(&digest).expect("digests serialize"))
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    if inserted == 0 {
+        return Ok(None);
+    }
+    let notice = Notice {
+        event: NoticeEvent::Digest,
+        connection: c.name.clone(),
+        alert: "daily_digest".into(),
+        sentence: digest.summary(),
+        since: Some(digest.from),
+        held_back: digest.failed_now + digest.manual_now,
+        link: c.settings.notify.console_url.clone(),
+        lines: digest.lines(),
+    };
+    let body = serde_json::to_value(&notice).expect("notices serialize");
+    for ch in &c.settings.notify.channels {
+        let new = kinds::new_workflow::<NotificationState>(
+            c.id,
+            format!("digest@{date}:{}", ch.name),
+            json!({"channel": ch.name, "notice": body}),
+        );
+        store::create(&mut *tx, &new, "alerts_check").await?;
+    }
+    Ok(Some(date))
 }
 
 async fn send(deps: FlowDeps, input: StepInput) -> StepResult {

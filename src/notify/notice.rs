@@ -17,6 +17,8 @@ pub enum NoticeEvent {
     Cleared,
     /// A sample from `alerts test` / `testNotification`.
     Test,
+    /// The connection's daily digest.
+    Digest,
 }
 
 impl NoticeEvent {
@@ -26,6 +28,7 @@ impl NoticeEvent {
             Self::StillOpen => "STILL OPEN",
             Self::Cleared => "CLEARED",
             Self::Test => "TEST",
+            Self::Digest => "DAILY DIGEST",
         }
     }
 }
@@ -44,6 +47,9 @@ pub struct Notice {
     pub held_back: i64,
     /// The console (or the order in it) when a console URL is configured.
     pub link: Option<String>,
+    /// More lines after the headline (the digest's figures).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub lines: Vec<String>,
 }
 
 impl Notice {
@@ -71,12 +77,15 @@ impl Notice {
         s.trim_end().to_string()
     }
 
-    /// The whole notice as plain text (headline, then since when, how many, the link).
+    /// The whole notice as plain text (headline, its lines, then since when, how many, the link).
     pub fn text(&self) -> String {
+        let mut parts = vec![self.headline()];
+        parts.extend(self.lines.iter().cloned());
         match self.details() {
-            d if d.is_empty() => self.headline(),
-            d => format!("{}\n{d}", self.headline()),
+            d if d.is_empty() => {}
+            d => parts.push(d),
         }
+        parts.join("\n")
     }
 
     /// The request body a channel of `kind` expects (e-mail: [`Notice::text`]).
@@ -86,7 +95,7 @@ impl Notice {
             ChannelKind::Webhook => json!({
                 "event": self.event, "connection": self.connection, "alert": self.alert,
                 "message": self.sentence, "since": self.since, "held_back": self.held_back,
-                "link": self.link, "text": text,
+                "link": self.link, "lines": self.lines, "text": text,
             }),
             ChannelKind::Slack | ChannelKind::Email => json!({ "text": text }),
             // The legacy connector card: what Teams incoming webhooks and Power Automate's
@@ -94,7 +103,7 @@ impl Notice {
             ChannelKind::Teams => json!({
                 "@type": "MessageCard", "@context": "https://schema.org/extensions",
                 "summary": self.headline(), "themeColor": match self.event {
-                    NoticeEvent::Cleared => "2EB886", _ => "D00000" },
+                    NoticeEvent::Cleared => "2EB886", NoticeEvent::Digest => "0078D7", _ => "D00000" },
                 "text": text.replace('\n', "<br>"),
             }),
         }

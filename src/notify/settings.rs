@@ -112,6 +112,8 @@ pub struct NotifySettings {
     pub resend_after_secs: u64,
     /// The operator console's base URL, linked from every notice when set.
     pub console_url: Option<String>,
+    /// When the daily digest goes out: `HH:MM` in the site's zone (`sage.timezone`), or `off`.
+    pub digest_at: String,
 }
 
 impl Default for NotifySettings {
@@ -121,6 +123,7 @@ impl Default for NotifySettings {
             check_secs: 60,
             resend_after_secs: 4 * 3600,
             console_url: None,
+            digest_at: "07:00".into(),
         }
     }
 }
@@ -133,6 +136,15 @@ fn valid_name(n: &str) -> bool {
 }
 
 impl NotifySettings {
+    /// The daily digest's local time, `None` when it is off (or unreadable: see `problems`).
+    pub fn digest_time(&self) -> Option<chrono::NaiveTime> {
+        let t = self.digest_at.trim();
+        if t.eq_ignore_ascii_case("off") {
+            return None;
+        }
+        chrono::NaiveTime::parse_from_str(t, "%H:%M").ok()
+    }
+
     /// Problems a person must fix, in words they understand.
     pub fn problems(&self) -> Vec<String> {
         let mut p = Vec::new();
@@ -169,6 +181,12 @@ impl NotifySettings {
         }
         if self.resend_after_secs < 60 {
             p.push("notify.resend_after_secs must be at least 60 seconds".into());
+        }
+        if self.digest_time().is_none() && !self.digest_at.trim().eq_ignore_ascii_case("off") {
+            p.push(format!(
+                "notify.digest_at {:?} must be a local time as HH:MM (e.g. 07:00) or off",
+                self.digest_at
+            ));
         }
         if let Some(u) = &self.console_url {
             if url::Url::parse(u).is_err() {
@@ -228,6 +246,7 @@ mod tests {
             check_secs: 0,
             resend_after_secs: 5,
             console_url: Some("not a url".into()),
+            digest_at: "7am".into(),
         };
         let p = s.problems().join("\n");
         for want in [
@@ -236,10 +255,15 @@ mod tests {
             "check_secs",
             "resend_after_secs",
             "console_url",
+            "digest_at \"7am\"",
         ] {
             assert!(p.contains(want), "{want} missing from {p}");
         }
         assert!(NotifySettings::default().problems().is_empty());
+        let mut off = NotifySettings::default();
+        assert_eq!(off.digest_time(), chrono::NaiveTime::from_hms_opt(7, 0, 0));
+        off.digest_at = "OFF".into();
+        assert!(off.problems().is_empty() && off.digest_time().is_none());
         assert!(is_channel_secret("notify_ops"));
         assert!(!is_channel_secret("notify_"));
         assert!(!is_channel_secret("v1_keys"));

@@ -4,6 +4,7 @@
 
 pub mod alerts;
 pub mod connections;
+pub mod digest;
 pub mod feeds;
 pub mod notify_test;
 pub mod probe;

@@ -39,6 +39,7 @@ pub async fn test_notifications(
             since: Some(chrono::Utc::now()),
             held_back: 0,
             link: c.settings.notify.console_url.clone(),
+            lines: Vec::new(),
         };
         for ch in &c.settings.notify.channels {
             let error = match vault {

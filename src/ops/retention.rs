@@ -14,6 +14,7 @@ pub struct Pruned {
     pub webhook_deliveries: u64,
     pub audit_events: u64,
     pub signatures: u64,
+    pub rate_usage_hours: u64,
 }
 
 /// Signed V2 deliveries are accepted within ±5 minutes: a signature older than this can no
@@ -32,8 +33,14 @@ pub async fn prune(pool: &PgPool, retention_days: u32) -> Result<Pruned, OpsErro
         .execute(pool)
         .await?
         .rows_affected();
+    let rate_usage_hours = sqlx::query("DELETE FROM rate_usage WHERE hour < $1")
+        .bind(before)
+        .execute(pool)
+        .await?
+        .rows_affected();
     let audit_events = crate::engine::store::prune_finished_events(pool, before).await?;
     Ok(Pruned {
+        rate_usage_hours,
         webhook_deliveries,
         audit_events,
         signatures,

@@ -154,6 +154,7 @@ impl Governor {
         .bind(in_flight + 1)
         .execute(&mut *tx)
         .await?;
+        record_usage(&mut tx, &self.key_id, 1, 0).await?;
         tx.commit().await?;
         Ok(None)
     }
@@ -223,6 +224,9 @@ impl Governor {
         .bind(blocked)
         .execute(&mut *tx)
         .await?;
+        if blocked.is_some() {
+            record_usage(&mut tx, &self.key_id, 0, 1).await?;
+        }
         tx.commit().await?;
         Ok(())
     }
@@ -246,4 +250,25 @@ impl Governor {
             })
             .collect())
     }
+}
+
+/// Counts a granted request or a 429 in the key's hourly usage (the daily digest's budget figures).
+async fn record_usage(
+    tx: &mut sqlx::PgConnection,
+    key_id: &str,
+    granted: i64,
+    throttled: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO rate_usage (key_id, hour, granted, throttled)
+         VALUES ($1, date_trunc('hour', clock_timestamp()), $2, $3)
+         ON CONFLICT (key_id, hour) DO UPDATE
+            SET granted = rate_usage.granted + $2, throttled = rate_usage.throttled + $3",
+    )
+    .bind(key_id)
+    .bind(granted)
+    .bind(throttled)
+    .execute(tx)
+    .await?;
+    Ok(())
 }

@@ -124,10 +124,15 @@ impl V2Client {
         *self.key.write().unwrap() = key;
     }
 
+    /// The id under which a V2 key's rate budget is shared (a fingerprint, not the key).
+    pub fn key_id(key: &Secret) -> String {
+        format!("shipstation-v2:{}", key.fingerprint())
+    }
+
     fn governor(&self, key: &Secret) -> Governor {
         Governor::new(
             self.pool.clone(),
-            format!("shipstation-v2:{}", key.fingerprint()),
+            Self::key_id(key),
             self.cfg.limit,
             self.cfg.window,
             true,

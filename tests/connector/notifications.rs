@@ -174,6 +174,8 @@ async fn a_broken_connection_is_announced_once_and_cleared_once() {
             },
         ];
         s.notify.console_url = Some("https://console.example.com/".into());
+        // The daily digest is its own test: here it would add a notice at some hours of the day.
+        s.notify.digest_at = "off".into();
     })
     .await;
     set_secret(&c, "notify_ops", &format!("{base}/hook")).await;
@@ -378,6 +380,160 @@ async fn a_broken_connection_is_announced_once_and_cleared_once() {
         assert!(!all.contains(secret), "{secret} in a notice");
         assert!(!errors.contains(secret), "{secret} in a notification error");
     }
+    shutdown.trigger();
+}
+
+/// A site zone where it is now between 01:00 and 23:00 (so "a minute ago" is today), and that
+/// local time a minute ago as HH:MM.
+fn zone_and_a_minute_ago() -> (&'static str, String) {
+    use chrono::Timelike;
+    for zone in ["UTC", "Pacific/Kiritimati", "America/Chicago", "Asia/Tokyo"] {
+        let tz: chrono_tz::Tz = zone.parse().unwrap();
+        let local = chrono::Utc::now().with_timezone(&tz) - chrono::Duration::minutes(1);
+        if (1..23).contains(&local.hour()) {
+            return (zone, local.format("%H:%M").to_string());
+        }
+    }
+    unreachable!("one of four zones 10+ hours apart is in its daytime")
+}
+
+/// The daily digest: once per local day per channel, at its local time, with the day's figures:
+/// orders sent, tracking written, what failed and was fixed, what needs a person, the V1 budget
+/// used and the oldest open item.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_daily_digest_goes_out_once_a_day_with_the_days_figures() {
+    use common::sage100::{enter_order, invoice};
+    let c = common::connector::start(SimConfig::default()).await;
+    let (base, got) = receiver().await;
+    c.update_settings(|s| {
+        s.notify.channels = vec![Channel {
+            name: "ops".into(),
+            kind: ChannelKind::Webhook,
+            smtp: None,
+        }];
+        s.notify.digest_at = "off".into();
+        s.tracking.invoice_check_secs = 1;
+        s.mappings.ship_via.insert(
+            "UPS GROUND".into(),
+            connections::ShipViaMapping {
+                carrier_code: Some("ups".into()),
+                service_code: Some("ups_ground".into()),
+            },
+        );
+    })
+    .await;
+    set_secret(&c, "notify_ops", &format!("{base}/hook")).await;
+    let order = |country: &str| {
+        json!({"CustomerNo": "ABF", "ShipVia": "UPS GROUND", "ShipToCountryCode": country,
+               "Lines": [{"ItemCode": "WID-100", "QuantityOrdered": 2}]})
+    };
+    let shipped = enter_order(&c.sage, order("USA")).await;
+    let fixed = enter_order(&c.sage, order("XYZ")).await;
+    let broken = enter_order(&c.sage, order("QQQ")).await;
+    let shutdown = Shutdown::new();
+    let mut cfg = PoolConfig::new("digest-test".into(), 8);
+    cfg.poll_interval = Duration::from_millis(100);
+    WorkerPool::spawn(c.engine.clone(), cfg, shutdown.clone());
+    let poll = c.poll("orders").await;
+    c.settle(poll).await;
+    let order_row = |no: String| {
+        let pool = c.pool.clone();
+        async move {
+            sqlx::query_as::<_, (i64, String, String)>(
+                "SELECT id, state, status FROM workflows WHERE kind = 'order' AND business_key = $1",
+            )
+            .bind(no)
+            .fetch_one(&pool)
+            .await
+            .unwrap()
+        }
+    };
+    assert_eq!(order_row(fixed.clone()).await.2, "failed");
+    assert_eq!(order_row(broken.clone()).await.2, "failed");
+    // One is fixed: its country mapped, the order restarted.
+    c.update_settings(|s| {
+        s.orders.countries.insert("XYZ".into(), "GB".into());
+    })
+    .await;
+    let (fixed_id, _, _) = order_row(fixed.clone()).await;
+    ml_connector::ops::workflows::restart(&c.pool, fixed_id, "test")
+        .await
+        .unwrap();
+    // One is shipped and invoiced: tracking reaches the order and the invoice.
+    let order_id = c.ss_order(&shipped).await["orderId"].as_i64().unwrap();
+    c.ss_control(
+        "mark-shipped",
+        json!({"orderId": order_id, "carrierCode": "fedex", "trackingNumber": "794600000001"}),
+    )
+    .await;
+    c.shipments_poll("reconcile").await;
+    invoice(&c.sage, &shipped).await;
+    common::eventually(
+        "shipped, and the fixed order sent",
+        Duration::from_secs(90),
+        || async {
+            let s = order_row(shipped.clone()).await;
+            let f = order_row(fixed.clone()).await;
+            (s.1 == "shipped" && f.2 != "failed" && f.1 != "fetch" && f.1 != "post").then_some(())
+        },
+    )
+    .await;
+
+    // Off: no digest, however often the alerts are checked.
+    check(&c, 1).await;
+    assert!(on(&got, "/hook", "daily_digest", "digest").is_empty());
+
+    // Due a minute ago in the site's zone: one digest per channel, with the figures.
+    let (zone, a_minute_ago) = zone_and_a_minute_ago();
+    c.update_settings(|s| {
+        s.sage.site_zone = zone.into();
+        s.notify.digest_at = a_minute_ago;
+    })
+    .await;
+    check(&c, 2).await;
+    let digest = common::eventually("the digest", Duration::from_secs(30), || async {
+        on(&got, "/hook", "daily_digest", "digest").first().cloned()
+    })
+    .await;
+    let text = digest["text"].as_str().unwrap();
+    assert!(
+        text.starts_with("[DAILY DIGEST] acme: daily digest for "),
+        "{text}"
+    );
+    for want in [
+        "2 orders sent to ShipStation",
+        "tracking written for 1,",
+        "1 item needs a person",
+        "Orders with tracking written to Sage: 1",
+        &format!("Failed and fixed: 1 (order {fixed})"),
+        "Needs a person now: 1 failed, 0 waiting for manual action",
+        "ShipStation V1 budget: ",
+        &format!("Oldest open item: order {broken} (failed) since "),
+        "is not an ISO 3166 country code",
+    ] {
+        assert!(text.contains(want), "{want:?} not in\n{text}");
+    }
+    let calls: i64 = text
+        .lines()
+        .find_map(|l| l.strip_prefix("ShipStation V1 budget: "))
+        .and_then(|l| l.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap();
+    assert!(calls > 0, "{text}");
+    assert!(
+        !text.contains("sim-key") && !text.contains("sim-secret"),
+        "{text}"
+    );
+
+    // Checked again the same day: nothing more.
+    check(&c, 3).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(on(&got, "/hook", "daily_digest", "digest").len(), 1);
+    assert_eq!(
+        c.count("SELECT count(*) FROM notify_digests").await,
+        1,
+        "the day's digest is recorded once"
+    );
     shutdown.trigger();
 }
 

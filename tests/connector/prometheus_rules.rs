@@ -1,8 +1,9 @@
 //! deploy/prometheus/alerts.yaml against a running `serve`: every rule's expression is evaluated on
-//! the binary's real /metrics output (promtool is not a build dependency), first on a quiet
+//! the binary's real /metrics output (so every metric a rule names exists), first on a quiet
 //! database (nothing fires), then with each problem present (each rule fires). The rules stay in
 //! a small grammar this evaluator reads: `<selector> <op> <number>` or
-//! `increase(<selector>[<range>]) <op> <number>`, terms joined by ` or `.
+//! `increase(<selector>[<range>]) <op> <number>`, terms joined by ` or `. Prometheus' own
+//! evaluator (promtool) runs the rules' unit tests, deploy/prometheus/alerts_test.yaml.
 
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
@@ -286,4 +287,63 @@ async fn every_prometheus_rule_is_quiet_when_all_is_well_and_fires_on_its_proble
             _ => {}
         }
     }
+}
+
+/// promtool (Debian's `prometheus` package; scripts/ensure-promtool installs it) with `args`.
+fn promtool(args: &[&str]) -> std::process::Output {
+    Command::new("promtool").args(args).output().unwrap_or_else(|e| {
+        panic!("promtool could not run ({e}): scripts/ensure-promtool installs it (Debian package prometheus)")
+    })
+}
+
+/// The rules' unit tests (deploy/prometheus/alerts_test.yaml: each rule fires on its problem after
+/// its `for` and stays quiet otherwise) pass in Prometheus' own evaluator; a copy of the rules
+/// with one threshold changed fails them.
+#[test]
+fn promtool_checks_the_rules_and_their_unit_tests_pass() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/prometheus");
+    let rules = dir.join("alerts.yaml");
+    let tests = dir.join("alerts_test.yaml");
+    let out = promtool(&["check", "rules", rules.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let out = promtool(&["test", "rules", tests.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let copy = common::temp_path("promtool-mutant");
+    std::fs::create_dir_all(&copy).unwrap();
+    let text = std::fs::read_to_string(&rules).unwrap();
+    let mutant = text.replace(
+        "mlc_poll_lag_seconds{feed=\"sage_orders\"} > 2700",
+        "mlc_poll_lag_seconds{feed=\"sage_orders\"} > 27000",
+    );
+    assert_ne!(
+        mutant, text,
+        "the stale-feed threshold is where the mutant expects it"
+    );
+    std::fs::write(copy.join("alerts.yaml"), mutant).unwrap();
+    std::fs::copy(&tests, copy.join("alerts_test.yaml")).unwrap();
+    let out = promtool(&[
+        "test",
+        "rules",
+        copy.join("alerts_test.yaml").to_str().unwrap(),
+    ]);
+    assert!(
+        !out.status.success(),
+        "a changed threshold must fail the unit tests"
+    );
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(said.contains("alertname: MlcFeedStale"), "{said}");
 }

@@ -12,6 +12,7 @@ use serde_json::Value;
 use sqlx::PgConnection;
 
 mod admin;
+mod history;
 mod hot;
 mod read;
 
@@ -19,6 +20,7 @@ pub use admin::{
     analyze, append_event, cancel, prune_finished_events, purge_kind, restart, rewind, signal,
     signal_keys,
 };
+pub use history::{count_moves, open_items, recovered_since, OpenItem};
 pub use hot::{claim, complete, create, create_many, heartbeat, release, rescue_expired};
 pub use read::{
     count_events, count_matching, count_workflows, counts_by_kind_and_status, event, events,
