@@ -21,7 +21,8 @@ pub struct Workflows {
 }
 
 impl Workflows {
-    /// With the vault from the environment (none set: connections cannot be used, said once).
+    /// With the vault and the deployment's notification channels from the environment (no vault:
+    /// connections cannot be used, said once).
     pub fn load(
         workflows_dir: Option<&Path>,
         extra: impl FnOnce(&mut HandlerRegistry),
@@ -34,9 +35,12 @@ impl Workflows {
             }
             Err(e) => return Err(e).context("master key"),
         };
+        let deployment = crate::notify::DeploymentChannels::from_env()
+            .map_err(anyhow::Error::msg)
+            .context("deployment notification channels")?;
         Self::load_with(
             workflows_dir,
-            FlowDeps::new(vault, FlowTuning::default()),
+            FlowDeps::new(vault, FlowTuning::default()).with_deployment_channels(deployment),
             extra,
         )
     }

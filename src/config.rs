@@ -30,6 +30,7 @@ const SETTINGS: &[(&str, &str, Kind)] = &[
         "ML_CONNECTOR_MASTER_KEY_FILE",
         Kind::File,
     ),
+    ("notify_file", "ML_CONNECTOR_NOTIFY_FILE", Kind::File),
     ("pg_bin", "ML_CONNECTOR_PG_BIN", Kind::Folder),
     ("pg_user", "ML_CONNECTOR_PG_USER", Kind::Text),
 ];

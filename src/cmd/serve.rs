@@ -46,6 +46,7 @@ pub async fn serve(
 ) -> anyhow::Result<()> {
     let workflows = global.load_workflows()?;
     let vault = workflows.deps.vault.clone();
+    let deployment_channels = workflows.deps.deployment_channels.is_some();
     let db = Database::open(
         &global.db_target(),
         (args.worker.workers as u32 / 2 + 8).max(10),
@@ -66,7 +67,7 @@ pub async fn serve(
     let owner = worker_identity("serve");
     let scheduler = Scheduler::new(
         engine.clone(),
-        ml_connector::flows::orders_poll::schedules(db.pool.clone()),
+        ml_connector::flows::orders_poll::schedules(db.pool.clone(), deployment_channels),
         Duration::from_secs(1),
         owner.clone(),
     );

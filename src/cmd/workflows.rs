@@ -99,17 +99,22 @@ pub async fn alerts_cmd(global: &GlobalArgs, cmd: &AlertsCommand) -> anyhow::Res
     let AlertsCommand::Test { connection } = cmd;
     // Without a master key no channel URL can be read: each channel then says so.
     let vault = ml_connector::vault::Vault::from_env().ok();
+    let deployment = ml_connector::notify::DeploymentChannels::from_env()
+        .map_err(anyhow::Error::msg)
+        .context("deployment notification channels")?;
     let db = open(global).await?;
     let results = ml_connector::ops::notify_test::test_notifications(
         &db.pool,
         vault.as_ref(),
         connection.as_deref(),
+        // Asked for one connection: its channels only.
+        deployment.as_ref().filter(|_| connection.is_none()),
     )
     .await;
     db.close().await;
     let results = results.context("alerts test")?;
     if results.is_empty() {
-        println!("no notification channels configured (settings notify.channels)");
+        println!("no notification channels configured (settings notify.channels, or the file ML_CONNECTOR_NOTIFY_FILE names)");
     }
     let mut failed = 0;
     for r in &results {

@@ -58,6 +58,8 @@ type ClientCache = Arc<Mutex<HashMap<i64, (DateTime<Utc>, ConnectionClients)>>>;
 pub struct FlowDeps {
     pub vault: Option<Arc<Vault>>,
     pub tuning: FlowTuning,
+    /// Channels every connection's notices also go to (`ML_CONNECTOR_NOTIFY_FILE`).
+    pub deployment_channels: Option<Arc<crate::notify::DeploymentChannels>>,
     cache: ClientCache,
 }
 
@@ -66,8 +68,18 @@ impl FlowDeps {
         Self {
             vault: vault.map(Arc::new),
             tuning,
+            deployment_channels: None,
             cache: Arc::default(),
         }
+    }
+
+    /// With deployment-wide notification channels (none when empty).
+    pub fn with_deployment_channels(
+        mut self,
+        channels: Option<crate::notify::DeploymentChannels>,
+    ) -> Self {
+        self.deployment_channels = channels.filter(|c| !c.is_empty()).map(Arc::new);
+        self
     }
 
     /// Clients of a connection (cached until the connection row changes).

@@ -30,8 +30,59 @@ fn conn_error(e: connections::ConnectionError) -> StepError {
     StepError::fatal(e.to_string())
 }
 
+/// Where a connection's notices link to: its console, else the deployment's.
+fn console_link(deps: &FlowDeps, c: &Connection) -> Option<String> {
+    c.settings.notify.console_url.clone().or_else(|| {
+        deps.deployment_channels
+            .as_ref()
+            .and_then(|d| d.console_url.clone())
+    })
+}
+
+/// One channel a connection's notices go to: its own (`deployment: false`) or the deployment's.
+struct Target<'a> {
+    name: &'a str,
+    deployment: bool,
+}
+
+impl Target<'_> {
+    /// The suffix of the notification's key (deployment channels apart: `.` is never in a name).
+    fn key(&self) -> String {
+        match self.deployment {
+            false => self.name.to_string(),
+            true => format!("{}.{}", notify::deployment::SCOPE, self.name),
+        }
+    }
+
+    fn context(&self, notice: &serde_json::Value) -> serde_json::Value {
+        match self.deployment {
+            false => json!({"channel": self.name, "notice": notice}),
+            true => {
+                json!({"channel": self.name, "scope": notify::deployment::SCOPE, "notice": notice})
+            }
+        }
+    }
+}
+
+/// Every channel connection `c`'s notices go to.
+fn targets<'a>(deps: &'a FlowDeps, c: &'a Connection) -> Vec<Target<'a>> {
+    let own = c.settings.notify.channels.iter().map(|ch| Target {
+        name: &ch.name,
+        deployment: false,
+    });
+    let deployment = deps
+        .deployment_channels
+        .iter()
+        .flat_map(|d| d.channels.iter())
+        .map(|ch| Target {
+            name: &ch.name,
+            deployment: true,
+        });
+    own.chain(deployment).collect()
+}
+
 /// A notice about `alert` of connection `c`.
-pub fn notice_of(c: &Connection, alert: &Alert, event: NoticeEvent) -> Notice {
+pub fn notice_of(deps: &FlowDeps, c: &Connection, alert: &Alert, event: NoticeEvent) -> Notice {
     Notice {
         event,
         connection: c.name.clone(),
@@ -39,7 +90,7 @@ pub fn notice_of(c: &Connection, alert: &Alert, event: NoticeEvent) -> Notice {
         sentence: alert.message.clone(),
         since: alert.since,
         held_back: alert.count,
-        link: c.settings.notify.console_url.clone(),
+        link: console_link(deps, c),
         lines: Vec::new(),
     }
 }
@@ -75,10 +126,12 @@ async fn check(deps: FlowDeps, input: StepInput) -> StepResult {
     for a in &open {
         let key = a.key();
         match sent.iter().find(|s| s.0 == key) {
-            None => events.push((key, 1, notice_of(&c, a, NoticeEvent::Opened))),
-            Some((_, _, last, sends, _)) if now - *last >= resend => {
-                events.push((key, sends + 1, notice_of(&c, a, NoticeEvent::StillOpen)))
-            }
+            None => events.push((key, 1, notice_of(&deps, &c, a, NoticeEvent::Opened))),
+            Some((_, _, last, sends, _)) if now - *last >= resend => events.push((
+                key,
+                sends + 1,
+                notice_of(&deps, &c, a, NoticeEvent::StillOpen),
+            )),
             Some(_) => {}
         }
     }
@@ -119,11 +172,11 @@ async fn check(deps: FlowDeps, input: StepInput) -> StepResult {
             .find(|s| &s.0 == key)
             .map_or(now, |s| s.1)
             .timestamp();
-        for ch in &c.settings.notify.channels {
+        for t in targets(&deps, &c) {
             let new = kinds::new_workflow::<NotificationState>(
                 c.id,
-                format!("{key}@{opened}#{seq}:{}", ch.name),
-                json!({"channel": ch.name, "notice": body}),
+                format!("{key}@{opened}#{seq}:{}", t.key()),
+                t.context(&body),
             );
             if store::create(&mut tx, &new, "alerts_check").await?.1 {
                 created += 1;
@@ -201,15 +254,15 @@ async fn daily_digest(
         sentence: digest.summary(),
         since: Some(digest.from),
         held_back: digest.failed_now + digest.manual_now,
-        link: c.settings.notify.console_url.clone(),
+        link: console_link(deps, c),
         lines: digest.lines(),
     };
     let body = serde_json::to_value(&notice).expect("notices serialize");
-    for ch in &c.settings.notify.channels {
+    for t in targets(deps, c) {
         let new = kinds::new_workflow::<NotificationState>(
             c.id,
-            format!("digest@{date}:{}", ch.name),
-            json!({"channel": ch.name, "notice": body}),
+            format!("digest@{date}:{}", t.key()),
+            t.context(&body),
         );
         store::create(&mut *tx, &new, "alerts_check").await?;
     }
@@ -219,29 +272,45 @@ async fn daily_digest(
 async fn send(deps: FlowDeps, input: StepInput) -> StepResult {
     let pool = &input.db;
     let channel_name = input.context["channel"].as_str().unwrap_or_default();
+    let deployment = input.context["scope"].as_str() == Some(notify::deployment::SCOPE);
     let notice: Notice = serde_json::from_value(input.context["notice"].clone())
         .map_err(|e| StepError::fatal(format!("notice unreadable: {e}")))?;
     let c = connections::by_id(pool, input.connection_id)
         .await
         .map_err(conn_error)?;
     // The channel as configured now: a removed channel is not sent to.
-    let Some(ch) = c
-        .settings
-        .notify
-        .channels
-        .iter()
-        .find(|ch| ch.name == channel_name)
-    else {
+    let found = if deployment {
+        deps.deployment_channels.as_deref().and_then(|d| {
+            d.channel(channel_name)
+                .map(|ch| (ch.clone(), d.secret(channel_name).cloned()))
+        })
+    } else {
+        match c
+            .settings
+            .notify
+            .channels
+            .iter()
+            .find(|ch| ch.name == channel_name)
+        {
+            Some(ch) => Some((ch.clone(), channel_secret(pool, &deps, c.id, ch).await?)),
+            None => None,
+        }
+    };
+    let Some((ch, secret)) = found else {
         return Ok(Transition::to(NotificationState::Sent)
             .with_detail(json!({"skipped": "the channel is no longer configured"})));
     };
-    let secret = channel_secret(pool, &deps, c.id, ch).await?;
+    let label = match deployment {
+        true => format!("deployment channel {}", ch.name),
+        false => format!("channel {}", ch.name),
+    };
     let http = notify::client();
-    match notify::deliver(&http, ch, secret.as_ref(), &notice).await {
-        Ok(()) => Ok(Transition::to(NotificationState::Sent)
-            .with_detail(json!({"channel": ch.name, "event": notice.event}))),
-        Err(e) if e.retryable() => Err(StepError::retry(format!("channel {}: {e}", ch.name))),
-        Err(e) => Err(StepError::fatal(format!("channel {}: {e}", ch.name))),
+    match notify::deliver(&http, &ch, secret.as_ref(), &notice).await {
+        Ok(()) => Ok(Transition::to(NotificationState::Sent).with_detail(
+            json!({"channel": ch.name, "deployment": deployment, "event": notice.event}),
+        )),
+        Err(e) if e.retryable() => Err(StepError::retry(format!("{label}: {e}"))),
+        Err(e) => Err(StepError::fatal(format!("{label}: {e}"))),
     }
 }
 

@@ -138,22 +138,27 @@ async fn run(deps: FlowDeps, input: StepInput) -> StepResult {
 /// Every enabled connection's orders poll, at its configured interval.
 pub struct ConnectionSchedules {
     pub pool: PgPool,
+    /// Deployment-wide notification channels exist: every connection's alerts are checked, not
+    /// only those of connections with channels of their own.
+    pub deployment_channels: bool,
 }
 
 impl ScheduleSource for ConnectionSchedules {
     fn schedules(&self) -> SpecFuture {
         let pool = self.pool.clone();
+        let everyone = self.deployment_channels;
         Box::pin(async move {
             // (id, orders, inventory, shipments intervals, alerts check interval when it has channels)
             type Row = (i64, Option<i64>, Option<i64>, Option<i64>, Option<i64>);
             let rows: Vec<Row> = sqlx::query_as(
                 "SELECT id, (settings->'polls'->>'orders_secs')::bigint, (settings->'polls'->>'inventory_secs')::bigint,
                         (settings->'polls'->>'shipments_secs')::bigint,
-                        CASE WHEN jsonb_typeof(settings->'notify'->'channels') = 'array'
-                              AND jsonb_array_length(settings->'notify'->'channels') > 0
+                        CASE WHEN $1 OR (jsonb_typeof(settings->'notify'->'channels') = 'array'
+                              AND jsonb_array_length(settings->'notify'->'channels') > 0)
                              THEN COALESCE((settings->'notify'->>'check_secs')::bigint, 60) END
                    FROM connections WHERE enabled ORDER BY id",
             )
+            .bind(everyone)
             .fetch_all(&pool)
             .await?;
             let spec =
@@ -202,6 +207,9 @@ impl ScheduleSource for ConnectionSchedules {
 }
 
 /// Boxed for the scheduler.
-pub fn schedules(pool: PgPool) -> Arc<dyn ScheduleSource> {
-    Arc::new(ConnectionSchedules { pool })
+pub fn schedules(pool: PgPool, deployment_channels: bool) -> Arc<dyn ScheduleSource> {
+    Arc::new(ConnectionSchedules {
+        pool,
+        deployment_channels,
+    })
 }

@@ -177,7 +177,9 @@ async fn notification_failures(pool: &PgPool) -> Result<Vec<Alert>, OpsError> {
     // (connection, channel, failing notices, oldest, an error)
     type Row = (i64, String, i64, DateTime<Utc>, Option<String>);
     let rows: Vec<Row> = sqlx::query_as(
-        "SELECT connection_id, context->>'channel', count(*), min(created_at), max(last_error) FROM workflows
+        // A deployment channel is named `deployment.<name>` (it is not the connection's own).
+        "SELECT connection_id, CASE WHEN context->>'scope' = 'deployment' THEN 'deployment.' ELSE '' END || (context->>'channel'),
+                count(*), min(created_at), max(last_error) FROM workflows
           WHERE kind = $1 AND status IN ('ready', 'failed') AND last_error IS NOT NULL
             AND context ? 'channel'
           GROUP BY 1, 2 ORDER BY 1, 2",

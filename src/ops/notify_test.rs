@@ -18,11 +18,13 @@ pub struct ChannelResult {
     pub error: Option<String>,
 }
 
-/// Send a sample through every channel of `connection` (or of every connection).
+/// Send a sample through every channel of `connection` (or of every connection), then through
+/// the deployment's channels (shown as connection `deployment`).
 pub async fn test_notifications(
     pool: &PgPool,
     vault: Option<&Vault>,
     connection: Option<&str>,
+    deployment: Option<&notify::DeploymentChannels>,
 ) -> Result<Vec<ChannelResult>, OpsError> {
     let targets: Vec<Connection> = match connection {
         Some(name) => vec![connections::get(pool, name).await?],
@@ -59,6 +61,28 @@ pub async fn test_notifications(
                 error,
             });
         }
+    }
+    for ch in deployment.iter().flat_map(|d| d.channels.iter()) {
+        let d = deployment.expect("iterating its channels");
+        let sample = Notice {
+            event: NoticeEvent::Test,
+            connection: "deployment".into(),
+            alert: "test".into(),
+            sentence: "a test notification: this deployment channel reaches you".into(),
+            since: Some(chrono::Utc::now()),
+            held_back: 0,
+            link: d.console_url.clone(),
+            lines: Vec::new(),
+        };
+        out.push(ChannelResult {
+            connection: "deployment".into(),
+            channel: ch.name.clone(),
+            kind: ch.kind,
+            error: notify::deliver(&http, ch, d.secret(&ch.name), &sample)
+                .await
+                .err()
+                .map(|e| e.to_string()),
+        });
     }
     Ok(out)
 }

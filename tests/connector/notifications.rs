@@ -430,10 +430,24 @@ async fn the_daily_digest_goes_out_once_a_day_with_the_days_figures() {
     let shipped = enter_order(&c.sage, order("USA")).await;
     let fixed = enter_order(&c.sage, order("XYZ")).await;
     let broken = enter_order(&c.sage, order("QQQ")).await;
+    // The workers run with a deployment-wide channel too (what ML_CONNECTOR_NOTIFY_FILE sets up).
+    let deployment = ml_connector::notify::DeploymentChannels::parse(
+        "[[channels]]\nname = \"team\"\nkind = \"webhook\"\n",
+        |var| (var == "ML_CONNECTOR_NOTIFY_TEAM").then(|| format!("{base}/team")),
+    )
+    .unwrap();
+    let deps = ml_connector::flows::deps::FlowDeps::new(
+        Some(Vault::from_spec(&c.master_key).unwrap()),
+        ml_connector::flows::deps::FlowTuning::default(),
+    )
+    .with_deployment_channels(Some(deployment));
+    let handlers = ml_connector::flows::handlers(&deps);
+    let defs = ml_connector::flows::definitions(None, &handlers).unwrap();
+    let engine = ml_connector::engine::Engine::new(c.pool.clone(), defs, handlers);
     let shutdown = Shutdown::new();
     let mut cfg = PoolConfig::new("digest-test".into(), 8);
     cfg.poll_interval = Duration::from_millis(100);
-    WorkerPool::spawn(c.engine.clone(), cfg, shutdown.clone());
+    WorkerPool::spawn(engine, cfg, shutdown.clone());
     let poll = c.poll("orders").await;
     c.settle(poll).await;
     let order_row = |no: String| {
@@ -525,10 +539,18 @@ async fn the_daily_digest_goes_out_once_a_day_with_the_days_figures() {
         "{text}"
     );
 
+    // The deployment's channel gets the same digest.
+    let team = common::eventually("the team's digest", Duration::from_secs(30), || async {
+        on(&got, "/team", "daily_digest", "digest").first().cloned()
+    })
+    .await;
+    assert_eq!(team["text"], digest["text"]);
+
     // Checked again the same day: nothing more.
     check(&c, 3).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(on(&got, "/hook", "daily_digest", "digest").len(), 1);
+    assert_eq!(on(&got, "/team", "daily_digest", "digest").len(), 1);
     assert_eq!(
         c.count("SELECT count(*) FROM notify_digests").await,
         1,
@@ -541,6 +563,7 @@ async fn the_daily_digest_goes_out_once_a_day_with_the_days_figures() {
 async fn alerts_test_prints_each_channels_result() {
     let c = common::connector::start(SimConfig::default()).await;
     let (base, got) = receiver().await;
+    let c_got = got.clone();
     let (smtp_port, mails) = smtp_server().await;
     c.update_settings(|s| {
         s.notify.channels = vec![
@@ -567,7 +590,7 @@ async fn alerts_test_prints_each_channels_result() {
     set_secret(&c, "notify_ops", &format!("{base}/hook")).await;
     set_secret(&c, "notify_teams", &format!("{base}/fail/teams")).await;
     // A connection with channels gets its alerts check on the schedule, every notify.check_secs.
-    let specs = ml_connector::flows::orders_poll::schedules(c.pool.clone())
+    let specs = ml_connector::flows::orders_poll::schedules(c.pool.clone(), false)
         .schedules()
         .await
         .unwrap();
@@ -579,6 +602,22 @@ async fn alerts_test_prints_each_channels_result() {
         (check.kind.as_str(), check.period),
         ("alerts_check", Duration::from_secs(7))
     );
+    // Without channels of its own, a connection is checked only when the deployment has some.
+    let saved = connections::get(&c.pool, "acme").await.unwrap().settings;
+    c.update_settings(|s| s.notify.channels.clear()).await;
+    for (deployment, expected) in [(false, false), (true, true)] {
+        let specs = ml_connector::flows::orders_poll::schedules(c.pool.clone(), deployment)
+            .schedules()
+            .await
+            .unwrap();
+        let has = specs
+            .iter()
+            .any(|s| s.name == format!("alerts-check:{}", c.connection_id));
+        assert_eq!(has, expected, "deployment channels: {deployment}");
+    }
+    connections::update_settings(&c.pool, "acme", &saved)
+        .await
+        .unwrap();
     let out = tokio::process::Command::new(common::binary())
         .args(["alerts", "test", "--connection", "acme"])
         .env("DATABASE_URL", &c.url)
@@ -664,6 +703,49 @@ async fn alerts_test_prints_each_channels_result() {
     assert_eq!(got[0].1["event"], "test");
     let card = &got.iter().find(|(p, _)| p == "/fail/teams").unwrap().1;
     assert_eq!(card["@type"], "MessageCard");
+
+    // The deployment's own channels (ML_CONNECTOR_NOTIFY_FILE), secrets from the environment.
+    let file = common::temp_path("deployment-notify.toml");
+    std::fs::write(
+        &file,
+        "console_url = \"https://console.example.com/\"\n[[channels]]\nname = \"team\"\nkind = \"webhook\"\n",
+    )
+    .unwrap();
+    let alerts_test = |secret: Option<String>| {
+        let mut cmd = tokio::process::Command::new(common::binary());
+        cmd.args(["alerts", "test"])
+            .env("DATABASE_URL", &c.url)
+            .env("ML_CONNECTOR_MASTER_KEY", &c.master_key)
+            .env("ML_CONNECTOR_NOTIFY_FILE", &file)
+            .env_remove("ML_CONNECTOR_NOTIFY_TEAM");
+        if let Some(s) = secret {
+            cmd.env("ML_CONNECTOR_NOTIFY_TEAM", s);
+        }
+        async move { cmd.output().await.unwrap() }
+    };
+    let out = alerts_test(None).await;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("channel team: set ML_CONNECTOR_NOTIFY_TEAM to its webhook URL"),
+        "{stderr}"
+    );
+    let out = alerts_test(Some(format!("{base}/team/T0KEN"))).await;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("deployment team (Webhook): delivered"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("T0KEN"), "{stdout}");
+    let sample = c_got
+        .lock()
+        .unwrap()
+        .iter()
+        .find(|(p, _)| p == "/team/T0KEN")
+        .map(|(_, b)| b.clone())
+        .expect("the deployment channel got the sample");
+    assert_eq!(sample["connection"], "deployment");
+    assert_eq!(sample["link"], "https://console.example.com/");
 }
 
 #[tokio::test]

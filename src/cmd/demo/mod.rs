@@ -325,7 +325,7 @@ pub async fn run(global: &GlobalArgs, args: &DemoArgs, shutdown: Shutdown) -> an
         WorkerPool::spawn_with_stats(engine.clone(), cfg, shutdown.clone(), stats.clone());
     let scheduler = Scheduler::new(
         engine.clone(),
-        ml_connector::flows::orders_poll::schedules(db.pool.clone()),
+        ml_connector::flows::orders_poll::schedules(db.pool.clone(), false),
         Duration::from_millis(250),
         worker_identity("demo-scheduler"),
     );
