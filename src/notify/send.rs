@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use lettre::message::Mailbox;
 use lettre::transport::smtp::authentication::Credentials;
+use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
 use super::{Channel, ChannelKind, Notice, SmtpSettings};
@@ -105,7 +106,17 @@ async fn mail(
     let message = message
         .body(notice.text())
         .map_err(|e| SendError::Config(format!("the e-mail could not be built: {e}")))?;
-    let mut transport = if smtp.starttls {
+    let mut transport = if let (true, Some(pem)) = (smtp.starttls, &smtp.ca_pem) {
+        // STARTTLS required, the relay's certificate checked against the public roots and the
+        // site's own CA.
+        let ca = Certificate::from_pem(pem.as_bytes())
+            .map_err(|e| SendError::Config(format!("smtp.ca_pem: {e}")))?;
+        let tls = TlsParameters::builder(smtp.host.clone())
+            .add_root_certificate(ca)
+            .build_rustls()
+            .map_err(|e| SendError::Config(format!("smtp: {e}")))?;
+        AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&smtp.host).tls(Tls::Required(tls))
+    } else if smtp.starttls {
         AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&smtp.host)
             .map_err(|e| SendError::Config(format!("smtp: {e}")))?
     } else {

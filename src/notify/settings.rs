@@ -45,6 +45,10 @@ pub struct SmtpSettings {
     /// STARTTLS is required; `false` is accepted only for a server on loopback (a local relay).
     #[serde(default = "yes")]
     pub starttls: bool,
+    /// A private CA (PEM) the relay's certificate is signed by, trusted besides the public roots
+    /// (an in-house relay); public relays need none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_pem: Option<String>,
 }
 
 fn default_smtp_port() -> u16 {
@@ -86,6 +90,16 @@ impl SmtpSettings {
         for t in &self.to {
             if t.parse::<lettre::message::Mailbox>().is_err() {
                 p.push(format!("{at}.to: {t:?} is not an e-mail address"));
+            }
+        }
+        if let Some(pem) = &self.ca_pem {
+            if !pem.contains("-----BEGIN CERTIFICATE-----")
+                || lettre::transport::smtp::client::Certificate::from_pem(pem.as_bytes()).is_err()
+            {
+                p.push(format!("{at}.ca_pem is not a PEM certificate"));
+            }
+            if !self.starttls {
+                p.push(format!("{at}.ca_pem needs starttls (it is the CA the relay's TLS certificate is checked against)"));
             }
         }
         p
@@ -240,6 +254,7 @@ mod tests {
                         to: vec![],
                         username: None,
                         starttls: false,
+                        ca_pem: Some("not a certificate".into()),
                     }),
                 },
             ],
@@ -256,6 +271,7 @@ mod tests {
             "resend_after_secs",
             "console_url",
             "digest_at \"7am\"",
+            "ca_pem is not a PEM certificate",
         ] {
             assert!(p.contains(want), "{want} missing from {p}");
         }

@@ -102,6 +102,7 @@ fn mail_channel(port: u16) -> Channel {
             to: vec!["ops@example.com".into()],
             username: None,
             starttls: false,
+            ca_pem: None,
         }),
     }
 }
@@ -768,4 +769,183 @@ async fn bad_notification_settings_are_refused_with_the_reason() {
     .unwrap_err()
     .to_string();
     assert!(e.contains("unknown variant `pager`"), "{e}");
+}
+
+/// What the STARTTLS server saw: (PLAIN credentials decoded, messages, whether a MAIL came in clear).
+#[derive(Default)]
+struct TlsSmtpLog {
+    logins: Vec<String>,
+    mails: Vec<String>,
+    clear_mail_refused: bool,
+}
+
+/// SMTP that offers STARTTLS with `pki`'s server certificate and refuses mail before it; after the
+/// upgrade it offers AUTH PLAIN and takes one message per session.
+async fn starttls_server(
+    pki: &ml_connector::testkit::pki::TestPki,
+) -> (u16, Arc<Mutex<TlsSmtpLog>>) {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let certs: Vec<CertificateDer<'static>> =
+        CertificateDer::pem_slice_iter(pki.server_cert_pem.as_bytes())
+            .collect::<Result<_, _>>()
+            .unwrap();
+    let key = PrivateKeyDer::from_pem_slice(pki.server_key_pem.as_bytes()).unwrap();
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(certs, key)
+    .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let log: Arc<Mutex<TlsSmtpLog>> = Arc::default();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let l = log.clone();
+    tokio::spawn(async move {
+        while let Ok((sock, _)) = listener.accept().await {
+            let (l, acceptor) = (l.clone(), acceptor.clone());
+            tokio::spawn(async move {
+                let mut clear = BufReader::new(sock);
+                clear.get_mut().write_all(b"220 relay ESMTP\r\n").await?;
+                let mut line = String::new();
+                loop {
+                    line.clear();
+                    if clear.read_line(&mut line).await? == 0 {
+                        return Ok::<_, std::io::Error>(());
+                    }
+                    let cmd = line.trim().to_ascii_uppercase();
+                    let reply: &[u8] = if cmd.starts_with("EHLO") {
+                        b"250-relay\r\n250-STARTTLS\r\n250 8BITMIME\r\n"
+                    } else if cmd == "STARTTLS" {
+                        clear.get_mut().write_all(b"220 go ahead\r\n").await?;
+                        break;
+                    } else if cmd.starts_with("MAIL") {
+                        l.lock().unwrap().clear_mail_refused = true;
+                        b"530 5.7.0 Must issue a STARTTLS command first\r\n"
+                    } else if cmd.starts_with("QUIT") {
+                        return Ok(());
+                    } else {
+                        b"250 ok\r\n"
+                    };
+                    clear.get_mut().write_all(reply).await?;
+                }
+                let tls = acceptor.accept(clear.into_inner()).await?;
+                let mut s = BufReader::new(tls);
+                loop {
+                    line.clear();
+                    if s.read_line(&mut line).await? == 0 {
+                        return Ok(());
+                    }
+                    let cmd = line.trim().to_string();
+                    let upper = cmd.to_ascii_uppercase();
+                    let reply: &[u8] = if upper.starts_with("EHLO") {
+                        b"250-relay\r\n250-AUTH PLAIN\r\n250 8BITMIME\r\n"
+                    } else if let Some(b64) = cmd.strip_prefix("AUTH PLAIN ") {
+                        use base64::Engine;
+                        let raw = base64::engine::general_purpose::STANDARD
+                            .decode(b64.trim())
+                            .unwrap_or_default();
+                        l.lock()
+                            .unwrap()
+                            .logins
+                            .push(String::from_utf8_lossy(&raw).replace('\0', "|"));
+                        b"235 2.7.0 accepted\r\n"
+                    } else if upper.starts_with("DATA") {
+                        s.get_mut().write_all(b"354 go ahead\r\n").await?;
+                        let mut data = String::new();
+                        loop {
+                            line.clear();
+                            if s.read_line(&mut line).await? == 0 || line.trim_end() == "." {
+                                break;
+                            }
+                            data.push_str(&line);
+                        }
+                        l.lock().unwrap().mails.push(data);
+                        b"250 queued\r\n"
+                    } else if upper.starts_with("QUIT") {
+                        let _ = s.get_mut().write_all(b"221 bye\r\n").await;
+                        return Ok(());
+                    } else {
+                        b"250 ok\r\n"
+                    };
+                    s.get_mut().write_all(reply).await?;
+                    s.get_mut().flush().await?;
+                }
+            });
+        }
+    });
+    (port, log)
+}
+
+/// E-mail to a relay that requires STARTTLS: the login and the notice travel only inside TLS,
+/// the relay's certificate is checked (a private CA in `smtp.ca_pem`; without it the unknown
+/// issuer is refused and nothing is sent), and the password never shows in an error.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn email_goes_over_starttls_with_a_login_checked_against_the_relays_ca() {
+    let pki = ml_connector::testkit::pki::TestPki::generate(&["localhost"]).unwrap();
+    let (port, log) = starttls_server(&pki).await;
+    let channel = |ca_pem: Option<String>| Channel {
+        name: "mail".into(),
+        kind: ChannelKind::Email,
+        smtp: Some(ml_connector::notify::SmtpSettings {
+            host: "localhost".into(),
+            port,
+            from: "connector@example.com".into(),
+            to: vec!["ops@example.com".into()],
+            username: Some("connector".into()),
+            starttls: true,
+            ca_pem,
+        }),
+    };
+    let notice = ml_connector::notify::Notice {
+        event: ml_connector::notify::NoticeEvent::Test,
+        connection: "acme".into(),
+        alert: "test".into(),
+        sentence: "a test notification: this channel reaches you".into(),
+        since: None,
+        held_back: 0,
+        link: None,
+        lines: Vec::new(),
+    };
+    let password = Secret::new("smtp-pa55word");
+    let http = ml_connector::notify::client();
+
+    // The relay's issuer is unknown to the public roots: refused before anything is sent.
+    let e = ml_connector::notify::deliver(&http, &channel(None), Some(&password), &notice)
+        .await
+        .unwrap_err();
+    assert!(e.retryable(), "{e}");
+    assert!(!e.to_string().contains("pa55word"), "{e}");
+    {
+        let l = log.lock().unwrap();
+        assert!(
+            l.logins.is_empty() && l.mails.is_empty(),
+            "nothing before a trusted TLS"
+        );
+    }
+
+    // With the relay's CA: STARTTLS, then the login and the message inside TLS.
+    let ch = channel(Some(pki.ca_pem.clone()));
+    let settings = ml_connector::notify::NotifySettings {
+        channels: vec![ch.clone()],
+        ..Default::default()
+    };
+    assert_eq!(settings.problems(), Vec::<String>::new());
+    ml_connector::notify::deliver(&http, &ch, Some(&password), &notice)
+        .await
+        .unwrap();
+    let l = log.lock().unwrap();
+    assert_eq!(l.logins, vec!["|connector|smtp-pa55word".to_string()]);
+    assert_eq!(l.mails.len(), 1);
+    assert!(
+        l.mails[0].contains("Subject: [TEST] acme:"),
+        "{}",
+        l.mails[0]
+    );
+    assert!(!l.mails[0].contains("pa55word"));
+    assert!(!l.clear_mail_refused, "no mail was tried in clear");
 }
