@@ -201,6 +201,9 @@ pub struct Mappings {
 #[serde(default, deny_unknown_fields)]
 pub struct Polls {
     pub orders_secs: u64,
+    /// How often a light check asks Sage whether an order changed, starting an orders poll at
+    /// once when one did (0: off; the full poll every `orders_secs` stays the safety net).
+    pub orders_probe_secs: u64,
     pub shipments_secs: u64,
     pub inventory_secs: u64,
 }
@@ -209,6 +212,7 @@ impl Default for Polls {
     fn default() -> Self {
         Self {
             orders_secs: 900,
+            orders_probe_secs: 30,
             shipments_secs: 300,
             inventory_secs: 3600,
         }
@@ -376,6 +380,9 @@ impl Settings {
             if secs < 1 {
                 p.push(format!("{name} must be at least 1 second"));
             }
+        }
+        if (1..5).contains(&self.polls.orders_probe_secs) {
+            p.push("polls.orders_probe_secs must be at least 5 seconds (or 0: no probe)".into());
         }
         if let Some(u) = &self.tracking.webhook_base_url {
             if url::Url::parse(u).is_err() {

@@ -79,6 +79,7 @@ macro_rules! states {
 pub enum Kind {
     Order,
     OrdersPoll,
+    OrdersProbe,
     Inventory,
     Shipment,
     ShipmentsPoll,
@@ -91,6 +92,7 @@ impl Kind {
     pub const ALL: &'static [Kind] = &[
         Kind::Order,
         Kind::OrdersPoll,
+        Kind::OrdersProbe,
         Kind::Inventory,
         Kind::Shipment,
         Kind::ShipmentsPoll,
@@ -103,6 +105,7 @@ impl Kind {
         match self {
             Kind::Order => "order",
             Kind::OrdersPoll => "orders_poll",
+            Kind::OrdersProbe => "orders_probe",
             Kind::Inventory => "inventory",
             Kind::Shipment => "shipment",
             Kind::ShipmentsPoll => "shipments_poll",
@@ -141,6 +144,14 @@ states!(
     /// One run of a connection's orders poll (workflows/orders_poll.toml).
     OrdersPollState, Kind::OrdersPoll, initial Poll {
         Poll = "poll" handler "orders_poll.run" => [Done];
+        Done = "done";
+    }
+);
+
+states!(
+    /// One light check for changed Sage orders (workflows/orders_probe.toml).
+    OrdersProbeState, Kind::OrdersProbe, initial Probe {
+        Probe = "probe" handler "orders_probe.run" => [Done];
         Done = "done";
     }
 );
@@ -276,6 +287,7 @@ mod tests {
                 .unwrap();
         check::<OrderState>(&defs);
         check::<OrdersPollState>(&defs);
+        check::<OrdersProbeState>(&defs);
         check::<InventoryState>(&defs);
         check::<ShipmentState>(&defs);
         check::<ShipmentsPollState>(&defs);

@@ -11,6 +11,7 @@ pub mod notifications;
 pub mod order;
 pub mod order_mapping;
 pub mod orders_poll;
+pub mod orders_probe;
 pub mod shipment;
 pub mod shipment_intake;
 pub mod shipments_poll;
@@ -51,6 +52,10 @@ pub const BUILTIN_WORKFLOWS: &[(&str, &str)] = &[
         include_str!("../../workflows/webhook.toml"),
     ),
     (
+        "workflows/orders_probe.toml",
+        include_str!("../../workflows/orders_probe.toml"),
+    ),
+    (
         "workflows/alerts_check.toml",
         include_str!("../../workflows/alerts_check.toml"),
     ),
@@ -65,6 +70,7 @@ pub fn handlers(deps: &deps::FlowDeps) -> HandlerRegistry {
     let mut r = HandlerRegistry::new();
     order::register(&mut r, deps);
     orders_poll::register(&mut r, deps);
+    orders_probe::register(&mut r, deps);
     inventory::register(&mut r, deps);
     shipment::register(&mut r, deps);
     shipments_poll::register(&mut r, deps);

@@ -26,7 +26,7 @@ pub fn register(r: &mut HandlerRegistry, deps: &FlowDeps) {
     kinds::register(r, OrdersPollState::Poll, move |i| run(d.clone(), i));
 }
 
-async fn load_tracker(
+pub(crate) async fn load_tracker(
     pool: &PgPool,
     connection_id: i64,
     zone: SiteZone,
@@ -148,14 +148,23 @@ impl ScheduleSource for ConnectionSchedules {
         let pool = self.pool.clone();
         let everyone = self.deployment_channels;
         Box::pin(async move {
-            // (id, orders, inventory, shipments intervals, alerts check interval when it has channels)
-            type Row = (i64, Option<i64>, Option<i64>, Option<i64>, Option<i64>);
+            // (id, orders, inventory, shipments intervals, alerts check interval when it has
+            // channels, orders probe interval)
+            type Row = (
+                i64,
+                Option<i64>,
+                Option<i64>,
+                Option<i64>,
+                Option<i64>,
+                Option<i64>,
+            );
             let rows: Vec<Row> = sqlx::query_as(
                 "SELECT id, (settings->'polls'->>'orders_secs')::bigint, (settings->'polls'->>'inventory_secs')::bigint,
                         (settings->'polls'->>'shipments_secs')::bigint,
                         CASE WHEN $1 OR (jsonb_typeof(settings->'notify'->'channels') = 'array'
                               AND jsonb_array_length(settings->'notify'->'channels') > 0)
-                             THEN COALESCE((settings->'notify'->>'check_secs')::bigint, 60) END
+                             THEN COALESCE((settings->'notify'->>'check_secs')::bigint, 60) END,
+                        (settings->'polls'->>'orders_probe_secs')::bigint
                    FROM connections WHERE enabled ORDER BY id",
             )
             .bind(everyone)
@@ -171,7 +180,18 @@ impl ScheduleSource for ConnectionSchedules {
                 };
             Ok(rows
                 .into_iter()
-                .flat_map(|(id, orders, inventory, shipments, alerts)| {
+                .flat_map(|(id, orders, inventory, shipments, alerts, probe)| {
+                    // 30 s unless set; 0 turns the probe off.
+                    let probe = match probe.unwrap_or(30) {
+                        0 => None,
+                        secs => Some(spec(
+                            format!("orders-probe:{id}"),
+                            Some(secs),
+                            30,
+                            "orders_probe",
+                            id,
+                        )),
+                    };
                     let alerts = alerts.map(|secs| {
                         spec(
                             format!("alerts-check:{id}"),
@@ -200,6 +220,7 @@ impl ScheduleSource for ConnectionSchedules {
                     ]
                     .into_iter()
                     .chain(alerts)
+                    .chain(probe)
                 })
                 .collect())
         })

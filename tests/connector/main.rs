@@ -16,6 +16,7 @@ mod notifications;
 mod odd_records;
 mod order_flow;
 mod order_repost;
+mod orders_probe;
 mod prometheus_rules;
 mod sage100;
 mod sage_contract;
