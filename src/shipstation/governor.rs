@@ -53,7 +53,15 @@ pub struct Governor {
     pub margin: Duration,
     /// The server sends no budget headers (V2): trust the local window estimate.
     headerless: bool,
+    /// How long a reserved request can be in flight at most (its timeout and a little): after
+    /// that a reservation never finished (a killed worker) no longer counts.
+    pub reservation_ttl: Duration,
 }
+
+/// One reserved request; give it back with [`Governor::finish`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[must_use = "a reservation is given back with finish"]
+pub struct Reservation(i64);
 
 impl Governor {
     pub fn new(
@@ -70,6 +78,7 @@ impl Governor {
             window,
             margin: Duration::from_millis(1000),
             headerless,
+            reservation_ttl: Duration::from_secs(60),
         }
     }
 
@@ -78,11 +87,11 @@ impl Governor {
     }
 
     /// Wait until a request may be sent, and reserve it.
-    pub async fn acquire(&self) -> Result<(), sqlx::Error> {
+    pub async fn acquire(&self) -> Result<Reservation, sqlx::Error> {
         loop {
             match self.try_acquire().await? {
-                None => return Ok(()),
-                Some(wait) => {
+                Ok(reservation) => return Ok(reservation),
+                Err(wait) => {
                     let jitter = Duration::from_millis(rand::random::<u64>() % 15);
                     tokio::time::sleep(wait.min(Duration::from_millis(250)) + jitter).await;
                 }
@@ -91,7 +100,7 @@ impl Governor {
     }
 
     /// Reserve a request now, or say how long to wait.
-    async fn try_acquire(&self) -> Result<Option<Duration>, sqlx::Error> {
+    async fn try_acquire(&self) -> Result<Result<Reservation, Duration>, sqlx::Error> {
         let mut tx = self.pool.begin().await?;
         // A new key's window is already over: its first request starts a fresh one.
         sqlx::query(
@@ -105,7 +114,7 @@ impl Governor {
         .await?;
         let row = sqlx::query(
             "SELECT window_limit, remaining, window_ends_at, end_confirmed, in_flight, blocked_until,
-                    clock_timestamp(), updated_at < clock_timestamp() - interval '5 minutes'
+                    clock_timestamp()
                FROM rate_limits WHERE key_id = $1 FOR UPDATE",
         )
         .bind(&self.key_id)
@@ -118,13 +127,19 @@ impl Governor {
         let mut in_flight: i32 = row.get(4);
         let blocked: Option<DateTime<Utc>> = row.get(5);
         let now: DateTime<Utc> = row.get(6);
-        if row.get::<bool, _>(7) {
-            in_flight = 0; // a crashed process never finished its requests
-        }
+        // Requests that cannot still be in flight (their worker died): their slots come back.
+        let reaped = sqlx::query(
+            "DELETE FROM rate_reservations WHERE key_id = $1 AND expires_at <= clock_timestamp()",
+        )
+        .bind(&self.key_id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected() as i32;
+        in_flight = (in_flight - reaped).max(0);
         let until = |t: DateTime<Utc>| (t - now).to_std().unwrap_or_default();
         if let Some(b) = blocked.filter(|b| *b > now) {
             tx.commit().await?;
-            return Ok(Some(until(b)));
+            return Ok(Err(until(b)));
         }
         let margin = chrono::Duration::from_std(self.margin).unwrap_or_default();
         let window = chrono::Duration::from_std(self.window).unwrap_or_default();
@@ -134,6 +149,12 @@ impl Governor {
         } else if remaining > 0 {
             (remaining - 1, ends, confirmed)
         } else {
+            // The reaped slots are written back even when nothing is granted.
+            sqlx::query("UPDATE rate_limits SET in_flight = $2 WHERE key_id = $1")
+                .bind(&self.key_id)
+                .bind(in_flight)
+                .execute(&mut *tx)
+                .await?;
             tx.commit().await?;
             // Unconfirmed end: the server's window may have started later than our estimate.
             let wait_until = if confirmed {
@@ -141,7 +162,7 @@ impl Governor {
             } else {
                 ends + window.min(chrono::Duration::seconds(5))
             };
-            return Ok(Some(until(wait_until).max(Duration::from_millis(5))));
+            return Ok(Err(until(wait_until).max(Duration::from_millis(5))));
         };
         sqlx::query(
             "UPDATE rate_limits SET remaining = $2, window_ends_at = $3, end_confirmed = $4,
@@ -154,14 +175,23 @@ impl Governor {
         .bind(in_flight + 1)
         .execute(&mut *tx)
         .await?;
+        let ttl = chrono::Duration::from_std(self.reservation_ttl).unwrap_or_default();
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO rate_reservations (key_id, expires_at) VALUES ($1, $2) RETURNING id",
+        )
+        .bind(&self.key_id)
+        .bind(now + ttl)
+        .fetch_one(&mut *tx)
+        .await?;
         record_usage(&mut tx, &self.key_id, 1, 0).await?;
         tx.commit().await?;
-        Ok(None)
+        Ok(Ok(Reservation(id)))
     }
 
     /// Report a finished request: its budget headers, and the wait a 429 demanded.
     pub async fn finish(
         &self,
+        reservation: Reservation,
         headers: Option<RateHeaders>,
         throttled_for: Option<Duration>,
     ) -> Result<(), sqlx::Error> {
@@ -176,10 +206,16 @@ impl Governor {
         let Some(row) = row else {
             return Ok(());
         };
+        // Reaped already (it outlived its time): its slot was given back then.
+        let mine = sqlx::query("DELETE FROM rate_reservations WHERE id = $1")
+            .bind(reservation.0)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected() as i32;
         let mut remaining: i32 = row.get(0);
         let mut ends: DateTime<Utc> = row.get(1);
         let mut confirmed: bool = row.get(2);
-        let in_flight: i32 = (row.get::<i32, _>(3) - 1).max(0);
+        let in_flight: i32 = (row.get::<i32, _>(3) - mine).max(0);
         let now: DateTime<Utc> = row.get(4);
         let mut limit = self.limit as i32;
         if let Some(h) = headers {

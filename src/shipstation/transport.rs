@@ -67,7 +67,7 @@ async fn attempt(
     build: &impl Fn() -> RequestBuilder,
     operation: &str,
 ) -> Result<Attempt, ShipStationError> {
-    governor.acquire().await?;
+    let slot = governor.acquire().await?;
     let sent = tokio::time::timeout(policy.timeout, build().send()).await;
     let outcome = match &sent {
         Ok(Ok(r)) => r.status().as_u16().to_string(),
@@ -78,11 +78,11 @@ async fn attempt(
     let resp = match sent {
         Ok(Ok(resp)) => resp,
         Ok(Err(e)) => {
-            governor.finish(None, None).await?;
+            governor.finish(slot, None, None).await?;
             return Ok(Attempt::Transport(e.without_url().to_string()));
         }
         Err(_) => {
-            governor.finish(None, None).await?;
+            governor.finish(slot, None, None).await?;
             return Ok(Attempt::Transport(format!(
                 "timed out after {:?}",
                 policy.timeout
@@ -101,10 +101,10 @@ async fn attempt(
             .or(headers.map(|h| h.reset_secs))
             .map(Duration::from_secs)
             .unwrap_or(Duration::from_secs(1));
-        governor.finish(headers, Some(wait)).await?;
+        governor.finish(slot, headers, Some(wait)).await?;
         return Ok(Attempt::Throttled(wait));
     }
-    governor.finish(headers, None).await?;
+    governor.finish(slot, headers, None).await?;
     Ok(
         match tokio::time::timeout(
             policy.timeout,

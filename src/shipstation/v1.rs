@@ -1,6 +1,7 @@
 //! The V1 client (`ssapi`): Basic auth with key rotation, governed and retried requests.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use reqwest::{Method, StatusCode};
 use serde::de::DeserializeOwned;
@@ -74,6 +75,8 @@ impl V1Client {
             false,
         );
         g.margin = self.cfg.margin;
+        // A request ends by its timeout: a reservation outliving that belongs to a dead worker.
+        g.reservation_ttl = self.cfg.retry.timeout + Duration::from_secs(5);
         g
     }
 

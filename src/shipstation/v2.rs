@@ -2,6 +2,7 @@
 //! locations and levels, label tracking.
 
 use std::sync::{Arc, RwLock};
+use std::time::Duration;
 
 use reqwest::Method;
 use serde::de::DeserializeOwned;
@@ -130,13 +131,16 @@ impl V2Client {
     }
 
     fn governor(&self, key: &Secret) -> Governor {
-        Governor::new(
+        let mut g = Governor::new(
             self.pool.clone(),
             Self::key_id(key),
             self.cfg.limit,
             self.cfg.window,
             true,
-        )
+        );
+        // A request ends by its timeout: a reservation outliving that belongs to a dead worker.
+        g.reservation_ttl = self.cfg.retry.timeout + Duration::from_secs(5);
+        g
     }
 
     async fn call<T: DeserializeOwned>(

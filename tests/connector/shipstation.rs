@@ -743,3 +743,67 @@ async fn reference_lists_and_webhook_delivery_modes() {
         0
     );
 }
+
+/// A worker killed mid-request never gives its slot back; the slot counts only until the request
+/// could have lasted (its timeout), not minutes: the next acquire after that reaps it. A late
+/// finish of a reaped reservation does not give the slot back twice.
+#[tokio::test]
+async fn a_dead_workers_slot_comes_back_after_its_request_timeout() {
+    use ml_connector::shipstation::governor::{Governor, RateHeaders};
+    let (pool, _) = common::fresh_db().await;
+    let mut g = Governor::new(
+        pool.clone(),
+        "test-key".into(),
+        40,
+        Duration::from_secs(60),
+        false,
+    );
+    g.reservation_ttl = Duration::from_millis(800);
+    let in_flight = || {
+        let pool = pool.clone();
+        async move {
+            sqlx::query_scalar::<_, i32>(
+                "SELECT in_flight FROM rate_limits WHERE key_id = 'test-key'",
+            )
+            .fetch_one(&pool)
+            .await
+            .unwrap()
+        }
+    };
+    // Two requests whose workers die: never finished.
+    let dead = g.acquire().await.unwrap();
+    let _other_dead = g.acquire().await.unwrap();
+    let live = g.acquire().await.unwrap();
+    assert_eq!(in_flight().await, 3);
+    let budget = RateHeaders {
+        limit: 40,
+        remaining: 37,
+        reset_secs: 50,
+    };
+    g.finish(live, Some(budget), None).await.unwrap();
+    assert_eq!(
+        in_flight().await,
+        2,
+        "the dead ones still count within their time"
+    );
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    let live = g.acquire().await.unwrap();
+    assert_eq!(
+        in_flight().await,
+        1,
+        "the dead ones reaped, only the live one counts"
+    );
+    g.finish(live, Some(budget), None).await.unwrap();
+    assert_eq!(in_flight().await, 0);
+    g.finish(dead, None, None).await.unwrap();
+    assert_eq!(
+        in_flight().await,
+        0,
+        "a late finish gives nothing back twice"
+    );
+    let left: i64 = sqlx::query_scalar("SELECT count(*) FROM rate_reservations")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(left, 0);
+}
