@@ -5,7 +5,9 @@
 //! response. Each response bounds the window's end from above (`received + reset`, reset being
 //! rounded up), so the tightest bound seen is kept; a request is sent only while the budget lasts,
 //! and after the window's end plus a safety margin (the margin covers a server that rounds the
-//! reset down). A 429 blocks the key until its Reset / Retry-After has passed. V2 sends no budget
+//! reset down). A 429 blocks the key until its Retry-After or, when its headers show no budget
+//! left, its Reset has passed; one that still shows budget is a passing throttle, waited out with a
+//! short backoff within the same window (transport.rs). V2 sends no budget
 //! headers: its window is estimated locally and 429 + Retry-After corrects it.
 
 use std::time::Duration;
@@ -239,7 +241,10 @@ impl Governor {
         let blocked = throttled_for.map(|d| {
             now + chrono::Duration::from_std(d.max(Duration::from_secs(1))).unwrap_or_default()
         });
-        if let Some(b) = blocked {
+        // A 429 whose headers still show budget is a passing throttle: the window they describe
+        // stays (set above); only an exhausted one ends at the block, with a fresh budget after.
+        let passing = headers.is_some_and(|h| h.remaining > 0);
+        if let (Some(b), false) = (blocked, passing) {
             // The server says when its window ends: nothing before, a fresh budget after.
             remaining = 0;
             ends = b;

@@ -66,6 +66,7 @@ async fn attempt(
     policy: &RetryPolicy,
     build: &impl Fn() -> RequestBuilder,
     operation: &str,
+    throttles: u32,
 ) -> Result<Attempt, ShipStationError> {
     let slot = governor.acquire().await?;
     let sent = tokio::time::timeout(policy.timeout, build().send()).await;
@@ -97,10 +98,7 @@ async fn attempt(
             .get("retry-after")
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse::<u64>().ok());
-        let wait = retry_after
-            .or(headers.map(|h| h.reset_secs))
-            .map(Duration::from_secs)
-            .unwrap_or(Duration::from_secs(1));
+        let wait = throttle_wait(retry_after, headers, throttles);
         governor.finish(slot, headers, Some(wait)).await?;
         return Ok(Attempt::Throttled(wait));
     }
@@ -120,6 +118,23 @@ async fn attempt(
     )
 }
 
+/// How long a 429 stops every worker on the key. Retry-After is the server's word. Otherwise a 429
+/// whose budget headers still show requests left is a passing throttle, not an empty window: back
+/// off 1, 2, 4 … s (never past the window's end) and resume as soon as the server answers again,
+/// instead of idling until the window resets. With nothing left, the window's end.
+fn throttle_wait(
+    retry_after: Option<u64>,
+    headers: Option<RateHeaders>,
+    throttles: u32,
+) -> Duration {
+    Duration::from_secs(match (retry_after, headers) {
+        (Some(secs), _) => secs,
+        (None, Some(h)) if h.remaining > 0 => (1u64 << throttles.min(5)).min(h.reset_secs.max(1)),
+        (None, Some(h)) => h.reset_secs,
+        (None, None) => 1,
+    })
+}
+
 /// Send with governor and retries. Non-retryable statuses (2xx, 4xx other than 429) are returned
 /// as they are; the caller maps them.
 pub async fn send(
@@ -134,7 +149,7 @@ pub async fn send(
         .map(|r| crate::metrics::operation(r.url().path()))
         .unwrap_or_default();
     loop {
-        let error = match attempt(governor, policy, &build, &operation).await? {
+        let error = match attempt(governor, policy, &build, &operation, throttles).await? {
             Attempt::Done(reply) => return Ok(reply),
             Attempt::Throttled(wait) => {
                 throttles += 1;
@@ -203,5 +218,34 @@ pub fn summarize(body: &str) -> String {
         body.chars().take(300).collect()
     } else {
         parts.join("; ")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_429_waits_for_the_server_word_or_backs_off_while_budget_is_left() {
+        let h = |remaining, reset_secs| {
+            Some(RateHeaders {
+                limit: 40,
+                remaining,
+                reset_secs,
+            })
+        };
+        let secs = |d: Duration| d.as_secs();
+        assert_eq!(secs(throttle_wait(Some(7), h(30, 50), 0)), 7);
+        assert_eq!(secs(throttle_wait(None, h(0, 50), 0)), 50);
+        let backoff: Vec<u64> = (0..7)
+            .map(|n| secs(throttle_wait(None, h(30, 50), n)))
+            .collect();
+        assert_eq!(backoff, vec![1, 2, 4, 8, 16, 32, 32]);
+        assert_eq!(
+            secs(throttle_wait(None, h(30, 3), 4)),
+            3,
+            "never past the window"
+        );
+        assert_eq!(secs(throttle_wait(None, None, 3)), 1);
     }
 }

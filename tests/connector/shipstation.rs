@@ -807,3 +807,33 @@ async fn a_dead_workers_slot_comes_back_after_its_request_timeout() {
         .unwrap();
     assert_eq!(left, 0);
 }
+
+/// A 429 storm while the window still has budget (the headers say so): every worker resumes as soon
+/// as the server answers again, not when the 60 s window resets.
+#[tokio::test]
+async fn a_passing_429_storm_is_resumed_after_before_the_window_resets() {
+    let (pool, _) = common::fresh_db().await;
+    let sim = start_sim(SimConfig::default()).await;
+    let c = v1_client(&sim, pool.clone(), KEY, None);
+    c.list_orders(vec![]).await.unwrap();
+    control(&sim, "faults", json!({"storm_429_ms": 2500})).await;
+    let t = std::time::Instant::now();
+    c.list_orders(vec![]).await.expect("after the storm");
+    let waited = t.elapsed();
+    assert!(
+        waited >= Duration::from_millis(2000),
+        "waited for the storm: {waited:?}"
+    );
+    assert!(
+        waited < Duration::from_secs(20),
+        "resumed when the server answered again, not at the window's reset: {waited:?}"
+    );
+    // Several workers at once after the storm: no 429 from an imagined fresh window.
+    let before = stats(&sim).await["v1_rejected"].as_u64().unwrap_or(0);
+    let results = futures_util::future::join_all((0..10).map(|_| c.list_orders(vec![]))).await;
+    assert!(results.iter().all(|r| r.is_ok()));
+    assert_eq!(
+        stats(&sim).await["v1_rejected"].as_u64().unwrap_or(0),
+        before
+    );
+}
