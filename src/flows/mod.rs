@@ -5,9 +5,9 @@ pub mod deps;
 pub mod feed_state;
 pub mod inventory;
 pub mod kinds;
-pub mod notifications;
 #[cfg(test)]
 mod mapping_props;
+pub mod notifications;
 pub mod order;
 pub mod order_mapping;
 pub mod orders_poll;
