@@ -25,7 +25,7 @@ const WAIT = 30_000;
 let step = "start";
 const problems = [];
 function check(ok, what) {
-  if (!ok) throw new Error(`${step}: ${what}`);
+  if (!ok) throw new Error(what);
 }
 
 async function shot(page, name) {
@@ -198,7 +198,7 @@ try {
   console.log("console e2e: every step held");
 } catch (e) {
   failed = true;
-  console.error(`console e2e FAILED at step: ${e.message}`);
+  console.error(`console e2e FAILED at step “${step}”: ${e.message}`);
   if (problems.length) console.error(problems.join("\n"));
 } finally {
   await context.close();
