@@ -170,22 +170,24 @@ try {
   await shot(page, "connections");
 
   step = "a tablet width: nothing wider than the screen";
+  const ids = await api(`query($t: String!) { searchOrders(text: $t) { id } }`, { t: shippedNo }, adminToken);
+  const shippedPath = `order/${ids.searchOrders[0].id}`;
   await page.setViewportSize({ width: 768, height: 1024 });
-  for (const path of ["connections", "attention"]) {
+  for (const path of ["connections", "attention", shippedPath]) {
     await page.goto(`${origin}/console/${path}`);
     await page.getByRole("navigation", { name: "Console" }).waitFor({ timeout: WAIT });
     await page.getByRole("heading", { level: 1 }).waitFor({ timeout: WAIT });
     const wide = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
     check(wide <= 1, `${path} is ${wide} px wider than a tablet`);
   }
+  await page.getByTestId("tracking").first().waitFor({ timeout: WAIT });
   await shot(page, "tablet");
 
   step = "a viewer sees no buttons that would fail";
   const viewer = await newPage(context, "viewer");
   await signIn(viewer, viewerToken);
   check((await viewer.getByTestId("role").textContent()) === "viewer", "the role shown is not viewer");
-  const ids = await api(`query($t: String!) { searchOrders(text: $t) { id } }`, { t: shippedNo }, viewerToken);
-  for (const path of [`order/${ids.searchOrders[0].id}`, "attention", "connections"]) {
+  for (const path of [shippedPath, "attention", "connections"]) {
     await viewer.goto(`${origin}/console/${path}`);
     await viewer.getByRole("heading", { level: 1 }).waitFor({ timeout: WAIT });
     await viewer.waitForLoadState("networkidle");
