@@ -89,6 +89,9 @@ export function watchWorkflows(
         ws.send(JSON.stringify({ type: "pong" }));
       } else if (msg.type === "next" && msg.payload?.data?.workflowChanged) {
         onChange(msg.payload.data.workflowChanged);
+      } else if (msg.type === "error") {
+        // The API refused the subscription: the page is not live (it says so).
+        onState?.(false);
       }
     };
     ws.onclose = () => {
