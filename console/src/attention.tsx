@@ -1,4 +1,5 @@
-// Failed and manual-action workflows grouped by error, with their actions; and the alerts.
+// Failed and manual-action workflows grouped by error, with their actions (replaying one step is on
+// the order's page, where the events are); and the alerts.
 
 import { useCallback, useEffect, useRef, useState } from "preact/hooks";
 import { gql, watchWorkflows } from "./api";
@@ -80,6 +81,15 @@ export function AttentionPage(props: { canAct: boolean }) {
       return `Cancelled ${w.businessKey}.`;
     },
   });
+  const recheck = (w: Item) => act({
+    title: `Re-check ${w.kind} ${w.businessKey} now`,
+    explain: "It stops waiting and checks again (e.g. once the tracking was entered in Sage by hand).",
+    confirmLabel: "Re-check now",
+    run: async () => {
+      const d = await gql<{ signalWorkflow: { state: string } }>(`mutation($id: ID!) { signalWorkflow(id: $id) { id state } }`, { id: w.id });
+      return `Woken ${w.businessKey}: now in “${d.signalWorkflow.state}”.`;
+    },
+  });
   const retryAll = (items: Item[]) => act({
     title: `Restart all ${items.length} in this group`,
     explain: "Each failed workflow of the group resumes at its failed step.",
@@ -126,6 +136,7 @@ export function AttentionPage(props: { canAct: boolean }) {
                 {w.kind === "order" ? <a {...linkProps(`order/${w.id}`)}>{w.businessKey}</a> : <span>{w.businessKey}</span>}
                 <span class="hint">{w.status.toLowerCase()} in “{w.state}” since {time(w.updatedAt)}</span>
                 {props.canAct && w.status === "FAILED" && <button type="button" class="small" onClick={() => restart(w)}>Restart</button>}
+                {props.canAct && w.status === "WAITING" && <button type="button" class="small" onClick={() => recheck(w)}>Re-check now</button>}
                 {props.canAct && <button type="button" class="small danger" onClick={() => cancel(w)}>Cancel…</button>}
               </li>
             ))}</ul>
