@@ -88,7 +88,6 @@ try {
   await page.getByLabel("API token").fill("mlc_not-a-token");
   await page.getByRole("button", { name: "Sign in" }).click();
   await page.getByRole("alert").filter({ hasText: "unknown or revoked token" }).waitFor({ timeout: WAIT });
-  await shot(page, "sign-in");
 
   step = "sign in as admin";
   await page.getByLabel("API token").fill(adminToken);
