@@ -27,13 +27,14 @@ interface Order extends WorkflowLike {
   attempt: number;
   createdAt: string;
   needsAttention: boolean;
-  events: { edges: { node: Event }[] };
+  events: { edges: { node: Event }[]; pageInfo: { hasNextPage: boolean } };
 }
 
 const QUERY = `query($id: ID!) { workflow(id: $id) {
   id kind businessKey state status attempt runAt createdAt updatedAt lastError needsAttention context
   events(first: 1000) { edges { node {
-    id at actor event fromState toState attempt durationMs error detail replayable } } } } }`;
+    id at actor event fromState toState attempt durationMs error detail replayable } }
+    pageInfo { hasNextPage } } } }`;
 
 const WF = "id state status lastError";
 
@@ -154,6 +155,10 @@ export function OrderPage(props: { id: string; canAct: boolean }) {
         </Section>
       </div>
       <Section title={`Timeline (${events.length} events)`} id="tl">
+        {order.events.pageInfo.hasNextPage && (
+          <p class="note">Showing the first {events.length} events; the rest are in the API
+            (<code>workflow(id) {"{ events(after: …) }"}</code>) and <code>ml-connector workflows show</code>.</p>
+        )}
         <ol class="timeline" data-testid="timeline">
           {events.map((e) => (
             <li key={e.id} class={e.error ? "bad" : ""}>
