@@ -15,6 +15,8 @@ RUN mkdir -p src && echo 'fn main() {}' > src/main.rs && echo '' > src/lib.rs \
 COPY src src
 COPY migrations migrations
 COPY workflows workflows
+# The ops console as built and committed (console/dist): compiled in, no Node needed here.
+COPY console/dist console/dist
 # There is no .git here: the commit `--version` and /healthz report comes as a build argument
 # (scripts/build-image passes it; build.rs falls back to "unknown").
 ARG ML_CONNECTOR_COMMIT=unknown

@@ -5,6 +5,9 @@
 //! passes it as a build argument: its build has no `.git`); else `git rev-parse --short=12 HEAD`,
 //! with `-dirty` when the sources that go into the binary differ from that commit; else `unknown`.
 //!
+//! It also writes `console_assets.rs` into OUT_DIR: the table of the ops console's built files
+//! (console/dist, committed; `include_bytes!` each), so building the binary needs no Node.
+//!
 //! It re-runs only when HEAD or the branch it points to moves, or when those sources change (which
 //! rebuild the crate anyway): editing docs or tests does not force a rebuild.
 
@@ -20,6 +23,7 @@ const SOURCES: &[&str] = &[
     "Cargo.toml",
     "Cargo.lock",
     "build.rs",
+    "console/dist",
 ];
 
 fn main() {
@@ -32,6 +36,49 @@ fn main() {
         _ => from_git().unwrap_or_else(|| "unknown".to_string()),
     };
     println!("cargo:rustc-env=ML_CONNECTOR_COMMIT={commit}");
+    console_assets();
+}
+
+/// `pub static ASSETS: &[(&str, &[u8])]`: every file under console/dist by its path there
+/// (`/`-separated, sorted); empty when the folder is missing (the console then says so).
+fn console_assets() {
+    let dir = std::env::var("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_default()
+        .join("console")
+        .join("dist");
+    let mut files = Vec::new();
+    collect(&dir, &dir, &mut files);
+    files.sort();
+    let mut code = String::from("pub static ASSETS: &[(&str, &[u8])] = &[\n");
+    for (name, path) in &files {
+        code.push_str(&format!(
+            "    ({name:?}, include_bytes!({:?})),\n",
+            path.display().to_string()
+        ));
+    }
+    code.push_str("];\n");
+    let out = PathBuf::from(std::env::var("OUT_DIR").expect("cargo sets OUT_DIR"));
+    std::fs::write(out.join("console_assets.rs"), code).expect("writing console_assets.rs");
+}
+
+fn collect(root: &Path, dir: &Path, files: &mut Vec<(String, PathBuf)>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            collect(root, &path, files);
+        } else if let Ok(rel) = path.strip_prefix(root) {
+            let name = rel
+                .components()
+                .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                .collect::<Vec<_>>()
+                .join("/");
+            files.push((name, path));
+        }
+    }
 }
 
 fn git(args: &[&str]) -> Option<String> {

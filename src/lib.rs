@@ -5,6 +5,7 @@ pub mod api;
 pub mod app;
 pub mod config;
 pub mod connections;
+pub mod console;
 pub mod db;
 pub mod domain;
 pub mod engine;

@@ -1,4 +1,5 @@
-//! The HTTP API: health checks, ShipStation webhook intake, and the GraphQL ops API.
+//! The HTTP API: health checks, ShipStation webhook intake, the GraphQL ops API and the ops
+//! console (`/console`, see [`crate::console`]).
 
 mod webhooks;
 
@@ -75,6 +76,7 @@ pub fn split_router(state: ApiState) -> (Router, Router) {
         )
         .with_state(state)
         .merge(graphql)
+        .merge(crate::console::routes())
         .layer(middleware::from_fn(request_id));
     (main, metrics)
 }

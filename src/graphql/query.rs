@@ -5,10 +5,10 @@ use async_graphql::{Context, Object, Result, ID};
 
 use super::errors::{error, ops, parse_id};
 use super::types::{
-    cursor, Alert, ConnectionNode, Stats, SyncRun, TotalCount, WebhookDelivery, Workflow,
-    WorkflowFilterInput,
+    cursor, Alert, ApiRole, ConnectionNode, Me, Stats, SyncRun, TotalCount, WebhookDelivery,
+    Workflow, WorkflowFilterInput,
 };
-use super::GqlState;
+use super::{Caller, GqlState};
 use crate::ops;
 
 pub struct Query;
@@ -19,6 +19,37 @@ fn state<'a>(ctx: &Context<'a>) -> Result<&'a GqlState> {
 
 #[Object]
 impl Query {
+    /// The token asking: its role decides what it may do (the console hides what would fail).
+    async fn me(&self, ctx: &Context<'_>) -> Result<Me> {
+        let c = ctx
+            .data_opt::<Caller>()
+            .ok_or_else(|| error("UNAUTHENTICATED", "a bearer token is required"))?;
+        Ok(Me {
+            token_id: ID(c.token_id.to_string()),
+            role: ApiRole::from(c.role),
+        })
+    }
+
+    /// Orders found by Sage SalesOrderNo (leading zeros optional), ShipStation order number,
+    /// orderId or orderKey, tracking number, or customer (number, or part of the ship-to
+    /// company), newest first; at most 50.
+    #[graphql(complexity = "1 + (first.clamp(1, 50) as usize).saturating_mul(child_complexity)")]
+    async fn search_orders(
+        &self,
+        ctx: &Context<'_>,
+        text: String,
+        #[graphql(default = 20)] first: i32,
+    ) -> Result<Vec<Workflow>> {
+        Ok(
+            ops::order_search::search(&state(ctx)?.engine.pool, &text, first as i64)
+                .await
+                .map_err(ops)?
+                .into_iter()
+                .map(Workflow)
+                .collect(),
+        )
+    }
+
     /// Workflows, newest first (Relay connection; at most 500 a page).
     #[graphql(complexity = "1 + (first.clamp(1, 500) as usize).saturating_mul(child_complexity)")]
     async fn workflows(

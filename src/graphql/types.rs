@@ -47,6 +47,34 @@ impl WorkflowStatus {
     }
 }
 
+/// What a token may do: viewers read, operators act on workflows and syncs, admins also on
+/// connections and keys.
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+#[graphql(name = "Role")]
+pub enum ApiRole {
+    Viewer,
+    Operator,
+    Admin,
+}
+
+impl From<crate::ops::tokens::Role> for ApiRole {
+    fn from(r: crate::ops::tokens::Role) -> Self {
+        use crate::ops::tokens::Role as R;
+        match r {
+            R::Viewer => Self::Viewer,
+            R::Operator => Self::Operator,
+            R::Admin => Self::Admin,
+        }
+    }
+}
+
+/// The token making the request.
+#[derive(SimpleObject)]
+pub struct Me {
+    pub token_id: ID,
+    pub role: ApiRole,
+}
+
 /// Which workflows; every given field must match.
 #[derive(InputObject, Default, Clone)]
 pub struct WorkflowFilterInput {

@@ -7,6 +7,7 @@ pub mod connections;
 pub mod digest;
 pub mod feeds;
 pub mod notify_test;
+pub mod order_search;
 pub mod probe;
 pub mod retention;
 pub mod stats;

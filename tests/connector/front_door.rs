@@ -26,6 +26,10 @@ fn demo_moves_sage_orders_to_shipstation_on_embedded_postgres() {
     // The first line says where the ops API is, with an admin token.
     let first: serde_json::Value = serde_json::from_str(stdout.lines().next().unwrap()).unwrap();
     assert!(first["graphql_url"].as_str().unwrap().ends_with("/graphql"));
+    assert!(first["console_url"]
+        .as_str()
+        .unwrap()
+        .ends_with("/console/"));
     assert!(first["token"].as_str().unwrap().starts_with("mlc_"));
     assert_eq!(summary["orders_created_in_sage"], 40);
     assert_eq!(summary["orders_in_shipstation"], 40);

@@ -744,3 +744,77 @@ async fn a_revoked_token_ends_its_subscriptions() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn orders_are_found_by_their_numbers_or_customer_and_me_names_the_role() {
+    let c = common::connector::start(SimConfig::default()).await;
+    let api = Api {
+        url: c.start_api().await,
+        http: reqwest::Client::new(),
+        ran: Default::default(),
+    };
+    let viewer = tokens::create(&c.pool, "v", Role::Viewer).await.unwrap();
+    let operator = tokens::create(&c.pool, "o", Role::Operator).await.unwrap();
+    for (token, role) in [(&viewer, "VIEWER"), (&operator, "OPERATOR")] {
+        let me = api.ok(token, "{ me { role tokenId } }", json!({})).await;
+        assert_eq!(me["me"]["role"], role, "{me}");
+    }
+    let (s, v) = api.post(None, "{ me { role } }", json!({})).await;
+    assert_eq!((s, code(&v)), (401, "UNAUTHENTICATED"));
+
+    let abf = enter_order(&c.sage, json!({"CustomerNo": "ABF", "ShipVia": "UPS GROUND", "Lines": [{"ItemCode": "WID-100", "QuantityOrdered": 1}]})).await;
+    let bluejay = enter_order(&c.sage, json!({"CustomerNo": "BLUEJAY", "ShipVia": "UPS GROUND", "Lines": [{"ItemCode": "WID-100", "QuantityOrdered": 2}]})).await;
+    let shutdown = Shutdown::new();
+    let mut cfg = PoolConfig::new("graphql-search".into(), 8);
+    cfg.poll_interval = Duration::from_millis(200);
+    let workers = WorkerPool::spawn(c.engine.clone(), cfg, shutdown.clone());
+    let poll = c.poll("orders").await;
+    c.settle(poll).await;
+    wait_for(&c, &bluejay, "check", "waiting").await;
+    let order_id = c.ss_order(&bluejay).await["orderId"].to_string();
+
+    let search =
+        "query($t: String!, $n: Int = 20) { searchOrders(text: $t, first: $n) { businessKey kind } }";
+    let found = |v: &Value| -> Vec<String> {
+        v["searchOrders"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|w| w["businessKey"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let unzeroed = bluejay.trim_start_matches('0').to_string();
+    for (text, expect) in [
+        (bluejay.clone(), vec![bluejay.clone()]),
+        (unzeroed, vec![bluejay.clone()]),
+        (order_id.clone(), vec![bluejay.clone()]),
+        (format!("sage100:ABC:{abf}"), vec![abf.clone()]),
+        ("bluejay".to_string(), vec![bluejay.clone()]),
+        ("blue jay hard".to_string(), vec![bluejay.clone()]),
+        ("no-such-order".to_string(), vec![]),
+    ] {
+        let v = api.ok(&viewer, search, json!({"t": text})).await;
+        assert_eq!(found(&v), expect, "searching {text:?}: {v}");
+    }
+    // A second order of the customer: newest first; `first` caps the answer.
+    let again = enter_order(&c.sage, json!({"CustomerNo": "BLUEJAY", "ShipVia": "UPS GROUND", "Lines": [{"ItemCode": "WID-100", "QuantityOrdered": 3}]})).await;
+    let poll = c.poll("again").await;
+    c.settle(poll).await;
+    wait_for(&c, &again, "check", "waiting").await;
+    let v = api.ok(&viewer, search, json!({"t": "BlueJay"})).await;
+    assert_eq!(found(&v), vec![again.clone(), bluejay.clone()], "{v}");
+    let v = api
+        .ok(&viewer, search, json!({"t": "BlueJay", "n": 1}))
+        .await;
+    assert_eq!(found(&v), vec![again.clone()], "{v}");
+    let both = api
+        .ok(&viewer, search, json!({"t": "sage100", "n": 50}))
+        .await;
+    assert!(found(&both).is_empty(), "an orderKey matches whole: {both}");
+    for bad in ["  ", &"9".repeat(101)] {
+        let (_, v) = api.post(Some(&viewer), search, json!({"t": bad})).await;
+        assert_eq!(code(&v), "BAD_USER_INPUT", "{v}");
+    }
+    shutdown.trigger();
+    workers.join().await;
+}

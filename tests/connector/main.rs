@@ -8,6 +8,7 @@ mod agent_conformance;
 mod agent_scale;
 mod agent_windows;
 mod connections;
+mod console;
 mod front_door;
 mod graphql;
 mod hostile;

@@ -309,10 +309,15 @@ pub async fn run(global: &GlobalArgs, args: &DemoArgs, shutdown: Shutdown) -> an
         ml_connector::ops::tokens::create(&db.pool, "demo", ml_connector::ops::tokens::Role::Admin)
             .await?;
     let graphql_url = format!("{}/graphql", world.api_url);
+    let console_url = format!("{}{}", world.api_url, ml_connector::console::PATH);
     if args.json {
-        println!("{}", json!({"graphql_url": graphql_url, "token": token}));
+        println!(
+            "{}",
+            json!({"graphql_url": graphql_url, "console_url": console_url, "token": token})
+        );
     } else {
         println!("GraphQL ops API: {graphql_url} (GraphiQL in a browser)  ·  admin token: {token}");
+        println!("Ops console: {console_url} (sign in with the admin token)");
     }
     let stats = Arc::new(PoolStats::default());
     let mut cfg =
@@ -345,7 +350,7 @@ pub async fn run(global: &GlobalArgs, args: &DemoArgs, shutdown: Shutdown) -> an
         if args.keep_running && !shutdown.is_triggered() {
             progress.phase = "keep-running";
             say(format!(
-                "still serving: GraphQL {graphql_url} · ShipStation simulator {} · Ctrl-C to stop",
+                "still serving: console {console_url} · GraphQL {graphql_url} · ShipStation simulator {} · Ctrl-C to stop",
                 ss.base_url()
             ));
             shutdown.wait().await;

@@ -27,6 +27,7 @@ pub use read::{
     events_after, failing_connections, find, get, ids_matching, keys_by_context, keys_in_state,
     list_workflows, needing_attention, oldest_due, workflow_exists, workflows_changed_since,
     Attention, AttentionGroup, CountFilter, EventRow, OldestDue, WorkflowQuery, WorkflowRow,
+    WORKFLOW_COLUMNS,
 };
 
 /// Channel used to wake worker pools when work becomes ready.

@@ -26,7 +26,7 @@ pub struct WorkflowRow {
     pub updated_at: DateTime<Utc>,
 }
 
-const WORKFLOW_COLUMNS: &str =
+pub const WORKFLOW_COLUMNS: &str =
     "id, kind, connection_id, business_key, state, status, attempt, run_at, \
      lease_owner, fence, context, last_error, created_at, updated_at";
 
