@@ -413,6 +413,71 @@ async fn retention_prunes_old_deliveries_and_finished_audit_rows_only() {
             .await
             .unwrap();
     assert_eq!(left, 1, "an open workflow keeps its trail whatever its age");
+
+    // Finished runs of scheduled kinds go whole: probes and alert checks after a day, polls after
+    // the retention period; orders never (their rows keep their keys idempotent), nor open runs.
+    let mut conn = pool.acquire().await.unwrap();
+    let mut runs = Vec::new();
+    for (kind, key, age_days, status) in [
+        ("orders_probe", "old", 2, Status::Completed),
+        ("orders_probe", "new", 0, Status::Completed),
+        ("alerts_check", "old", 2, Status::Completed),
+        ("orders_poll", "recent", 2, Status::Completed),
+        ("orders_poll", "old", 100, Status::Completed),
+        ("orders_poll", "failed", 100, Status::Failed),
+        ("order", "0000042", 100, Status::Completed),
+    ] {
+        let new = NewWorkflow {
+            kind: kind.into(),
+            connection_id: 0,
+            business_key: key.into(),
+            initial_state: "x".into(),
+            context: serde_json::json!({}),
+            run_at: None,
+        };
+        let id = ml_connector::engine::store::create(&mut conn, &new, "t")
+            .await
+            .unwrap()
+            .0;
+        sqlx::query(
+            "UPDATE workflows SET status = $2, updated_at = now() - make_interval(days => $3) WHERE id = $1",
+        )
+        .bind(id)
+        .bind(status.as_str())
+        .bind(age_days)
+        .execute(&pool)
+        .await
+        .unwrap();
+        runs.push((kind, key, id));
+    }
+    drop(conn);
+    let pruned = ml_connector::ops::retention::prune(&pool, 90)
+        .await
+        .unwrap();
+    assert_eq!(pruned.finished_runs, 3, "{pruned:?}");
+    let mut kept: Vec<String> = sqlx::query_scalar(
+        "SELECT kind || ':' || business_key FROM workflows WHERE kind <> 'probe' ORDER BY 1",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    kept.sort();
+    assert_eq!(
+        kept,
+        vec![
+            "order:0000042",
+            "orders_poll:failed",
+            "orders_poll:recent",
+            "orders_probe:new"
+        ]
+    );
+    let orphans: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM workflow_events e WHERE NOT EXISTS (SELECT 1 FROM workflows w WHERE w.id = e.workflow_id)",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(orphans, 0, "their events went with them");
 }
 
 /// The embedded PostgreSQL accepts only its superuser's random password, kept in a 0600 file the

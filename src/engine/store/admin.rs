@@ -283,3 +283,33 @@ pub async fn prune_finished_events(
     .await?
     .rows_affected())
 }
+
+/// Finished workflows of `kinds` last changed before `before`, with their audit events, at most
+/// `limit` of them: for kinds whose rows are only a schedule's runs (keyed by schedule slots, never
+/// looked up again), so they do not pile up forever. Business workflows (orders, shipments) are
+/// never passed here: their rows are what makes their keys idempotent.
+pub async fn prune_finished_runs(
+    pool: &PgPool,
+    kinds: &[&str],
+    before: chrono::DateTime<chrono::Utc>,
+    limit: i64,
+) -> Result<u64, StoreError> {
+    let n: i64 = sqlx::query_scalar(
+        "WITH gone AS (
+            DELETE FROM workflows WHERE id IN (
+                SELECT id FROM workflows
+                 WHERE kind = ANY($1) AND status IN ('completed', 'cancelled') AND updated_at < $2
+                 LIMIT $3)
+            RETURNING id
+         ), events AS (
+            DELETE FROM workflow_events e USING gone WHERE e.workflow_id = gone.id
+         )
+         SELECT count(*) FROM gone",
+    )
+    .bind(kinds)
+    .bind(before)
+    .bind(limit)
+    .fetch_one(pool)
+    .await?;
+    Ok(n as u64)
+}
