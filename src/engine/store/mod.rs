@@ -17,8 +17,8 @@ mod hot;
 mod read;
 
 pub use admin::{
-    analyze, append_event, cancel, prune_finished_events, prune_finished_runs, purge_kind, restart, rewind, signal,
-    signal_keys,
+    analyze, append_event, cancel, prune_finished_events, prune_finished_runs, purge_kind, restart,
+    rewind, signal, signal_keys,
 };
 pub use history::{count_moves, open_items, recovered_since, OpenItem};
 pub use hot::{claim, complete, create, create_many, heartbeat, release, rescue_expired};
