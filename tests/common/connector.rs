@@ -23,6 +23,17 @@ pub struct Connector {
     pub master_key: String,
 }
 
+/// Sage's ship-via `UPS GROUND` as ShipStation's UPS Ground (what the test orders ship by).
+pub fn map_ups_ground(s: &mut Settings) {
+    s.mappings.ship_via.insert(
+        "UPS GROUND".into(),
+        connections::ShipViaMapping {
+            carrier_code: Some("ups".into()),
+            service_code: Some("ups_ground".into()),
+        },
+    );
+}
+
 pub async fn start(ss_cfg: SimConfig) -> Connector {
     start_with_batch_window(ss_cfg, Duration::from_millis(1500)).await
 }

@@ -414,13 +414,7 @@ async fn the_daily_digest_goes_out_once_a_day_with_the_days_figures() {
         }];
         s.notify.digest_at = "off".into();
         s.tracking.invoice_check_secs = 1;
-        s.mappings.ship_via.insert(
-            "UPS GROUND".into(),
-            connections::ShipViaMapping {
-                carrier_code: Some("ups".into()),
-                service_code: Some("ups_ground".into()),
-            },
-        );
+        common::connector::map_ups_ground(s);
     })
     .await;
     set_secret(&c, "notify_ops", &format!("{base}/hook")).await;

@@ -10,7 +10,6 @@ use std::time::Duration;
 
 use common::connector::Connector;
 use common::sage100::{control, enter_order};
-use ml_connector::connections::ShipViaMapping;
 use ml_connector::engine::worker::{PoolConfig, WorkerPool};
 use ml_connector::engine::Shutdown;
 use ml_connector::sim::shipstation::{Behaviour, OrderUpdate, SimConfig};
@@ -24,13 +23,7 @@ async fn started(behaviour: Behaviour) -> (Connector, Shutdown) {
     })
     .await;
     c.update_settings(|s| {
-        s.mappings.ship_via.insert(
-            "UPS GROUND".into(),
-            ShipViaMapping {
-                carrier_code: Some("ups".into()),
-                service_code: Some("ups_ground".into()),
-            },
-        );
+        common::connector::map_ups_ground(s);
     })
     .await;
     let shutdown = Shutdown::new();

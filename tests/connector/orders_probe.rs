@@ -10,7 +10,6 @@ use serde_json::{json, Value};
 use crate::common;
 use common::connector::Connector;
 use common::sage100::enter_order;
-use ml_connector::connections::ShipViaMapping;
 use ml_connector::engine::worker::{PoolConfig, WorkerPool};
 use ml_connector::engine::Shutdown;
 use ml_connector::sim::shipstation::SimConfig;
@@ -61,13 +60,7 @@ fn order() -> Value {
 async fn a_probe_starts_a_poll_only_when_an_order_changed() {
     let c = common::connector::start(SimConfig::default()).await;
     c.update_settings(|s| {
-        s.mappings.ship_via.insert(
-            "UPS GROUND".into(),
-            ShipViaMapping {
-                carrier_code: Some("ups".into()),
-                service_code: Some("ups_ground".into()),
-            },
-        );
+        common::connector::map_ups_ground(s);
     })
     .await;
     let first = enter_order(&c.sage, order()).await;

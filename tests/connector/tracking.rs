@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use common::connector::Connector;
 use common::sage100::{control, enter_order, invoice, rows};
-use ml_connector::connections::ShipViaMapping;
 use ml_connector::engine::worker::{PoolConfig, WorkerPool};
 use ml_connector::engine::Shutdown;
 use ml_connector::sim::shipstation::SimConfig;
@@ -28,13 +27,7 @@ async fn started(n: usize) -> (Connector, Vec<String>, Shutdown, String) {
     c.update_settings(move |s| {
         s.tracking.webhook_base_url = Some(api_for_settings);
         s.tracking.invoice_check_secs = 1;
-        s.mappings.ship_via.insert(
-            "UPS GROUND".into(),
-            ShipViaMapping {
-                carrier_code: Some("ups".into()),
-                service_code: Some("ups_ground".into()),
-            },
-        );
+        common::connector::map_ups_ground(s);
     })
     .await;
     let mut numbers = Vec::new();
