@@ -476,6 +476,16 @@ pub enum ConnectionCommand {
         name: String,
         #[arg(long, value_parser = ["orders", "inventory", "shipments"])]
         feed: String,
+        /// Show what the sync would send (orders: each changed order as it would be posted, or
+        /// why it would be skipped or refused) without changing anything in either system.
+        #[arg(long)]
+        dry_run: bool,
+        /// With --dry-run: the preview as one JSON object.
+        #[arg(long, requires = "dry_run")]
+        json: bool,
+        /// With --dry-run: at most this many orders.
+        #[arg(long, default_value_t = 100, requires = "dry_run")]
+        limit: usize,
     },
     /// Check every endpoint of a connection: Sage SOAP, the agent, ShipStation V1 and V2.
     Test {

@@ -199,7 +199,34 @@ pub async fn run(global: &GlobalArgs, cmd: &ConnectionCommand) -> anyhow::Result
             }
             db.close().await;
         }
-        ConnectionCommand::Sync { name, feed } => {
+        ConnectionCommand::Sync {
+            name,
+            feed,
+            dry_run: true,
+            json: as_json,
+            limit,
+        } => {
+            anyhow::ensure!(
+                feed == "orders",
+                "--dry-run previews the orders feed only (inventory and shipments: not yet)"
+            );
+            let workflows = global.load_workflows()?;
+            let db = open(global).await?;
+            let c = conns::get(&db.pool, name).await?;
+            let preview =
+                ml_connector::flows::preview::orders(&workflows.deps, &db.pool, c.id, *limit)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("{e}"))
+                    .context("orders preview");
+            db.close().await;
+            let preview = preview?;
+            if *as_json {
+                println!("{}", serde_json::to_string(&preview)?);
+            } else {
+                print_orders_preview(&preview);
+            }
+        }
+        ConnectionCommand::Sync { name, feed, .. } => {
             let workflows = global.load_workflows()?;
             let db = open(global).await?;
             let c = conns::get(&db.pool, name).await?;
@@ -250,4 +277,49 @@ pub async fn keys(global: &GlobalArgs, cmd: &KeysCommand) -> anyhow::Result<()> 
         }
     }
     Ok(())
+}
+
+/// The orders preview for a person: one line per order, the problems under a refused one.
+fn print_orders_preview(p: &ml_connector::flows::preview::OrdersPreview) {
+    use ml_connector::flows::preview::OrderPreview;
+    println!(
+        "{}: {} changed order(s) since {} (dry run: nothing sent, nothing saved){}",
+        p.connection,
+        p.orders.len(),
+        p.since,
+        if p.more { ", more waiting" } else { "" }
+    );
+    for o in &p.orders {
+        match o {
+            OrderPreview::Post {
+                sales_order_no,
+                update,
+                order,
+            } => println!(
+                "{sales_order_no}  {}  {} line(s), ship to {}",
+                if *update { "update" } else { "create" },
+                order.lines.len(),
+                order.ship_to.name.as_deref().unwrap_or("?")
+            ),
+            OrderPreview::Skip {
+                sales_order_no,
+                reason,
+            } => println!("{sales_order_no}  skip    {reason}"),
+            OrderPreview::Fail {
+                sales_order_no,
+                problems,
+            } => {
+                println!("{sales_order_no}  FAIL");
+                for p in problems {
+                    println!("    {p}");
+                }
+            }
+            OrderPreview::Gone { sales_order_no } => {
+                println!("{sales_order_no}  gone    no longer on file in Sage")
+            }
+        }
+    }
+    for s in &p.skipped {
+        println!("skipped record: {s}");
+    }
 }

@@ -12,6 +12,7 @@ pub mod order;
 pub mod order_mapping;
 pub mod orders_poll;
 pub mod orders_probe;
+pub mod preview;
 pub mod shipment;
 pub mod shipment_intake;
 pub mod shipments_poll;

@@ -50,6 +50,44 @@ impl Query {
         )
     }
 
+    /// A dry run of a feed (orders only for now): what the next sync would send, each changed
+    /// order as it would be posted (create or update) or why it would be skipped or refused, read
+    /// through the agent with nothing sent or saved (JSON, as `connection sync --dry-run --json`).
+    /// Operators: it costs Sage agent calls.
+    #[graphql(complexity = 100)]
+    async fn preview(
+        &self,
+        ctx: &Context<'_>,
+        connection: String,
+        feed: super::types::Feed,
+        #[graphql(default = 100)] first: i32,
+    ) -> Result<async_graphql::Json<serde_json::Value>> {
+        super::require(ctx, crate::ops::tokens::Role::Operator)?;
+        if feed != super::types::Feed::Orders {
+            return Err(error(
+                "NOT_AVAILABLE",
+                "a dry run previews the orders feed only (inventory and shipments: not yet)",
+            ));
+        }
+        let st = state(ctx)?;
+        let c = crate::connections::get(&st.engine.pool, &connection)
+            .await
+            .map_err(|e| error("NOT_FOUND", e.to_string()))?;
+        let deps = crate::flows::deps::FlowDeps::new(
+            st.vault.as_deref().cloned(),
+            crate::flows::deps::FlowTuning::default(),
+        );
+        let preview = crate::flows::preview::orders(
+            &deps,
+            &st.engine.pool,
+            c.id,
+            first.clamp(1, 500) as usize,
+        )
+        .await
+        .map_err(|e| error("PREVIEW_FAILED", e.to_string()))?;
+        Ok(async_graphql::Json(serde_json::to_value(preview)?))
+    }
+
     /// Workflows, newest first (Relay connection; at most 500 a page).
     #[graphql(complexity = "1 + (first.clamp(1, 500) as usize).saturating_mul(child_complexity)")]
     async fn workflows(

@@ -173,3 +173,121 @@ async fn a_probe_starts_a_poll_only_when_an_order_changed() {
     c.update_settings(|s| s.polls.orders_probe_secs = 0).await;
     assert_eq!(probe_spec(&c).await, None);
 }
+
+/// `connection sync --feed orders --dry-run` through the real binary: each changed order as it
+/// would be posted (create or update) or refused with its sentences, and nothing changes anywhere:
+/// no workflow, no watermark, nothing in ShipStation.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dry_run_shows_what_the_next_orders_sync_would_send_and_changes_nothing() {
+    let c = common::connector::start(SimConfig::default()).await;
+    c.update_settings(common::connector::map_ups_ground).await;
+    let good = enter_order(&c.sage, order()).await;
+    let mut bad_order = order();
+    bad_order["ShipToCountryCode"] = json!("QQQ");
+    let bad = enter_order(&c.sage, bad_order).await;
+    let dry_run = |extra: &'static [&'static str]| {
+        let mut cmd = tokio::process::Command::new(common::binary());
+        cmd.args([
+            "connection",
+            "sync",
+            "acme",
+            "--feed",
+            "orders",
+            "--dry-run",
+        ])
+        .args(extra)
+        .env("DATABASE_URL", &c.url)
+        .env("ML_CONNECTOR_MASTER_KEY", &c.master_key);
+        async move {
+            let out = cmd.output().await.unwrap();
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            String::from_utf8(out.stdout).unwrap()
+        }
+    };
+    let v: Value = serde_json::from_str(&dry_run(&["--json"]).await).unwrap();
+    let orders = v["orders"].as_array().unwrap();
+    assert_eq!(orders.len(), 2, "{v}");
+    let of = |no: &str| {
+        orders
+            .iter()
+            .find(|o| o["sales_order_no"] == no)
+            .unwrap()
+            .clone()
+    };
+    let g = of(&good);
+    assert_eq!(
+        (g["action"].as_str(), g["update"].as_bool()),
+        (Some("post"), Some(false)),
+        "{g}"
+    );
+    assert_eq!(g["order"]["number"], json!(good), "{g}");
+    assert_eq!(g["order"]["lines"][0]["quantity"], 3, "{g}");
+    let b = of(&bad);
+    assert_eq!(b["action"], "fail", "{b}");
+    assert!(
+        b["problems"][0]
+            .as_str()
+            .unwrap()
+            .contains("\"QQQ\" is not an ISO 3166 country code"),
+        "{b}"
+    );
+    // The same through GraphQL, for operators.
+    let api = c.start_api().await;
+    let gql = |role| {
+        let (api, pool) = (api.clone(), c.pool.clone());
+        async move {
+            let token = ml_connector::ops::tokens::create(&pool, "t", role)
+                .await
+                .unwrap();
+            reqwest::Client::new()
+                .post(format!("{api}/graphql"))
+                .bearer_auth(token)
+                .json(&json!({"query": "{ preview(connection: \"acme\", feed: ORDERS) }"}))
+                .send()
+                .await
+                .unwrap()
+                .json::<Value>()
+                .await
+                .unwrap()
+        }
+    };
+    use ml_connector::ops::tokens::Role;
+    let r = gql(Role::Viewer).await;
+    assert_eq!(r["errors"][0]["extensions"]["code"], "FORBIDDEN", "{r}");
+    let r = gql(Role::Operator).await;
+    assert_eq!(r["data"]["preview"]["orders"], v["orders"], "{r}");
+    let text = dry_run(&[]).await;
+    assert!(
+        text.contains(&format!("{good}  create  1 line(s)")),
+        "{text}"
+    );
+    assert!(text.contains(&format!("{bad}  FAIL")), "{text}");
+    // Nothing happened anywhere.
+    assert_eq!(c.count("SELECT count(*) FROM workflows").await, 0);
+    assert_eq!(c.count("SELECT count(*) FROM cursors").await, 0);
+    assert!(c.ss_orders().await.is_empty());
+
+    // After a real sync: nothing new; a change in Sage previews as an update.
+    let shutdown = Shutdown::new();
+    let workers = WorkerPool::spawn(c.engine.clone(), pool_config(), shutdown.clone());
+    let poll = c.poll("real").await;
+    c.settle(poll).await;
+    shutdown.trigger();
+    workers.join().await;
+    let v: Value = serde_json::from_str(&dry_run(&["--json"]).await).unwrap();
+    assert_eq!(v["orders"], json!([]), "{v}");
+    common::sage100::control(
+        &c.sage,
+        reqwest::Method::POST,
+        &format!("ABC/orders/{good}"),
+        json!({"CustomerPONo": "PO-CHANGED"}),
+    )
+    .await;
+    let v: Value = serde_json::from_str(&dry_run(&["--json"]).await).unwrap();
+    assert_eq!(v["orders"][0]["sales_order_no"], json!(good), "{v}");
+    assert_eq!(v["orders"][0]["update"], true, "{v}");
+}
