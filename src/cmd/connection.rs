@@ -207,23 +207,30 @@ pub async fn run(global: &GlobalArgs, cmd: &ConnectionCommand) -> anyhow::Result
             limit,
         } => {
             anyhow::ensure!(
-                feed == "orders",
-                "--dry-run previews the orders feed only (inventory and shipments: not yet)"
+                feed != "shipments",
+                "--dry-run previews the orders and inventory feeds (shipments only read ShipStation)"
             );
             let workflows = global.load_workflows()?;
             let db = open(global).await?;
             let c = conns::get(&db.pool, name).await?;
-            let preview =
-                ml_connector::flows::preview::orders(&workflows.deps, &db.pool, c.id, *limit)
+            let deps = &workflows.deps;
+            let preview = if feed == "orders" {
+                ml_connector::flows::preview::orders(deps, &db.pool, c.id, *limit)
                     .await
-                    .map_err(|e| anyhow::anyhow!("{e}"))
-                    .context("orders preview");
-            db.close().await;
-            let preview = preview?;
-            if *as_json {
-                println!("{}", serde_json::to_string(&preview)?);
+                    .map(Preview::Orders)
             } else {
-                print_orders_preview(&preview);
+                ml_connector::flows::preview::inventory(deps, &db.pool, c.id)
+                    .await
+                    .map(Preview::Inventory)
+            }
+            .map_err(|e| anyhow::anyhow!("{e}"))
+            .with_context(|| format!("{feed} preview"));
+            db.close().await;
+            match (preview?, *as_json) {
+                (Preview::Orders(p), true) => println!("{}", serde_json::to_string(&p)?),
+                (Preview::Inventory(p), true) => println!("{}", serde_json::to_string(&p)?),
+                (Preview::Orders(p), false) => print_orders_preview(&p),
+                (Preview::Inventory(p), false) => print_inventory_preview(name, &p),
             }
         }
         ConnectionCommand::Sync { name, feed, .. } => {
@@ -277,6 +284,31 @@ pub async fn keys(global: &GlobalArgs, cmd: &KeysCommand) -> anyhow::Result<()> 
         }
     }
     Ok(())
+}
+
+enum Preview {
+    Orders(ml_connector::flows::preview::OrdersPreview),
+    Inventory(ml_connector::flows::preview::InventoryPreview),
+}
+
+/// The inventory preview for a person: one line per level that would change.
+fn print_inventory_preview(name: &str, p: &ml_connector::flows::preview::InventoryPreview) {
+    println!(
+        "{name}: {} of {} stock level(s) would change{} (dry run: nothing sent, nothing saved)",
+        p.changes.len(),
+        p.levels_compared,
+        if p.full_resync { ", a full resync" } else { "" }
+    );
+    for c in &p.changes {
+        let from = c.from.map_or("none".to_string(), |f| f.to_string());
+        println!(
+            "{:<20} warehouse {:<4} {} → {}  ({})",
+            c.sku, c.warehouse, from, c.to, c.location
+        );
+    }
+    for s in &p.skipped {
+        println!("skipped: {s}");
+    }
 }
 
 /// The orders preview for a person: one line per order, the problems under a refused one.

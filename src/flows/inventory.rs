@@ -60,12 +60,30 @@ async fn copied_levels(
     Ok(out)
 }
 
-/// The inventory location of a Sage warehouse, creating it in ShipStation on first use if allowed.
+/// Where a level goes: an existing inventory location, or one the sync would create (dry run).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+enum Location {
+    Known(String),
+    ToCreate(String),
+}
+
+impl Location {
+    fn id(&self) -> String {
+        match self {
+            Location::Known(id) => id.clone(),
+            Location::ToCreate(code) => format!("(a new location for Sage warehouse {code})"),
+        }
+    }
+}
+
+/// The inventory location of a Sage warehouse, creating it in ShipStation on first use if allowed
+/// (a dry run creates nothing: it names the location it would create).
 async fn location_of(
-    input: &StepInput,
+    pool: &PgPool,
     clients: &ConnectionClients,
     code: &str,
-) -> Result<String, StepError> {
+    dry_run: bool,
+) -> Result<Location, StepError> {
     let settings = &clients.connection.settings;
     let Some(mapping) = settings.mappings.warehouses.get(code) else {
         return Err(StepError::fatal(format!(
@@ -74,10 +92,13 @@ async fn location_of(
         )));
     };
     if let Some(loc) = &mapping.inventory_location_id {
-        return Ok(loc.clone());
+        return Ok(Location::Known(loc.clone()));
     }
     if !settings.inventory.create_locations {
         return Err(StepError::fatal(format!("Sage warehouse {code} is mapped without inventory_location_id, and inventory.create_locations is off")));
+    }
+    if dry_run {
+        return Ok(Location::ToCreate(code.to_string()));
     }
     let (warehouse, location) = clients
         .fulfilment
@@ -88,7 +109,7 @@ async fn location_of(
         )
         .await?;
     // Remember them on the connection (re-read so concurrent edits are kept).
-    let mut current = connections::get(&input.db, &clients.connection.name)
+    let mut current = connections::get(pool, &clients.connection.name)
         .await
         .map_err(db)?;
     let m = current
@@ -99,22 +120,41 @@ async fn location_of(
         .or_default();
     m.inventory_warehouse_id = Some(warehouse);
     m.inventory_location_id = Some(location.clone());
-    connections::update_settings(&input.db, &current.name, &current.settings)
+    connections::update_settings(pool, &current.name, &current.settings)
         .await
         .map_err(db)?;
-    Ok(location)
+    Ok(Location::Known(location))
 }
 
-async fn plan(deps: FlowDeps, input: StepInput) -> StepResult {
-    let clients = deps.clients(&input.db, input.connection_id).await?;
+/// What a run would adjust, computed without writing anything of its own (only a location the
+/// sync may create is created, and not in a dry run): `plan` persists it, the dry run shows it.
+pub(crate) struct Plan {
+    full: bool,
+    cursor: Cursor,
+    /// The Sage rows read this run.
+    rows: Vec<StockLevel>,
+    levels_compared: usize,
+    /// (sku, location) → (Sage warehouse, quantity to set, ShipStation's on-hand now).
+    adjustments: BTreeMap<(String, String), (String, i64, Option<i64>)>,
+    clamped: Vec<String>,
+    added_back: i64,
+    skipped: Vec<String>,
+    kept_apart: Vec<SkippedRecord>,
+    unreadable: Vec<SkippedRecord>,
+}
+
+pub(crate) async fn compute_plan(
+    pool: &PgPool,
+    clients: &ConnectionClients,
+    dry_run: bool,
+) -> Result<Plan, StepError> {
     if !clients.fulfilment.offers_inventory() {
         return Err(StepError::fatal(
             "inventory sync needs the connection's ShipStation V2 API key (v2_key)",
         ));
     }
     let settings = clients.connection.settings.clone();
-    let pool = &input.db;
-    let c = input.connection_id;
+    let c = clients.connection.id;
     let stored = super::feed_state::load_cursor(pool, c, FEED).await?;
     let mut cursor: Cursor = stored
         .map(serde_json::from_value)
@@ -160,26 +200,29 @@ async fn plan(deps: FlowDeps, input: StepInput) -> StepResult {
         copy.insert((r.item.to_string(), r.warehouse.to_string()), r.clone());
     }
     // Every copied level's location, then ShipStation's stock at those locations.
-    let mut locations: HashMap<String, String> = HashMap::new();
+    let mut locations: HashMap<String, Location> = HashMap::new();
     for code in copy.keys().map(|(_, w)| w.clone()).collect::<BTreeSet<_>>() {
-        locations.insert(code.clone(), location_of(&input, &clients, &code).await?);
+        let loc = location_of(pool, clients, &code, dry_run).await?;
+        locations.insert(code.clone(), loc);
     }
     let mut remote: HashMap<(String, String), RemoteStock> = HashMap::new();
     let (mut kept_apart, mut unreadable): (Vec<SkippedRecord>, Vec<SkippedRecord>) =
         (vec![], vec![]);
     for loc in locations.values().collect::<BTreeSet<_>>() {
-        let at = clients.fulfilment.stock_at(loc).await?;
+        // A location still to be created holds nothing yet.
+        let Location::Known(id) = loc else { continue };
+        let at = clients.fulfilment.stock_at(id).await?;
         for l in at.levels {
-            remote.insert((l.sku.clone(), loc.clone()), l);
+            remote.insert((l.sku.clone(), id.clone()), l);
         }
         kept_apart.extend(at.kept_apart);
         unreadable.extend(at.skipped);
     }
     let mut clamped = Vec::new();
     let mut added_back = 0i64;
-    let mut planned: BTreeMap<(String, String), (String, i64, Option<i64>)> = BTreeMap::new();
+    let mut adjustments: BTreeMap<(String, String), (String, i64, Option<i64>)> = BTreeMap::new();
     for ((sku, code), level) in &copy {
-        let loc = locations[code].clone();
+        let loc = locations[code].id();
         let there = remote.get(&(sku.clone(), loc.clone()));
         let allocated = there.map_or(0, |r| r.allocated);
         let (qty, was_clamped) = stock_formula::pushed(&settings, level, allocated);
@@ -189,9 +232,32 @@ async fn plan(deps: FlowDeps, input: StepInput) -> StepResult {
         }
         let previous = there.map(|r| r.on_hand);
         if previous.unwrap_or(0) != qty || (previous.is_none() && qty > 0) {
-            planned.insert((sku.clone(), loc), (code.clone(), qty, previous));
+            adjustments.insert((sku.clone(), loc), (code.clone(), qty, previous));
         }
     }
+    if full {
+        cursor.last_full_resync = Some(now);
+    }
+    Ok(Plan {
+        full,
+        cursor,
+        levels_compared: copy.len(),
+        rows,
+        adjustments,
+        clamped,
+        added_back,
+        skipped,
+        kept_apart,
+        unreadable,
+    })
+}
+
+async fn plan(deps: FlowDeps, input: StepInput) -> StepResult {
+    let clients = deps.clients(&input.db, input.connection_id).await?;
+    let pool = &input.db;
+    let c = input.connection_id;
+    let p = compute_plan(pool, &clients, false).await?;
+    let planned = &p.adjustments;
     let (skus, locs): (Vec<String>, Vec<String>) = planned.keys().cloned().unzip();
     let codes: Vec<String> = planned.values().map(|v| v.0.clone()).collect();
     let qtys: Vec<i64> = planned.values().map(|v| v.1).collect();
@@ -211,25 +277,22 @@ async fn plan(deps: FlowDeps, input: StepInput) -> StepResult {
     .execute(&mut *tx)
     .await
     .map_err(db)?;
-    save_copy(&mut tx, c, &rows, full).await?;
+    save_copy(&mut tx, c, &p.rows, p.full).await?;
     super::skipped::audit(
         &mut tx,
         input.workflow_id,
         "inventory.plan",
         InventoryState::Plan.as_str(),
         "ShipStation inventory",
-        &unreadable,
+        &p.unreadable,
     )
     .await?;
-    if full {
-        cursor.last_full_resync = Some(now);
-    }
-    super::feed_state::save_cursor(&mut tx, c, FEED, &cursor).await?;
+    super::feed_state::save_cursor(&mut tx, c, FEED, &p.cursor).await?;
     tx.commit().await.map_err(db)?;
-    if !clamped.is_empty() {
+    if !p.clamped.is_empty() {
         tracing::warn!(
             connection = c,
-            count = clamped.len(),
+            count = p.clamped.len(),
             "inventory: negative available quantities clamped to 0"
         );
     }
@@ -240,13 +303,61 @@ async fn plan(deps: FlowDeps, input: StepInput) -> StepResult {
             .collect::<Vec<_>>()
     };
     Ok(Transition::to(InventoryState::Apply).with_detail(json!({
-        "full_resync": full, "rows_read": rows.len(), "levels_compared": copy.len(), "to_adjust": planned.len(),
-        "allocated_added_back": added_back,
-        "clamped_to_zero": clamped.iter().take(50).collect::<Vec<_>>(), "clamped_count": clamped.len(),
-        "skipped_records": skipped.iter().take(50).collect::<Vec<_>>(), "skipped_count": skipped.len(),
-        "kept_apart": names(&kept_apart), "kept_apart_count": kept_apart.len(),
-        "shipstation_rows_skipped": names(&unreadable), "shipstation_rows_skipped_count": unreadable.len(),
+        "full_resync": p.full, "rows_read": p.rows.len(), "levels_compared": p.levels_compared, "to_adjust": planned.len(),
+        "allocated_added_back": p.added_back,
+        "clamped_to_zero": p.clamped.iter().take(50).collect::<Vec<_>>(), "clamped_count": p.clamped.len(),
+        "skipped_records": p.skipped.iter().take(50).collect::<Vec<_>>(), "skipped_count": p.skipped.len(),
+        "kept_apart": names(&p.kept_apart), "kept_apart_count": p.kept_apart.len(),
+        "shipstation_rows_skipped": names(&p.unreadable), "shipstation_rows_skipped_count": p.unreadable.len(),
     })))
+}
+
+/// One level the next inventory sync would set.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct StockChange {
+    pub sku: String,
+    pub warehouse: String,
+    pub location: String,
+    /// ShipStation's on-hand now (none: no record there yet).
+    pub from: Option<i64>,
+    pub to: i64,
+}
+
+/// What the next inventory sync would set, with no side effect.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct InventoryPreview {
+    pub full_resync: bool,
+    pub levels_compared: usize,
+    pub changes: Vec<StockChange>,
+    /// Sage records the agent could not hand over, and ShipStation rows that could not be read.
+    pub skipped: Vec<String>,
+}
+
+pub(crate) fn preview_of(p: Plan) -> InventoryPreview {
+    InventoryPreview {
+        full_resync: p.full,
+        levels_compared: p.levels_compared,
+        changes: p
+            .adjustments
+            .into_iter()
+            .map(|((sku, location), (warehouse, to, from))| StockChange {
+                sku,
+                warehouse,
+                location,
+                from,
+                to,
+            })
+            .collect(),
+        skipped: p
+            .skipped
+            .into_iter()
+            .chain(
+                p.unreadable
+                    .iter()
+                    .map(|s| format!("{}: {}", s.record, s.problem)),
+            )
+            .collect(),
+    }
 }
 
 /// Keep the copy of Sage's levels: this run's rows; after a full read, only those.

@@ -1,12 +1,14 @@
-//! A dry run of the orders feed: what the next orders poll would find and what each order would
-//! become in ShipStation (the mapped order, or the sentences it would fail with), read through the
-//! same agent calls and mapping as the flow, with no side effect: no watermark saved, no workflow
-//! created, nothing sent to ShipStation, nothing written to Sage.
+//! Dry runs. Orders: what the next orders poll would find and what each order would become in
+//! ShipStation (the mapped order, or the sentences it would fail with). Inventory: each stock level
+//! the next sync would set, old → new. Both read through the same calls and rules as the flows,
+//! with no side effect: no watermark or copy saved, no workflow created, nothing sent to
+//! ShipStation (not even a location the sync would create), nothing written to Sage.
 
 use serde::Serialize;
 use sqlx::PgPool;
 
 use super::deps::FlowDeps;
+pub use super::inventory::{InventoryPreview, StockChange};
 use super::kinds::Kind;
 use super::order_mapping::{map_order, Contact, Mapped};
 use super::orders_poll::load_tracker;
@@ -124,4 +126,15 @@ pub async fn orders(
         more,
         skipped,
     })
+}
+
+/// What the next inventory sync would set.
+pub async fn inventory(
+    deps: &FlowDeps,
+    pool: &PgPool,
+    connection_id: i64,
+) -> Result<InventoryPreview, StepError> {
+    let clients = deps.clients(pool, connection_id).await?;
+    let plan = super::inventory::compute_plan(pool, &clients, true).await?;
+    Ok(super::inventory::preview_of(plan))
 }

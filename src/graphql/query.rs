@@ -50,9 +50,10 @@ impl Query {
         )
     }
 
-    /// A dry run of a feed (orders only for now): what the next sync would send, each changed
-    /// order as it would be posted (create or update) or why it would be skipped or refused, read
-    /// through the agent with nothing sent or saved (JSON, as `connection sync --dry-run --json`).
+    /// A dry run of the orders or inventory feed: what the next sync would send — each changed
+    /// order as it would be posted (create or update) or why it would be skipped or refused; each
+    /// stock level old → new — with nothing sent or saved (JSON, as `connection sync --dry-run
+    /// --json`).
     /// Operators: it costs Sage agent calls.
     #[graphql(complexity = 100)]
     async fn preview(
@@ -63,10 +64,10 @@ impl Query {
         #[graphql(default = 100)] first: i32,
     ) -> Result<async_graphql::Json<serde_json::Value>> {
         super::require(ctx, crate::ops::tokens::Role::Operator)?;
-        if feed != super::types::Feed::Orders {
+        if feed == super::types::Feed::Shipments {
             return Err(error(
                 "NOT_AVAILABLE",
-                "a dry run previews the orders feed only (inventory and shipments: not yet)",
+                "a dry run previews the orders and inventory feeds (shipments only read ShipStation)",
             ));
         }
         let st = state(ctx)?;
@@ -77,15 +78,18 @@ impl Query {
             st.vault.as_deref().cloned(),
             crate::flows::deps::FlowTuning::default(),
         );
-        let preview = crate::flows::preview::orders(
-            &deps,
-            &st.engine.pool,
-            c.id,
-            first.clamp(1, 500) as usize,
-        )
-        .await
+        let pool = &st.engine.pool;
+        let preview = if feed == super::types::Feed::Orders {
+            crate::flows::preview::orders(&deps, pool, c.id, first.clamp(1, 500) as usize)
+                .await
+                .map(serde_json::to_value)
+        } else {
+            crate::flows::preview::inventory(&deps, pool, c.id)
+                .await
+                .map(serde_json::to_value)
+        }
         .map_err(|e| error("PREVIEW_FAILED", e.to_string()))?;
-        Ok(async_graphql::Json(serde_json::to_value(preview)?))
+        Ok(async_graphql::Json(preview?))
     }
 
     /// Workflows, newest first (Relay connection; at most 500 a page).

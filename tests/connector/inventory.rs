@@ -596,3 +596,109 @@ async fn lots_are_summed_and_other_conditions_kept_apart() {
     assert_eq!(detail["kept_apart_count"], 1, "{detail}");
     r.stop().await;
 }
+
+/// `connection sync --feed inventory --dry-run --json` through the real binary.
+async fn dry_run(c: &common::connector::Connector) -> serde_json::Value {
+    let out = tokio::process::Command::new(common::binary())
+        .args([
+            "connection",
+            "sync",
+            "acme",
+            "--feed",
+            "inventory",
+            "--dry-run",
+            "--json",
+        ])
+        .env("DATABASE_URL", &c.url)
+        .env("ML_CONNECTOR_MASTER_KEY", &c.master_key)
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// The inventory dry run shows each level old → new exactly as the sync then sets it, and changes
+/// nothing: no location created, no adjustment sent, no copy or watermark saved.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dry_run_shows_each_level_the_sync_would_set_and_changes_nothing() {
+    let r = rig().await;
+    r.set_stock(&[
+        (sku(1), "000", 10, 2),
+        (sku(2), "000", 5, 0),
+        (sku(3), "EST", 7, 1),
+    ]);
+    let v = dry_run(&r.c).await;
+    let changes = v["changes"].as_array().unwrap().clone();
+    // The seeded items and the three set here, each once (a first run pushes every level).
+    assert_eq!(
+        changes.len() as u64,
+        v["levels_compared"].as_u64().unwrap(),
+        "{v}"
+    );
+    let to = |s: &str, wh: &str| {
+        changes
+            .iter()
+            .find(|c| c["sku"] == s && c["warehouse"] == wh)
+            .map(|c| c["to"].clone())
+    };
+    assert_eq!(
+        to(&sku(1), "000"),
+        Some(json!(8)),
+        "on hand 10, 2 on sales orders: {v}"
+    );
+    assert_eq!(to(&sku(2), "000"), Some(json!(5)));
+    assert_eq!(to(&sku(3), "EST"), Some(json!(6)));
+    assert_eq!(v["full_resync"], true);
+    assert!(changes.iter().all(|c| c["from"].is_null()), "{v}");
+    assert!(
+        changes.iter().all(|c| c["location"]
+            .as_str()
+            .unwrap()
+            .starts_with("(a new location")),
+        "no location is created by a dry run: {v}"
+    );
+    let conn = ml_connector::connections::get(&r.c.pool, "acme")
+        .await
+        .unwrap();
+    assert!(conn.settings.mappings.warehouses["000"]
+        .inventory_location_id
+        .is_none());
+    assert_eq!(r.adjust_calls().await, 0);
+    for table in ["inventory_sage_levels", "cursors", "workflows"] {
+        assert_eq!(
+            r.c.count(&format!("SELECT count(*) FROM {table}")).await,
+            0,
+            "{table}"
+        );
+    }
+
+    // The sync sets exactly what the dry run showed.
+    let run = r.run("first").await;
+    assert_eq!(run.status, "completed");
+    let levels = r.levels().await;
+    for c in &changes {
+        let key = (
+            c["sku"].as_str().unwrap().to_string(),
+            c["warehouse"].as_str().unwrap().to_string(),
+        );
+        assert_eq!(Some(&c["to"].as_i64().unwrap()), levels.get(&key), "{c}");
+    }
+
+    // One level changed in Sage: the dry run shows it alone, old → new, at the real location.
+    r.set_stock(&[(sku(2), "000", 9, 0)]);
+    let calls = r.adjust_calls().await;
+    let v = dry_run(&r.c).await;
+    let changes = v["changes"].as_array().unwrap();
+    assert_eq!(changes.len(), 1, "{v}");
+    assert_eq!(changes[0]["sku"], json!(sku(2)));
+    assert_eq!(changes[0]["from"], 5);
+    assert_eq!(changes[0]["to"], 9);
+    assert_eq!(changes[0]["location"], json!(r.location("000").await));
+    assert_eq!(r.adjust_calls().await, calls, "nothing sent");
+    r.stop().await;
+}
