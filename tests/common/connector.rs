@@ -181,12 +181,13 @@ impl Connector {
             .collect()
     }
 
-    /// Run one ShipStation shipments poll now and wait for it to finish.
-    pub async fn shipments_poll(&self, label: &str) {
+    /// Start one workflow of `kind` now (as the scheduler would; key `test-<label>`) and wait
+    /// until it completed; returns its id.
+    pub async fn run_now(&self, kind: &str, label: &str) -> i64 {
         let (id, _) = self
             .engine
             .start_workflow(
-                "shipments_poll",
+                kind,
                 self.connection_id,
                 &format!("test-{label}"),
                 serde_json::json!({}),
@@ -195,11 +196,17 @@ impl Connector {
             .await
             .unwrap();
         super::eventually(
-            "shipments poll finished",
+            &format!("{kind} finished"),
             Duration::from_secs(60),
             || async { (super::status_of(&self.pool, id).await == "completed").then_some(()) },
         )
         .await;
+        id
+    }
+
+    /// Run one ShipStation shipments poll now and wait for it to finish.
+    pub async fn shipments_poll(&self, label: &str) {
+        self.run_now("shipments_poll", label).await;
     }
 
     /// Serve the HTTP API (webhooks) on a loopback port; returns its base URL.
@@ -208,6 +215,7 @@ impl Connector {
         let app = ml_connector::api::router(ml_connector::api::ApiState::new(
             self.engine.clone(),
             Some(std::sync::Arc::new(vault)),
+            None,
         ));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();

@@ -123,21 +123,16 @@ async fn set_secret(c: &Connector, name: &str, value: &str) {
 
 /// Run one alerts check now (as the scheduler would every notify.check_secs) and wait for it.
 async fn check(c: &Connector, n: u32) {
-    let (id, _) = c
-        .engine
-        .start_workflow(
-            "alerts_check",
-            c.connection_id,
-            &format!("test-{n}"),
-            json!({}),
-            "test",
-        )
-        .await
-        .unwrap();
-    common::eventually("alerts check finished", Duration::from_secs(30), || async {
-        (common::status_of(&c.pool, id).await == "completed").then_some(())
-    })
-    .await;
+    c.run_now("alerts_check", &n.to_string()).await;
+}
+
+/// A channel whose secret is its URL (webhook, Slack, Teams).
+fn hook(name: &str, kind: ChannelKind) -> Channel {
+    Channel {
+        name: name.into(),
+        kind,
+        smtp: None,
+    }
 }
 
 /// The webhook bodies received on `path` for `alert` with `event`.
@@ -158,21 +153,9 @@ async fn a_broken_connection_is_announced_once_and_cleared_once() {
     c.update_settings(|s| {
         s.notify.channels = vec![
             mail_channel(smtp_port),
-            Channel {
-                name: "ops".into(),
-                kind: ChannelKind::Webhook,
-                smtp: None,
-            },
-            Channel {
-                name: "chat".into(),
-                kind: ChannelKind::Slack,
-                smtp: None,
-            },
-            Channel {
-                name: "broken".into(),
-                kind: ChannelKind::Teams,
-                smtp: None,
-            },
+            hook("ops", ChannelKind::Webhook),
+            hook("chat", ChannelKind::Slack),
+            hook("broken", ChannelKind::Teams),
         ];
         s.notify.console_url = Some("https://console.example.com/".into());
         // The daily digest is its own test: here it would add a notice at some hours of the day.
@@ -407,11 +390,7 @@ async fn the_daily_digest_goes_out_once_a_day_with_the_days_figures() {
     let c = common::connector::start(SimConfig::default()).await;
     let (base, got) = receiver().await;
     c.update_settings(|s| {
-        s.notify.channels = vec![Channel {
-            name: "ops".into(),
-            kind: ChannelKind::Webhook,
-            smtp: None,
-        }];
+        s.notify.channels = vec![hook("ops", ChannelKind::Webhook)];
         s.notify.digest_at = "off".into();
         s.tracking.invoice_check_secs = 1;
         common::connector::map_ups_ground(s);
@@ -563,21 +542,9 @@ async fn alerts_test_prints_each_channels_result() {
     c.update_settings(|s| {
         s.notify.channels = vec![
             mail_channel(smtp_port),
-            Channel {
-                name: "ops".into(),
-                kind: ChannelKind::Webhook,
-                smtp: None,
-            },
-            Channel {
-                name: "teams".into(),
-                kind: ChannelKind::Teams,
-                smtp: None,
-            },
-            Channel {
-                name: "unset".into(),
-                kind: ChannelKind::Slack,
-                smtp: None,
-            },
+            hook("ops", ChannelKind::Webhook),
+            hook("teams", ChannelKind::Teams),
+            hook("unset", ChannelKind::Slack),
         ];
         s.notify.check_secs = 7;
     })

@@ -16,21 +16,7 @@ use ml_connector::sim::shipstation::SimConfig;
 
 /// Run one probe now (as the scheduler would) and return what it decided.
 async fn probe(c: &Connector, label: &str) -> Value {
-    let (id, _) = c
-        .engine
-        .start_workflow(
-            "orders_probe",
-            c.connection_id,
-            &format!("test-{label}"),
-            json!({}),
-            "test",
-        )
-        .await
-        .unwrap();
-    common::eventually("probe finished", Duration::from_secs(30), || async {
-        (common::status_of(&c.pool, id).await == "completed").then_some(())
-    })
-    .await;
+    let id = c.run_now("orders_probe", label).await;
     sqlx::query_scalar(
         "SELECT detail FROM workflow_events WHERE workflow_id = $1 AND event = 'step_succeeded'",
     )
