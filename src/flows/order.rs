@@ -132,14 +132,7 @@ async fn fetch(deps: FlowDeps, input: StepInput) -> StepResult {
             }
         }
     }
-    let items = clients.erp.items(&order.item_codes()).await?;
-    let contact = Contact {
-        phone: clients
-            .erp
-            .customer_phone(&order.ar_division, &order.customer_no)
-            .await?,
-    };
-    match map_order(settings, &clients.site, &order, &items, &contact) {
+    match map_from_sage(&clients, &order).await? {
         Ok(Mapped::Skip(why)) => {
             Ok(Transition::to(OrderState::Skipped).with_detail(json!({"skipped": why})))
         }
@@ -161,6 +154,28 @@ async fn fetch(deps: FlowDeps, input: StepInput) -> StepResult {
                 .with_detail(json!({"stamp": stamp(&order), "items": mapped.lines.len(), "status": mapped.status})))
         }
     }
+}
+
+/// What ShipStation would get for `order`: its items and the customer's telephone read through
+/// the agent, then the mapping (shared by `fetch` and the dry run).
+pub(crate) async fn map_from_sage(
+    clients: &ConnectionClients,
+    order: &SalesOrder,
+) -> Result<Result<Mapped, Vec<String>>, StepError> {
+    let items = clients.erp.items(&order.item_codes()).await?;
+    let contact = Contact {
+        phone: clients
+            .erp
+            .customer_phone(&order.ar_division, &order.customer_no)
+            .await?,
+    };
+    Ok(map_order(
+        &clients.connection.settings,
+        &clients.site,
+        order,
+        &items,
+        &contact,
+    ))
 }
 
 /// The order as mapped at fetch time (what post sends, and cancel re-sends as cancelled). A

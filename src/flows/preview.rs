@@ -10,7 +10,8 @@ use sqlx::PgPool;
 use super::deps::FlowDeps;
 pub use super::inventory::{InventoryPreview, StockChange};
 use super::kinds::Kind;
-use super::order_mapping::{map_order, Contact, Mapped};
+use super::order::map_from_sage;
+use super::order_mapping::Mapped;
 use super::orders_poll::load_tracker;
 use crate::domain::{OutboundOrder, SalesOrder};
 use crate::engine::store;
@@ -84,7 +85,6 @@ pub async fn orders(
             None => break,
         }
     }
-    let settings = &clients.connection.settings;
     let mut orders = Vec::new();
     for row in fresh {
         let no = row.no.to_string();
@@ -93,31 +93,22 @@ pub async fn orders(
             orders.push(OrderPreview::Gone { sales_order_no: no });
             continue;
         };
-        let items = clients.erp.items(&order.item_codes()).await?;
-        let contact = Contact {
-            phone: clients
-                .erp
-                .customer_phone(&order.ar_division, &order.customer_no)
-                .await?,
-        };
-        orders.push(
-            match map_order(settings, &clients.site, &order, &items, &contact) {
-                Ok(Mapped::Post(mapped)) => OrderPreview::Post {
-                    update: store::workflow_exists(pool, Kind::Order.as_str(), connection_id, &no)
-                        .await?,
-                    sales_order_no: no,
-                    order: mapped,
-                },
-                Ok(Mapped::Skip(reason)) => OrderPreview::Skip {
-                    sales_order_no: no,
-                    reason,
-                },
-                Err(problems) => OrderPreview::Fail {
-                    sales_order_no: no,
-                    problems,
-                },
+        orders.push(match map_from_sage(&clients, &order).await? {
+            Ok(Mapped::Post(mapped)) => OrderPreview::Post {
+                update: store::workflow_exists(pool, Kind::Order.as_str(), connection_id, &no)
+                    .await?,
+                sales_order_no: no,
+                order: mapped,
             },
-        );
+            Ok(Mapped::Skip(reason)) => OrderPreview::Skip {
+                sales_order_no: no,
+                reason,
+            },
+            Err(problems) => OrderPreview::Fail {
+                sales_order_no: no,
+                problems,
+            },
+        });
     }
     Ok(OrdersPreview {
         connection: clients.connection.name.clone(),
