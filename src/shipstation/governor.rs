@@ -115,7 +115,7 @@ impl Governor {
         .execute(&mut *tx)
         .await?;
         let row = sqlx::query(
-            "SELECT window_limit, remaining, window_ends_at, end_confirmed, in_flight, blocked_until,
+            "SELECT window_limit, remaining, window_ends_at, end_confirmed, blocked_until,
                     clock_timestamp()
                FROM rate_limits WHERE key_id = $1 FOR UPDATE",
         )
@@ -126,18 +126,9 @@ impl Governor {
         let remaining: i32 = row.get(1);
         let ends: DateTime<Utc> = row.get(2);
         let confirmed: bool = row.get(3);
-        let mut in_flight: i32 = row.get(4);
-        let blocked: Option<DateTime<Utc>> = row.get(5);
-        let now: DateTime<Utc> = row.get(6);
-        // Requests that cannot still be in flight (their worker died): their slots come back.
-        let reaped = sqlx::query(
-            "DELETE FROM rate_reservations WHERE key_id = $1 AND expires_at <= clock_timestamp()",
-        )
-        .bind(&self.key_id)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected() as i32;
-        in_flight = (in_flight - reaped).max(0);
+        let blocked: Option<DateTime<Utc>> = row.get(4);
+        let now: DateTime<Utc> = row.get(5);
+        let in_flight = live_reservations(&mut tx, &self.key_id).await?;
         let until = |t: DateTime<Utc>| (t - now).to_std().unwrap_or_default();
         if let Some(b) = blocked.filter(|b| *b > now) {
             tx.commit().await?;
@@ -151,7 +142,7 @@ impl Governor {
         } else if remaining > 0 {
             (remaining - 1, ends, confirmed)
         } else {
-            // The reaped slots are written back even when nothing is granted.
+            // The column mirrors the reservations (ops views), reaped ones too.
             sqlx::query("UPDATE rate_limits SET in_flight = $2 WHERE key_id = $1")
                 .bind(&self.key_id)
                 .bind(in_flight)
@@ -199,7 +190,7 @@ impl Governor {
     ) -> Result<(), sqlx::Error> {
         let mut tx = self.pool.begin().await?;
         let row = sqlx::query(
-            "SELECT remaining, window_ends_at, end_confirmed, in_flight, clock_timestamp()
+            "SELECT remaining, window_ends_at, end_confirmed, clock_timestamp()
                FROM rate_limits WHERE key_id = $1 FOR UPDATE",
         )
         .bind(&self.key_id)
@@ -208,17 +199,16 @@ impl Governor {
         let Some(row) = row else {
             return Ok(());
         };
-        // Reaped already (it outlived its time): its slot was given back then.
-        let mine = sqlx::query("DELETE FROM rate_reservations WHERE id = $1")
+        // Gone already if it outlived its time (reaped): then nothing is given back twice.
+        sqlx::query("DELETE FROM rate_reservations WHERE id = $1")
             .bind(reservation.0)
             .execute(&mut *tx)
-            .await?
-            .rows_affected() as i32;
+            .await?;
+        let in_flight = live_reservations(&mut tx, &self.key_id).await?;
         let mut remaining: i32 = row.get(0);
         let mut ends: DateTime<Utc> = row.get(1);
         let mut confirmed: bool = row.get(2);
-        let in_flight: i32 = (row.get::<i32, _>(3) - mine).max(0);
-        let now: DateTime<Utc> = row.get(4);
+        let now: DateTime<Utc> = row.get(3);
         let mut limit = self.limit as i32;
         if let Some(h) = headers {
             limit = h.limit as i32;
@@ -291,6 +281,22 @@ impl Governor {
             })
             .collect())
     }
+}
+
+/// The key's requests in flight: its reservations, once those that outlived their time (their
+/// worker died) are reaped. Counted, not kept as a number, so nothing can leave a slot held.
+async fn live_reservations(tx: &mut sqlx::PgConnection, key_id: &str) -> Result<i32, sqlx::Error> {
+    sqlx::query(
+        "DELETE FROM rate_reservations WHERE key_id = $1 AND expires_at <= clock_timestamp()",
+    )
+    .bind(key_id)
+    .execute(&mut *tx)
+    .await?;
+    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM rate_reservations WHERE key_id = $1")
+        .bind(key_id)
+        .fetch_one(&mut *tx)
+        .await?;
+    Ok(n as i32)
 }
 
 /// Counts a granted request or a 429 in the key's hourly usage (the daily digest's budget figures).
