@@ -8,19 +8,17 @@ use sqlx::PgPool;
 
 use super::OpsError;
 use crate::engine::store;
+use crate::flows::kinds::{Kind, OrderState};
 
 /// The workflow kinds whose failures a person fixes (the notifications' own are alerts of their own).
-const WORK_KINDS: &[&str] = &[
-    "order",
-    "orders_poll",
-    "inventory",
-    "shipment",
-    "shipments_poll",
-    "webhook",
+const WORK_KINDS: &[Kind] = &[
+    Kind::Order,
+    Kind::OrdersPoll,
+    Kind::Inventory,
+    Kind::Shipment,
+    Kind::ShipmentsPoll,
+    Kind::Webhook,
 ];
-
-/// The order state where a person must act.
-const MANUAL_STATE: &str = "manual_action";
 
 /// One API's share of its daily budget.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -89,13 +87,18 @@ pub async fn digest(
     rate_keys: &[String],
 ) -> Result<Digest, OpsError> {
     let from = to - Duration::hours(24);
-    let orders_moved =
-        store::count_moves(pool, connection_id, "order", Some("post"), None, from).await?;
+    let order = Kind::Order.as_str();
+    let kinds: Vec<&str> = WORK_KINDS.iter().map(|k| k.as_str()).collect();
+    let posted = Some(OrderState::Post.as_str());
+    let orders_moved = store::count_moves(pool, connection_id, order, posted, None, from).await?;
+    let shipped = Some(OrderState::Shipped.as_str());
     let tracking_written =
-        store::count_moves(pool, connection_id, "order", None, Some("shipped"), from).await?;
-    let (fixed, sample) = store::recovered_since(pool, connection_id, WORK_KINDS, from, 5).await?;
+        store::count_moves(pool, connection_id, order, None, shipped, from).await?;
+    let (fixed, sample) = store::recovered_since(pool, connection_id, &kinds, from, 5).await?;
+    // The order state where a person must act.
+    let manual = OrderState::ManualAction.as_str();
     let (failed_now, manual_now, oldest) =
-        store::open_items(pool, connection_id, WORK_KINDS, MANUAL_STATE).await?;
+        store::open_items(pool, connection_id, &kinds, manual).await?;
     Ok(Digest {
         connection: connection.to_string(),
         local_date,
