@@ -32,12 +32,20 @@ pub struct ApiState {
 }
 
 impl ApiState {
-    pub fn new(engine: crate::engine::Engine, vault: Option<Arc<Vault>>) -> Self {
+    pub fn new(
+        engine: crate::engine::Engine,
+        vault: Option<Arc<Vault>>,
+        deployment_channels: Option<Arc<crate::notify::DeploymentChannels>>,
+    ) -> Self {
         Self {
             pool: engine.pool.clone(),
             vault: vault.clone(),
             verifiers: Arc::default(),
-            schema: crate::graphql::schema(Some(crate::graphql::GqlState { engine, vault })),
+            schema: crate::graphql::schema(Some(crate::graphql::GqlState {
+                engine,
+                vault,
+                deployment_channels,
+            })),
         }
     }
 }

@@ -46,7 +46,7 @@ pub async fn serve(
 ) -> anyhow::Result<()> {
     let workflows = global.load_workflows()?;
     let vault = workflows.deps.vault.clone();
-    let deployment_channels = workflows.deps.deployment_channels.is_some();
+    let deployment_channels = workflows.deps.deployment_channels.clone();
     let db = Database::open(
         &global.db_target(),
         (args.worker.workers as u32 / 2 + 8).max(10),
@@ -54,7 +54,8 @@ pub async fn serve(
     .await?;
     let engine = workflows.into_engine(db.pool.clone());
 
-    let state = ml_connector::api::ApiState::new(engine.clone(), vault);
+    let state =
+        ml_connector::api::ApiState::new(engine.clone(), vault, deployment_channels.clone());
     let (main, metrics) = ml_connector::api::split_router(state);
     let servers = match &args.metrics_listen {
         Some(addr) => vec![
@@ -67,7 +68,7 @@ pub async fn serve(
     let owner = worker_identity("serve");
     let scheduler = Scheduler::new(
         engine.clone(),
-        ml_connector::flows::orders_poll::schedules(db.pool.clone(), deployment_channels),
+        ml_connector::flows::orders_poll::schedules(db.pool.clone(), deployment_channels.is_some()),
         Duration::from_secs(1),
         owner.clone(),
     );

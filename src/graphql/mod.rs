@@ -52,6 +52,8 @@ pub const MAX_SUBSCRIPTIONS_PER_SOCKET: usize = 10;
 pub struct GqlState {
     pub engine: Engine,
     pub vault: Option<Arc<Vault>>,
+    /// The deployment's notification channels as the service was started with.
+    pub deployment_channels: Option<Arc<crate::notify::DeploymentChannels>>,
 }
 
 /// Who is asking (per request).

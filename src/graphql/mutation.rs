@@ -149,14 +149,13 @@ impl Mutation {
     ) -> Result<Vec<NotificationCheck>> {
         require(ctx, Role::Operator)?;
         let st = ctx.data::<GqlState>()?;
-        // The deployment's channels as the service was started with (a bad file is a start-up
-        // error, so here it can only be gone or changed since: then it is left out).
-        let deployment = crate::notify::DeploymentChannels::from_env().ok().flatten();
         let results = ops::notify_test::test_notifications(
             &st.engine.pool,
             st.vault.as_deref(),
             connection.as_deref(),
-            deployment.as_ref().filter(|_| connection.is_none()),
+            st.deployment_channels
+                .as_deref()
+                .filter(|_| connection.is_none()),
         )
         .await
         .map_err(ops)?;

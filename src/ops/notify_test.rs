@@ -18,6 +18,20 @@ pub struct ChannelResult {
     pub error: Option<String>,
 }
 
+/// The sample notice: `what` names the kind of channel it proves.
+fn sample(connection: &str, what: &str, link: Option<String>) -> Notice {
+    Notice {
+        event: NoticeEvent::Test,
+        connection: connection.to_string(),
+        alert: "test".into(),
+        sentence: format!("a test notification: this {what} reaches you"),
+        since: Some(chrono::Utc::now()),
+        held_back: 0,
+        link,
+        lines: Vec::new(),
+    }
+}
+
 /// Send a sample through every channel of `connection` (or of every connection), then through
 /// the deployment's channels (shown as connection `deployment`).
 pub async fn test_notifications(
@@ -33,16 +47,7 @@ pub async fn test_notifications(
     let http = notify::client();
     let mut out = Vec::new();
     for c in &targets {
-        let sample = Notice {
-            event: NoticeEvent::Test,
-            connection: c.name.clone(),
-            alert: "test".into(),
-            sentence: "a test notification: this channel reaches you".into(),
-            since: Some(chrono::Utc::now()),
-            held_back: 0,
-            link: c.settings.notify.console_url.clone(),
-            lines: Vec::new(),
-        };
+        let sample = sample(&c.name, "channel", c.settings.notify.console_url.clone());
         for ch in &c.settings.notify.channels {
             let error = match vault {
                 None => Some("no vault configured (ML_CONNECTOR_MASTER_KEY)".to_string()),
@@ -62,27 +67,19 @@ pub async fn test_notifications(
             });
         }
     }
-    for ch in deployment.iter().flat_map(|d| d.channels.iter()) {
-        let d = deployment.expect("iterating its channels");
-        let sample = Notice {
-            event: NoticeEvent::Test,
-            connection: "deployment".into(),
-            alert: "test".into(),
-            sentence: "a test notification: this deployment channel reaches you".into(),
-            since: Some(chrono::Utc::now()),
-            held_back: 0,
-            link: d.console_url.clone(),
-            lines: Vec::new(),
-        };
-        out.push(ChannelResult {
-            connection: "deployment".into(),
-            channel: ch.name.clone(),
-            kind: ch.kind,
-            error: notify::deliver(&http, ch, d.secret(&ch.name), &sample)
-                .await
-                .err()
-                .map(|e| e.to_string()),
-        });
+    if let Some(d) = deployment {
+        let sample = sample("deployment", "deployment channel", d.console_url.clone());
+        for ch in &d.channels {
+            out.push(ChannelResult {
+                connection: "deployment".into(),
+                channel: ch.name.clone(),
+                kind: ch.kind,
+                error: notify::deliver(&http, ch, d.secret(&ch.name), &sample)
+                    .await
+                    .err()
+                    .map(|e| e.to_string()),
+            });
+        }
     }
     Ok(out)
 }

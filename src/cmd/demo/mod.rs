@@ -207,6 +207,7 @@ impl World {
         let app = ml_connector::api::router(ml_connector::api::ApiState::new(
             engine.clone(),
             Some(vault),
+            None,
         ));
         let api_shutdown = shutdown.clone();
         tokio::spawn(async move {
