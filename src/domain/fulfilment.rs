@@ -185,10 +185,42 @@ pub struct Shipment {
     pub order: Option<RemoteOrder>,
 }
 
+/// An estimated delivery as ShipStation states it. Its V2 `date` fields are calendar days sent as
+/// midnight UTC; tracking's `estimated_delivery_date` is a `date_time`, an instant whose day
+/// depends on where it is read, so it is a day only once a zone is applied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeliveryDay {
+    Day(NaiveDate),
+    At(DateTime<Utc>),
+}
+
+impl DeliveryDay {
+    /// Reads `2026-12-06`, `2026-12-06T00:00:00Z` (a day) or any other ISO 8601 instant.
+    pub fn parse(text: &str) -> Option<Self> {
+        let text = text.trim();
+        if let Ok(day) = NaiveDate::parse_from_str(text, "%Y-%m-%d") {
+            return Some(Self::Day(day));
+        }
+        let at = DateTime::parse_from_rfc3339(text).ok()?.with_timezone(&Utc);
+        if at.time() == chrono::NaiveTime::MIN {
+            return Some(Self::Day(at.date_naive()));
+        }
+        Some(Self::At(at))
+    }
+
+    /// The calendar day in the site's zone.
+    pub fn day_in(self, zone: super::SiteZone) -> NaiveDate {
+        match self {
+            Self::Day(d) => d,
+            Self::At(t) => zone.date_of(t),
+        }
+    }
+}
+
 /// What the service knows of a tracked package's delivery date.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DeliveryEstimate {
-    Estimated(NaiveDate),
+    Estimated(DeliveryDay),
     NotYet,
     UnknownTrackingNumber,
     /// The service offers no estimates for this connection (e.g. no V2 key).
@@ -201,4 +233,29 @@ pub enum StockSet {
     Set,
     /// The service refused this SKU (e.g. unknown there): reported, not retried.
     Refused(String),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::SiteZone;
+
+    fn chicago() -> SiteZone {
+        SiteZone::default()
+    }
+
+    #[test]
+    fn a_delivery_instant_is_a_day_in_the_site_zone_and_a_midnight_utc_date_stays_its_day() {
+        let day = |s| DeliveryDay::parse(s).unwrap().day_in(chicago());
+        let d = |y, m, dd| NaiveDate::from_ymd_opt(y, m, dd).unwrap();
+        // 00:30 UTC on the 6th is the evening of the 5th in Chicago.
+        assert_eq!(day("2026-12-06T00:30:00.000Z"), d(2026, 12, 5));
+        assert_eq!(day("2026-12-06T15:00:00Z"), d(2026, 12, 6));
+        assert_eq!(day("2026-12-06T01:00:00-05:00"), d(2026, 12, 6));
+        // ShipStation's `date` type: a calendar day written as midnight UTC, never shifted.
+        assert_eq!(day("2026-12-06T00:00:00.000Z"), d(2026, 12, 6));
+        assert_eq!(day("2026-12-06"), d(2026, 12, 6));
+        assert_eq!(DeliveryDay::parse("next tuesday"), None);
+        assert_eq!(DeliveryDay::parse(""), None);
+    }
 }

@@ -19,8 +19,9 @@ mod zone;
 pub use amount::{Money, Quantity};
 pub use feed::ChangeTracker;
 pub use fulfilment::{
-    legacy_order_day, Customs, CustomsLine, DeliveryEstimate, OutboundLine, OutboundOrder,
-    OutboundStatus, PostalAddress, RemoteOrder, Shipment, ShipmentSource, StockSet, Upserted,
+    legacy_order_day, Customs, CustomsLine, DeliveryDay, DeliveryEstimate, OutboundLine,
+    OutboundOrder, OutboundStatus, PostalAddress, RemoteOrder, Shipment, ShipmentSource, StockSet,
+    Upserted,
 };
 pub use ids::{CompanyCode, IdError, InvoiceNo, ItemCode, OrderKey, SalesOrderNo, WarehouseCode};
 pub use invoice::{Invoice, InvoiceTracking, InvoiceTrackingUpdate, TrackingRow};

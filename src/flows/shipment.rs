@@ -102,7 +102,11 @@ async fn estimate(
     if let Some(t) = tracking {
         match clients.fulfilment.delivery_estimate(t).await {
             Ok(DeliveryEstimate::Estimated(d)) => {
-                return (Some(d), Some("shipstation_v2_tracking".into()), None);
+                return (
+                    Some(d.day_in(clients.site.zone)),
+                    Some("shipstation_v2_tracking".into()),
+                    None,
+                );
             }
             Ok(DeliveryEstimate::NotYet) => {
                 note = Some("V2 tracking has no estimate yet".to_string())

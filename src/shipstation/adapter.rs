@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use async_trait::async_trait;
-use chrono::{DateTime, Duration, NaiveDate, Utc};
+use chrono::{DateTime, Duration, Utc};
 use serde_json::Value;
 
 use super::batcher::OrderBatcher;
@@ -15,8 +15,8 @@ use super::v2::InventoryTransaction;
 use super::{convert, inventory, pacific, subscriptions, ShipStationError, V1Client, V2Client};
 use crate::domain::ports::{Fulfilment, FulfilmentError, ShipmentFeed};
 use crate::domain::{
-    DeliveryEstimate, OutboundOrder, PostedOrder, RemoteOrder, Shipment, Shipments, StockAt,
-    StockSet, Subscriptions, Upserted,
+    DeliveryDay, DeliveryEstimate, OutboundOrder, PostedOrder, RemoteOrder, Shipment, Shipments,
+    StockAt, StockSet, Subscriptions, Upserted,
 };
 
 /// Lower-bound filters of the polls reach back this far: ShipStation's list filters are by
@@ -168,7 +168,7 @@ impl Fulfilment for ShipStation {
         Ok(info
             .estimated_delivery_date
             .as_deref()
-            .and_then(|d| NaiveDate::parse_from_str(d.get(..10).unwrap_or(d), "%Y-%m-%d").ok())
+            .and_then(DeliveryDay::parse)
             .map_or(DeliveryEstimate::NotYet, DeliveryEstimate::Estimated))
     }
 
