@@ -160,10 +160,13 @@ try {
   await page.getByRole("heading", { name: /^Workflows/ }).waitFor({ timeout: WAIT });
   check((await page.getByRole("link", { name: failedNo }).count()) === 0, `${failedNo} is still listed`);
 
-  step = "connections: feeds, rate budgets, the fit report's absence";
+  step = "connections: feeds, rate budgets, the fit report run from the page";
   await page.getByRole("link", { name: "Connections" }).click();
   await page.getByTestId("connection").first().waitFor({ timeout: WAIT });
-  check((await page.getByTestId("fit-report").textContent()).includes("Not available"), "fit report not labelled absent");
+  await page.getByRole("button", { name: "Run the fit report" }).first().click();
+  await page.getByTestId("fit-verdict").first().waitFor({ timeout: 60_000 });
+  check(/^(Fits|Does not fit)/.test(await page.getByTestId("fit-verdict").first().textContent()), "no fit verdict shown");
+  check((await page.getByText(/ShipStation V1 on the busiest day: \d+ of \d+ calls/).count()) >= 1, "no capacity line");
   check((await page.getByText("Last good run").count()) >= 1, "no last good run column");
   check(await page.getByRole("button", { name: "Test every path now" }).isVisible(), "admin sees no test button");
   await shot(page, "connections");

@@ -1,9 +1,10 @@
 // Connections: secrets and their expiry, failing paths (alerts), the last good run of each feed,
-// rate budgets now; operators can test every path.
+// rate budgets now; operators can test every path and run the fit report.
 
 import { useEffect, useState } from "preact/hooks";
 import { gql } from "./api";
 import { ResultNote, Section } from "./actions";
+import { FitReport } from "./fit";
 import { time } from "./format";
 
 interface Conn {
@@ -87,6 +88,8 @@ export function ConnectionsPage(props: { canAct: boolean }) {
                 );
               })}</tbody>
             </table>
+            <h3>Fit report</h3>
+            <FitReport connection={c.name} canAct={props.canAct} />
             <h3>Secrets</h3>
             <ul class="inline">{c.secrets.filter((s) => s.set).map((s) => (
               <li key={s.name}>{s.name}{s.expiresOn ? ` (expires ${s.expiresOn})` : ""}</li>
@@ -103,9 +106,6 @@ export function ConnectionsPage(props: { canAct: boolean }) {
             ))}</tbody>
           </table>
         )}
-      </Section>
-      <Section title="Fit report" id="fit">
-        <p class="note" data-testid="fit-report">Not available: this release has no fit report yet. Nothing is shown here rather than a guess.</p>
       </Section>
     </>
   );

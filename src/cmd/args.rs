@@ -487,8 +487,17 @@ pub enum ConnectionCommand {
         #[arg(long, default_value_t = 100, requires = "dry_run")]
         limit: usize,
     },
-    /// Check every endpoint of a connection: Sage SOAP, the agent, ShipStation V1 and V2.
+    /// Check every endpoint of a connection: Sage SOAP, the agent, ShipStation V1 (and its
+    /// webhooks) and V2.
     Test {
+        name: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Before the first order moves: does the connector reach the company's systems, does its
+    /// data fit the mapping, will ShipStation's budgets keep up. Read-only; ends with a verdict
+    /// (fit, fits_with_changes, does_not_fit) and what to change. Exit 1 when it does not fit.
+    Fit {
         name: String,
         #[arg(long)]
         json: bool,

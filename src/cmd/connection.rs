@@ -242,6 +242,24 @@ pub async fn run(global: &GlobalArgs, cmd: &ConnectionCommand) -> anyhow::Result
             println!("started {kind} workflow {id} for connection {name}");
             db.close().await;
         }
+        ConnectionCommand::Fit { name, json } => {
+            let vault = Vault::from_env()?;
+            let workflows = global.load_workflows()?;
+            let db = open(global).await?;
+            let report =
+                ml_connector::ops::fit::report(&workflows.deps, &db.pool, &vault, name).await;
+            db.close().await;
+            let report = report.with_context(|| format!("fit report for {name}"))?;
+            if *json {
+                println!("{}", serde_json::to_string(&report)?);
+            } else {
+                super::fit_print::print(&report);
+            }
+            anyhow::ensure!(
+                report.verdict != ml_connector::ops::fit::Verdict::DoesNotFit,
+                "connection {name} does not fit yet"
+            );
+        }
         ConnectionCommand::Test { name, json } => {
             let vault = Vault::from_env()?;
             let db = open(global).await?;

@@ -8,6 +8,7 @@ mod bench;
 mod connection;
 #[cfg(feature = "sim")]
 mod demo;
+mod fit_print;
 mod serve;
 mod signals;
 #[cfg(feature = "sim")]

@@ -122,6 +122,15 @@ pub trait Erp: Send + Sync {
         package_no: &str,
     ) -> Result<(), ErpError>;
 
+    /// The UDFs the sales order header has, as Sage lists them with an order (`None`: this ERP
+    /// cannot tell). Read-only; the fit report checks the settings' UDF names against it.
+    async fn order_udf_names(
+        &self,
+        _no: &SalesOrderNo,
+    ) -> Result<Option<std::collections::BTreeSet<String>>, ErpError> {
+        Ok(None)
+    }
+
     /// Write the order header's ship-via (when given) and UDFs (by UDF name).
     async fn write_order_tracking(
         &self,

@@ -162,6 +162,14 @@ pub(crate) async fn map_from_sage(
     clients: &ConnectionClients,
     order: &SalesOrder,
 ) -> Result<Result<Mapped, Vec<String>>, StepError> {
+    Ok(map_with_items(clients, order).await?.0)
+}
+
+/// The mapping and the item master records it used (the fit report looks at their weights).
+pub(crate) async fn map_with_items(
+    clients: &ConnectionClients,
+    order: &SalesOrder,
+) -> Result<(Result<Mapped, Vec<String>>, Vec<crate::domain::Item>), StepError> {
     let items = clients.erp.items(&order.item_codes()).await?;
     let contact = Contact {
         phone: clients
@@ -169,13 +177,14 @@ pub(crate) async fn map_from_sage(
             .customer_phone(&order.ar_division, &order.customer_no)
             .await?,
     };
-    Ok(map_order(
+    let mapped = map_order(
         &clients.connection.settings,
         &clients.site,
         order,
         &items,
         &contact,
-    ))
+    );
+    Ok((mapped, items))
 }
 
 /// The order as mapped at fetch time (what post sends, and cancel re-sends as cancelled). A

@@ -92,6 +92,35 @@ impl Query {
         Ok(async_graphql::Json(preview?))
     }
 
+    /// The fit report (as `connection fit --json`): reach and rights on every path, the company's
+    /// volume and data problems with what to change, ShipStation capacity, and a verdict.
+    /// Read-only against Sage and ShipStation. Operators: it costs Sage and ShipStation calls.
+    #[graphql(complexity = 100)]
+    async fn fit_report(
+        &self,
+        ctx: &Context<'_>,
+        connection: String,
+    ) -> Result<async_graphql::Json<serde_json::Value>> {
+        super::require(ctx, crate::ops::tokens::Role::Operator)?;
+        let st = state(ctx)?;
+        let vault = st
+            .vault
+            .as_deref()
+            .cloned()
+            .ok_or_else(|| error("NOT_AVAILABLE", "no credential vault is configured"))?;
+        crate::connections::get(&st.engine.pool, &connection)
+            .await
+            .map_err(|e| error("NOT_FOUND", e.to_string()))?;
+        let deps = crate::flows::deps::FlowDeps::new(
+            Some(vault.clone()),
+            crate::flows::deps::FlowTuning::default(),
+        );
+        let report = crate::ops::fit::report(&deps, &st.engine.pool, &vault, &connection)
+            .await
+            .map_err(|e| error("FIT_FAILED", format!("{e:#}")))?;
+        Ok(async_graphql::Json(serde_json::to_value(report)?))
+    }
+
     /// Workflows, newest first (Relay connection; at most 500 a page).
     #[graphql(complexity = "1 + (first.clamp(1, 500) as usize).saturating_mul(child_complexity)")]
     async fn workflows(

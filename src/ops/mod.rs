@@ -6,6 +6,7 @@ pub mod alerts;
 pub mod connections;
 pub mod digest;
 pub mod feeds;
+pub mod fit;
 pub mod notify_test;
 pub mod order_search;
 pub mod probe;

@@ -99,8 +99,26 @@ pub async fn test(pool: &sqlx::PgPool, vault: &Vault, name: &str) -> anyhow::Res
                     .map(|w| format!("{} ship-from warehouse(s)", w.len()))
                     .map_err(|e| e.to_string()),
             );
+            // Tracking arrives by webhook: the key must be allowed to see (and so manage) them.
+            record(
+                "shipstation-webhooks",
+                v1.list_webhooks()
+                    .await
+                    .map_err(|e| e.to_string())
+                    .and_then(|answer| {
+                        crate::shipstation::subscriptions::parse_list(&answer)
+                            .map_err(|e| e.to_string())
+                    })
+                    .map(|w| format!("webhook subscriptions readable ({} now)", w.len())),
+            );
         }
-        _ => record("shipstation-v1", Err("v1_key / v1_secret not set".into())),
+        _ => {
+            record("shipstation-v1", Err("v1_key / v1_secret not set".into()));
+            record(
+                "shipstation-webhooks",
+                Err("not tried: v1_key / v1_secret not set".into()),
+            );
+        }
     }
     match secret("v2_key").await? {
         Some(k) => {

@@ -216,6 +216,22 @@ impl Erp for Sage100 {
             .await?)
     }
 
+    /// Sage's web services list a header's UDFs in `OtherFields` with the order (an order
+    /// without any listed answers "cannot tell": an empty list is not proof of absence).
+    async fn order_udf_names(
+        &self,
+        no: &SalesOrderNo,
+    ) -> Result<Option<std::collections::BTreeSet<String>>, ErpError> {
+        let order = self.soap.get_sales_order(no.as_str()).await?;
+        Ok((!order.udfs.is_empty()).then(|| {
+            order
+                .udfs
+                .into_keys()
+                .map(|k| k.trim().to_ascii_uppercase())
+                .collect()
+        }))
+    }
+
     async fn write_order_tracking(
         &self,
         no: &SalesOrderNo,

@@ -145,6 +145,7 @@ async fn secrets_are_encrypted_at_rest_rotatable_and_never_shown() {
             ("sage-soap", true),
             ("sage-agent", true),
             ("shipstation-v1", true),
+            ("shipstation-webhooks", true),
             ("shipstation-v2", true)
         ]
     );

@@ -9,6 +9,7 @@ mod agent_scale;
 mod agent_windows;
 mod connections;
 mod console;
+mod fit;
 mod front_door;
 mod graphql;
 mod hostile;

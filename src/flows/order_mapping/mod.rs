@@ -21,6 +21,8 @@
 mod country;
 mod lines;
 
+pub(crate) use country::alpha2;
+
 use crate::connections::{LineRule, SageSite, Settings};
 use crate::domain::{
     Customs, CustomsLine, Item, LineKind, Money, OrderKey, OrderStatus, OutboundLine,

@@ -28,6 +28,7 @@ pub fn routes() -> Router<SageSim> {
             post(put_item_warehouse),
         )
         .route("/__control/{co}/tables/{table}", get(dump))
+        .route("/__control/{co}/udfs", post(define_udfs))
         .route("/__control/faults", post(faults))
         .route("/__control/locks", post(lock))
         .route("/__control/clock", post(clock))
@@ -52,6 +53,27 @@ fn lines_of(v: &Value) -> Option<Vec<Record>> {
     v["Lines"]
         .as_array()
         .map(|ls| ls.iter().map(to_record).collect())
+}
+
+/// UDF Maintenance: `{"so_header": ["UDF_…", …]}` replaces the header's defined UDFs.
+async fn define_udfs(
+    State(sim): State<SageSim>,
+    Path(co): Path<String>,
+    Json(body): Json<Value>,
+) -> Response {
+    let Some(names) = body["so_header"].as_array() else {
+        return bad(StatusCode::BAD_REQUEST, "so_header: a list of UDF names");
+    };
+    let mut data = sim.data.lock().unwrap();
+    let Some(company) = data.company(&co) else {
+        return bad(StatusCode::NOT_FOUND, format!("no company {co}"));
+    };
+    company.so_header_udfs = names
+        .iter()
+        .filter_map(Value::as_str)
+        .map(str::to_string)
+        .collect();
+    Json(json!({"so_header": company.so_header_udfs})).into_response()
 }
 
 async fn enter_order(

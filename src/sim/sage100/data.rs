@@ -45,10 +45,16 @@ pub struct Company {
     /// SalesOrderNo + SequenceNo + InvoiceNo + InvoiceHistoryHeaderSeqNo + InvoiceHistoryDetailSeqNo:
     /// the posted invoices of a sales order, one row per invoice line, found by the order's key.
     pub so_ar_history_link: Table,
+    /// The UDFs defined on SO_SalesOrderHeader (UDF Maintenance): GetSalesOrder lists each in
+    /// OtherFields, empty when unset.
+    pub so_header_udfs: std::collections::BTreeSet<String>,
     pub next_so: u32,
     pub next_invoice: u32,
     pub next_customer: u32,
 }
+
+/// The header UDFs a site following the install guide has defined (the connector's defaults).
+pub const DEFAULT_SO_HEADER_UDFS: &[&str] = &["UDF_TRACKING_NO", "UDF_CARRIER", "UDF_EST_DELIVERY"];
 
 impl Company {
     /// Keys of `table` under a key prefix (e.g. an order's lines).
@@ -148,6 +154,10 @@ impl SageData {
                         next_so: 1,
                         next_invoice: 100_001,
                         next_customer: 1,
+                        so_header_udfs: DEFAULT_SO_HEADER_UDFS
+                            .iter()
+                            .map(|u| u.to_string())
+                            .collect(),
                         ..Default::default()
                     },
                 )

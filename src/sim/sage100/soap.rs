@@ -157,7 +157,7 @@ fn dispatch(sim: &SageSim, op: &Element) -> Result<Option<String>, Fault> {
             })?;
             let lines = orders::lines(co, no);
             let _ = zone;
-            Ok(Some(sales_order_xml(&header, &lines)))
+            Ok(Some(sales_order_xml(&header, &lines, &co.so_header_udfs)))
         }
         "GetNextSalesOrderNo" => {
             let co = data.company(&company).expect("checked");
@@ -302,7 +302,11 @@ fn fields_xml(rec: &Record) -> String {
     out
 }
 
-fn sales_order_xml(header: &Record, lines: &[Record]) -> String {
+fn sales_order_xml(
+    header: &Record,
+    lines: &[Record],
+    defined_udfs: &std::collections::BTreeSet<String>,
+) -> String {
     let s = |c: &str| header.get(c).map(value_text).unwrap_or_default();
     let mut out = fields_xml(header);
     out.push_str(&format!(
@@ -321,11 +325,19 @@ fn sales_order_xml(header: &Record, lines: &[Record]) -> String {
         ));
     }
     out.push_str("</Lines><OtherFields>");
+    // Every defined UDF (empty when unset), and any other the record holds.
+    let mut udfs: std::collections::BTreeMap<&str, String> = defined_udfs
+        .iter()
+        .map(|u| (u.as_str(), String::new()))
+        .collect();
     for (col, v) in header.iter().filter(|(c, _)| c.starts_with("UDF_")) {
+        udfs.insert(col, value_text(v));
+    }
+    for (col, v) in udfs {
         out.push_str(&format!(
             "<Field><MasFieldName>{}</MasFieldName><Value>{}</Value></Field>",
             escape(col),
-            escape(&value_text(v))
+            escape(&v)
         ));
     }
     out.push_str("</OtherFields>");
