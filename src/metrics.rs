@@ -64,6 +64,29 @@ pub fn call(system: &str, operation: &str, status: &str) {
         .or_default() += 1;
 }
 
+/// Calls made to `system` so far by this process whose operation passes `keep` (benchmarks).
+pub fn calls_made(system: &str, keep: impl Fn(&str) -> bool) -> u64 {
+    registry()
+        .lock()
+        .unwrap()
+        .calls
+        .iter()
+        .filter(|((sys, op, _), _)| sys == system && keep(op))
+        .map(|(_, n)| *n)
+        .sum()
+}
+
+/// Calls made to `system` so far by this process, by operation (benchmarks).
+pub fn calls_by_operation(system: &str) -> BTreeMap<String, u64> {
+    let mut out = BTreeMap::new();
+    for ((sys, op, _), n) in registry().lock().unwrap().calls.iter() {
+        if sys == system {
+            *out.entry(op.clone()).or_default() += *n;
+        }
+    }
+    out
+}
+
 /// A URL path as a low-cardinality operation name: ids (segments with digits) become `:id`.
 pub fn operation(path: &str) -> String {
     let path = path.split('?').next().unwrap_or_default();

@@ -266,6 +266,10 @@ pub enum BenchCommand {
     Engine(BenchEngineArgs),
     /// Inventory sync on the simulators: SKUs per minute against the V2 limit, calls per changed SKU.
     Inventory(BenchInventoryArgs),
+    /// Orders out and tracking back on the simulators: orders per minute against ShipStation's V1
+    /// bound, calls per order, 429s, agent calls per order, latency from entry in Sage to
+    /// ShipStation and from label to tracking in Sage.
+    Sync(BenchSyncArgs),
     /// The agent's orders poll over a large company file: ODBC (SQL over unixODBC and the
     /// PostgreSQL driver) against browsing the simulated BOI, on the same data (`odbc` feature).
     Agent(BenchAgentArgs),
@@ -282,6 +286,28 @@ pub struct BenchAgentArgs {
     /// Orders per agent call (the connector's page size).
     #[arg(long, default_value_t = 100)]
     pub page: usize,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct BenchSyncArgs {
+    /// Sales orders entered in Sage.
+    #[arg(long, default_value_t = 2000)]
+    pub orders: usize,
+    /// V1 requests per window of the simulated account (compressed window).
+    #[arg(long, default_value_t = 40)]
+    pub v1_limit: u32,
+    /// The V1 window, in seconds (ShipStation's is 60).
+    #[arg(long, default_value_t = 2)]
+    pub v1_window_secs: u64,
+    /// Step handlers running at once.
+    #[arg(long, default_value_t = 64)]
+    pub workers: usize,
+    /// Production poll and probe intervals and ShipStation's own window (40 a minute); orders are
+    /// entered one at a time, two a second, for the latency figure.
+    #[arg(long)]
+    pub default_schedules: bool,
     #[arg(long)]
     pub json: bool,
 }

@@ -169,6 +169,8 @@ async fn run(cli: &Cli, shutdown: &Shutdown) -> anyhow::Result<()> {
         Command::Bench(args::BenchCommand::Inventory(a)) => {
             bench::inventory::run(global, a, shutdown).await
         }
+        #[cfg(feature = "sim")]
+        Command::Bench(args::BenchCommand::Sync(a)) => bench::sync::run(global, a, shutdown).await,
         #[cfg(feature = "odbc")]
         Command::Bench(args::BenchCommand::Agent(a)) => bench::agent::run(a).await,
         #[cfg(all(feature = "sim", not(feature = "odbc")))]

@@ -210,3 +210,58 @@ async fn metrics_can_have_their_own_listener() {
     unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
     assert_eq!(child.wait().unwrap().code(), Some(143));
 }
+
+/// `bench sync` prints the figures docs/benchmarks.md reports, from a real run: every order
+/// reaches ShipStation and its tracking Sage, with no 429 and latencies that are measured.
+#[test]
+fn bench_sync_reports_throughput_calls_and_latency_from_a_real_run() {
+    let out = Command::new(common::binary())
+        .args([
+            "bench",
+            "sync",
+            "--orders",
+            "30",
+            "--workers",
+            "16",
+            "--json",
+        ])
+        .env_remove("DATABASE_URL")
+        .output()
+        .expect("run bench sync");
+    assert!(
+        out.status.success(),
+        "bench sync failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let r: serde_json::Value = serde_json::from_str(stdout.trim().lines().last().unwrap()).unwrap();
+    for key in [
+        "orders_per_min",
+        "share_of_bound",
+        "calls_per_order",
+        "rate_limited",
+        "agent_calls_per_order",
+        "order_latency_p50_s",
+        "order_latency_p95_s",
+        "tracking_latency_p95_s",
+    ] {
+        assert!(r[key].is_number(), "{key} missing: {r}");
+    }
+    assert_eq!(r["orders_tracked"], 30, "{r}");
+    assert_eq!(r["rate_limited"], 0, "{r}");
+    assert_eq!(
+        r["bound_per_min"], 120_000.0,
+        "100 orders × 40 calls per 2 s: {r}"
+    );
+    let p50 = r["order_latency_p50_s"].as_f64().unwrap();
+    let p95 = r["order_latency_p95_s"].as_f64().unwrap();
+    assert!(p50 > 0.0 && p95 >= p50, "{r}");
+    // Orders go out in createorders batches: well under one V1 call per order.
+    assert!(r["calls_per_order"].as_f64().unwrap() < 1.0, "{r}");
+    assert!(
+        r["agent_calls_by_route"]
+            .as_object()
+            .is_some_and(|m| !m.is_empty()),
+        "{r}"
+    );
+}

@@ -4,6 +4,7 @@
 pub mod agent;
 pub mod engine;
 pub mod inventory;
+pub mod sync;
 
 /// The q-quantile (0..=1) of unsorted samples, by nearest rank.
 pub fn percentile(samples: &mut [f64], q: f64) -> f64 {

@@ -91,6 +91,23 @@ impl World {
         v2_limit: u32,
         shutdown: Shutdown,
     ) -> anyhow::Result<Self> {
+        let sim = SimConfig {
+            v2_limit,
+            ..SimConfig::default()
+        };
+        Self::start_with(global, db_connections, sim, |_| {}, shutdown).await
+    }
+
+    /// The same with a ShipStation simulator of this configuration, and the connection's
+    /// settings changed by `edit` after the demo's own.
+    pub async fn start_with(
+        global: &GlobalArgs,
+        db_connections: usize,
+        sim: SimConfig,
+        edit: impl FnOnce(&mut Settings),
+        shutdown: Shutdown,
+    ) -> anyhow::Result<Self> {
+        let v2_limit = sim.v2_limit;
         let target = match &global.database_url {
             Some(url) => DbTarget::Url(url.clone()),
             None => DbTarget::Embedded {
@@ -118,15 +135,9 @@ impl World {
             shutdown.triggered(),
         )
         .await?;
-        let ss = ShipStationSim::start(
-            SimConfig {
-                v2_limit,
-                ..SimConfig::default()
-            },
-            "127.0.0.1:0".parse()?,
-        )
-        .await
-        .context("ShipStation simulator")?;
+        let ss = ShipStationSim::start(sim, "127.0.0.1:0".parse()?)
+            .await
+            .context("ShipStation simulator")?;
         let deps = FlowDeps::new(
             Some(Vault::from_spec(&Vault::generate_spec("demo"))?),
             FlowTuning {
@@ -178,6 +189,7 @@ impl World {
             },
         );
         settings.mappings.store_id = Some(21002);
+        edit(&mut settings);
         let name = format!("demo-{:06x}", rand::random::<u32>() & 0xffffff);
         let connection_id = connections::add(&db.pool, &name, &settings).await?;
         for (secret, value) in [
