@@ -24,6 +24,9 @@ pub struct StepInput {
     /// The transitions the definition allows from this state (a linear step takes `next[0]`).
     pub next: Vec<String>,
     pub db: PgPool,
+    /// The workflow's last signal time as this step's claim saw it (`None`: never signalled).
+    /// A step can tell whether anything signalled the workflow since an earlier step.
+    pub signal_seen: Option<DateTime<Utc>>,
 }
 
 /// How the workflow continues after a successful step.

@@ -319,6 +319,7 @@ mod tests {
             context: serde_json::json!({}),
             next: vec!["check".into()],
             db: sqlx::PgPool::connect_lazy("postgres://nobody@127.0.0.1:1/none").unwrap(),
+            signal_seen: None,
         };
         let h = r.get("order.post").unwrap();
         assert!(h.run(input(1)).await.is_ok());

@@ -6,7 +6,7 @@ use serde_json::{json, Value};
 use super::deps::{ConnectionClients, FlowDeps};
 use super::kinds::{self, OrderState};
 use super::order_mapping::{map_order, Contact, Mapped};
-use crate::domain::{OutboundOrder, PostedOrder, SalesOrder, SalesOrderNo, Upserted};
+use crate::domain::{Item, OutboundOrder, PostedOrder, SalesOrder, SalesOrderNo, Upserted};
 use crate::engine::{HandlerRegistry, StepError, StepInput, StepResult, Transition};
 
 pub fn register(r: &mut HandlerRegistry, deps: &FlowDeps) {
@@ -56,8 +56,54 @@ pub struct OrderContext {
     /// What a person must do (manual_action).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub manual_action: Option<String>,
+    /// The order and its items as the orders poll read them: a first fetch soon after uses them
+    /// instead of reading Sage again (see [`OrderSnapshot::usable`]); a fetch drops them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snapshot: Option<OrderSnapshot>,
+    /// The workflow's last signal as the latest fetch saw it: the check after a post reads Sage
+    /// only when something signalled the workflow since (polls signal every change they see).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fetched_signal: Option<SignalMark>,
     #[serde(flatten)]
     pub other: serde_json::Map<String, Value>,
+}
+
+/// An order as the orders poll read it from the change feed, with its item master records.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct OrderSnapshot {
+    pub order: SalesOrder,
+    pub items: Vec<Item>,
+    pub read_at: chrono::DateTime<Utc>,
+}
+
+/// How long a poll's copy of an order stands in for a read of Sage.
+const SNAPSHOT_FRESH: chrono::Duration = chrono::Duration::seconds(60);
+
+impl OrderSnapshot {
+    /// Only for the workflow's very first step, soon after the poll read it, with no signal since
+    /// (a signal means the poll saw the order change again, or vanish). A retry, a restart or a
+    /// replay (a person may have corrected the order in Sage) reads Sage.
+    async fn usable(&self, input: &StepInput) -> Result<bool, StepError> {
+        if input.attempt != 1
+            || input.signal_seen.is_some()
+            || Utc::now() - self.read_at >= SNAPSHOT_FRESH
+        {
+            return Ok(false);
+        }
+        let ran_before: bool = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM workflow_events WHERE workflow_id = $1 AND event <> 'created')",
+        )
+        .bind(input.workflow_id)
+        .fetch_one(&input.db)
+        .await?;
+        Ok(!ran_before)
+    }
+}
+
+/// A signal time as a step saw it (`seen: None`: never signalled).
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct SignalMark {
+    pub seen: Option<chrono::DateTime<Utc>>,
 }
 
 impl OrderContext {
@@ -117,8 +163,17 @@ async fn gone(deps: &FlowDeps, input: &StepInput) -> StepResult {
 async fn fetch(deps: FlowDeps, input: StepInput) -> StepResult {
     let clients = deps.clients(&input.db, input.connection_id).await?;
     let settings = &clients.connection.settings;
-    let Some(order) = clients.erp.sales_order(&sales_order_no(&input)?).await? else {
-        return gone(&deps, &input).await;
+    let mut ctx = OrderContext::of(&input)?;
+    let snapshot = match ctx.snapshot.take() {
+        Some(s) if s.usable(&input).await? => Some(s),
+        _ => None,
+    };
+    let (order, items) = match snapshot {
+        Some(s) => (s.order, Some(s.items)),
+        None => match clients.erp.sales_order(&sales_order_no(&input)?).await? {
+            Some(order) => (order, None),
+            None => return gone(&deps, &input).await,
+        },
     };
     // A minimum age before posting absorbs orders cancelled right after entry.
     if settings.min_order_age_secs > 0 {
@@ -132,13 +187,17 @@ async fn fetch(deps: FlowDeps, input: StepInput) -> StepResult {
             }
         }
     }
-    match map_from_sage(&clients, &order).await? {
+    let read_from = if items.is_some() {
+        "orders_poll"
+    } else {
+        "sage"
+    };
+    match map_with_items(&clients, &order, items).await?.0 {
         Ok(Mapped::Skip(why)) => {
             Ok(Transition::to(OrderState::Skipped).with_detail(json!({"skipped": why})))
         }
         Err(problems) => Err(StepError::fatal(problems.join("; "))),
         Ok(Mapped::Post(mapped)) => {
-            let mut ctx = OrderContext::of(&input)?;
             if ctx.posted_payload.is_none() && ctx.shipstation_order_id.is_some() {
                 // Posted by a release that kept no copy of the last post: what it posted is the
                 // payload of its last fetch, still here.
@@ -149,9 +208,12 @@ async fn fetch(deps: FlowDeps, input: StepInput) -> StepResult {
             ctx.payload =
                 Some(serde_json::to_value(&*mapped).map_err(|e| StepError::fatal(e.to_string()))?);
             ctx.fetched_stamp = Some(stamp(&order));
+            ctx.fetched_signal = Some(SignalMark {
+                seen: input.signal_seen,
+            });
             Ok(Transition::to(OrderState::Post)
                 .with_context(ctx.to_value())
-                .with_detail(json!({"stamp": stamp(&order), "items": mapped.lines.len(), "status": mapped.status})))
+                .with_detail(json!({"stamp": stamp(&order), "items": mapped.lines.len(), "status": mapped.status, "read_from": read_from})))
         }
     }
 }
@@ -162,15 +224,20 @@ pub(crate) async fn map_from_sage(
     clients: &ConnectionClients,
     order: &SalesOrder,
 ) -> Result<Result<Mapped, Vec<String>>, StepError> {
-    Ok(map_with_items(clients, order).await?.0)
+    Ok(map_with_items(clients, order, None).await?.0)
 }
 
-/// The mapping and the item master records it used (the fit report looks at their weights).
+/// The mapping and the item master records it used (read from Sage unless given; the fit report
+/// looks at their weights).
 pub(crate) async fn map_with_items(
     clients: &ConnectionClients,
     order: &SalesOrder,
-) -> Result<(Result<Mapped, Vec<String>>, Vec<crate::domain::Item>), StepError> {
-    let items = clients.erp.items(&order.item_codes()).await?;
+    items: Option<Vec<Item>>,
+) -> Result<(Result<Mapped, Vec<String>>, Vec<Item>), StepError> {
+    let items = match items {
+        Some(given) => given,
+        None => clients.erp.items(&order.item_codes()).await?,
+    };
     let contact = Contact {
         phone: clients
             .erp
@@ -258,6 +325,17 @@ async fn check(deps: FlowDeps, input: StepInput) -> StepResult {
     if super::tracking_writeback::pending(&input).await? {
         return Ok(Transition::to(OrderState::TrackSo)
             .with_detail(json!({"shipped_in_shipstation": true})));
+    }
+    let ctx = OrderContext::of(&input)?;
+    // Nothing signalled the workflow since the fetch: no poll saw the order change, so there is
+    // nothing to compare yet (a change reaches this step as a signal).
+    if ctx.posted_stamp.is_some()
+        && ctx.posted_stamp == ctx.fetched_stamp
+        && ctx.fetched_signal.as_ref().map(|m| m.seen) == Some(input.signal_seen)
+    {
+        return Ok(Transition::to(OrderState::Check)
+            .on_signal()
+            .with_detail(json!({"unchanged_since_fetch": true})));
     }
     let clients = deps.clients(&input.db, input.connection_id).await?;
     match clients.erp.sales_order(&sales_order_no(&input)?).await? {

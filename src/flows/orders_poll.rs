@@ -6,13 +6,16 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde_json::json;
+use serde_json::{json, Value};
 use sqlx::PgPool;
 
-use super::deps::FlowDeps;
+use super::deps::{ConnectionClients, FlowDeps};
 use super::feed_state;
 use super::kinds::{self, Kind, OrderState, OrdersPollState};
-use crate::domain::{ChangeStamp, ChangeTracker, SalesOrderNo, SiteZone};
+use super::order::OrderSnapshot;
+use crate::domain::{
+    ChangeStamp, ChangeTracker, Item, ItemCode, SalesOrder, SalesOrderNo, SiteZone,
+};
 use crate::engine::scheduler::{ScheduleSource, ScheduleSpec, SpecFuture};
 use crate::engine::store::{self, NewWorkflow};
 use crate::engine::{HandlerRegistry, Status, StepError, StepInput, StepResult, Transition};
@@ -64,18 +67,7 @@ async fn run(deps: FlowDeps, input: StepInput) -> StepResult {
         let fresh = tracker.accept(page.rows);
         found += fresh.len() as u64;
         let keys: Vec<String> = fresh.iter().map(|o| o.no.to_string()).collect();
-        let news: Vec<NewWorkflow> = keys
-            .iter()
-            .map(|k| NewWorkflow {
-                kind: Kind::Order.to_string(),
-                connection_id: c,
-                business_key: k.clone(),
-                initial_state: OrderState::Fetch.to_string(),
-                context: json!({"SalesOrderNo": k}),
-                run_at: None,
-            })
-            .collect();
-        created += store::create_many(pool, &news, "orders_poll").await?;
+        // Existing workflows are told first; those created next start from the poll's copy.
         signalled += store::signal_keys(
             pool,
             Kind::Order.as_str(),
@@ -85,6 +77,19 @@ async fn run(deps: FlowDeps, input: StepInput) -> StepResult {
             &json!({"changed_in_sage": true}),
         )
         .await?;
+        let news: Vec<NewWorkflow> = snapshots(&clients, fresh)
+            .await
+            .into_iter()
+            .map(|(k, snapshot)| NewWorkflow {
+                kind: Kind::Order.to_string(),
+                connection_id: c,
+                business_key: k.clone(),
+                initial_state: OrderState::Fetch.to_string(),
+                context: json!({"SalesOrderNo": k, "snapshot": snapshot}),
+                run_at: None,
+            })
+            .collect();
+        created += store::create_many(pool, &news, "orders_poll").await?;
         match page.next {
             Some(n) => cursor = Some(n),
             None => break,
@@ -133,6 +138,50 @@ async fn run(deps: FlowDeps, input: StepInput) -> StepResult {
     tx.commit().await?;
     Ok(Transition::to(OrdersPollState::Done).with_detail(json!({"found": found, "created": created, "signalled": signalled, "vanished": vanished.len(), "watermark": tracker.watermark,
         "skipped_records": skipped.iter().take(50).collect::<Vec<_>>(), "skipped_count": skipped.len()})))
+}
+
+/// Item codes per item lookup (a page of 200 orders holds a few hundred).
+const ITEMS_PER_LOOKUP: usize = 500;
+
+/// Each changed order with what its first fetch needs (the order as the feed gave it, lines
+/// included, and its item master records: one lookup per page instead of two reads per order).
+/// When the items cannot be read, the orders start without a copy and their fetch reads Sage.
+async fn snapshots(clients: &ConnectionClients, fresh: Vec<SalesOrder>) -> Vec<(String, Value)> {
+    let mut codes: Vec<ItemCode> = fresh.iter().flat_map(SalesOrder::item_codes).collect();
+    codes.sort_by(|a, b| a.as_str().cmp(b.as_str()));
+    codes.dedup();
+    let mut items: Vec<Item> = Vec::with_capacity(codes.len());
+    for chunk in codes.chunks(ITEMS_PER_LOOKUP) {
+        match clients.erp.items(chunk).await {
+            Ok(found) => items.extend(found),
+            Err(e) => {
+                tracing::warn!(error = %e, "item lookup for the poll's orders failed: their fetch reads Sage");
+                return fresh
+                    .iter()
+                    .map(|o| (o.no.to_string(), Value::Null))
+                    .collect();
+            }
+        }
+    }
+    let read_at = chrono::Utc::now();
+    fresh
+        .into_iter()
+        .map(|order| {
+            let wanted = order.item_codes();
+            let own: Vec<Item> = items
+                .iter()
+                .filter(|i| wanted.contains(&i.code))
+                .cloned()
+                .collect();
+            let key = order.no.to_string();
+            let snapshot = OrderSnapshot {
+                order,
+                items: own,
+                read_at,
+            };
+            (key, serde_json::to_value(snapshot).unwrap_or(Value::Null))
+        })
+        .collect()
 }
 
 /// Every enabled connection's orders poll, at its configured interval.

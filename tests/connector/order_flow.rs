@@ -349,3 +349,96 @@ async fn serve_polls_on_schedule_and_posts_new_orders() {
         .await;
     assert!(runs >= 2, "scheduled runs recorded: {runs}");
 }
+
+/// Run the orders poll's step here, without workers: its order workflows wait, ready, in fetch.
+async fn poll_without_workers(c: &common::connector::Connector) {
+    let handler = c.engine.handlers.get("orders_poll.run").unwrap();
+    handler
+        .run(ml_connector::engine::StepInput {
+            workflow_id: 0,
+            kind: "orders_poll".into(),
+            connection_id: c.connection_id,
+            business_key: "test-direct".into(),
+            state: "poll".into(),
+            attempt: 1,
+            context: json!({}),
+            next: vec!["done".into()],
+            db: c.pool.clone(),
+            signal_seen: None,
+        })
+        .await
+        .unwrap();
+}
+
+async fn fetch_detail(c: &common::connector::Connector, no: &str) -> serde_json::Value {
+    sqlx::query_scalar(
+        "SELECT e.detail FROM workflow_events e JOIN workflows w ON w.id = e.workflow_id
+          WHERE w.business_key = $1 AND e.from_state = 'fetch' AND e.event = 'step_succeeded'
+          ORDER BY e.id LIMIT 1",
+    )
+    .bind(no)
+    .fetch_one(&c.pool)
+    .await
+    .unwrap()
+}
+
+/// The poll hands each new order its copy of the order and items (no read per order), but an
+/// order changed after the poll read it is posted as Sage holds it now: the poll that sees the
+/// change signals the workflow, and a signalled workflow reads Sage. After the post, the check
+/// reads Sage only when signalled, and a later change is still re-posted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_order_changed_after_the_poll_read_it_is_posted_as_sage_holds_it_now() {
+    let c = common::connector::start(SimConfig::default()).await;
+    c.update_settings(common::connector::map_ups_ground).await;
+    let order = json!({"CustomerNo": "ABF", "ShipVia": "UPS GROUND", "CustomerPONo": "PO-FIRST",
+        "Lines": [{"ItemCode": "WID-100", "QuantityOrdered": 2}]});
+    let unchanged = common::sage100::enter_order(&c.sage, order.clone()).await;
+    let changed = common::sage100::enter_order(&c.sage, order).await;
+    poll_without_workers(&c).await;
+    tokio::time::sleep(std::time::Duration::from_millis(30)).await;
+    control(
+        &c.sage,
+        Method::POST,
+        &format!("ABC/orders/{changed}"),
+        json!({"CustomerPONo": "PO-SECOND"}),
+    )
+    .await;
+    poll_without_workers(&c).await;
+    let agent_reads =
+        || ml_connector::metrics::calls_made("sage_agent", |op| op.contains("/sales-orders/:id"));
+    let reads_before = agent_reads();
+
+    let shutdown = Shutdown::new();
+    let workers = WorkerPool::spawn(c.engine.clone(), pool_config(), shutdown.clone());
+    let poll = c.poll("settle").await;
+    c.settle(poll).await;
+    assert_eq!(
+        fetch_detail(&c, &unchanged).await["read_from"],
+        "orders_poll"
+    );
+    assert_eq!(fetch_detail(&c, &changed).await["read_from"], "sage");
+    let po = |no: String| {
+        let c = &c;
+        async move { c.ss_order(&no).await["advancedOptions"]["customField2"].clone() }
+    };
+    assert_eq!(po(changed.clone()).await, "PO-SECOND");
+    assert_eq!(po(unchanged.clone()).await, "PO-FIRST");
+    // The checks after the posts read nothing: no poll saw a change since their fetch.
+    let quiet_checks = c.count("SELECT count(*) FROM workflow_events WHERE from_state = 'check' AND detail->>'unchanged_since_fetch' = 'true'").await;
+    assert_eq!(quiet_checks, 2);
+
+    // A change after the post: the next poll signals, the check reads and the order is re-posted.
+    control(
+        &c.sage,
+        Method::POST,
+        &format!("ABC/orders/{unchanged}"),
+        json!({"CustomerPONo": "PO-LATER"}),
+    )
+    .await;
+    let poll = c.poll("later").await;
+    c.settle(poll).await;
+    assert_eq!(po(unchanged.clone()).await, "PO-LATER");
+    c.assert_exactly_once(&[unchanged, changed]).await;
+    shutdown.trigger();
+    workers.join().await;
+}

@@ -127,6 +127,7 @@ async fn execute(shared: &Shared, step: &ClaimedStep, state: &StateDef) -> StepR
         context: step.context.clone(),
         next: state.next.clone(),
         db: shared.engine.pool.clone(),
+        signal_seen: step.signal_seen,
     };
     // Every log line of the step carries what it is working on.
     let span = tracing::info_span!(

@@ -142,7 +142,7 @@ pub async fn survey(clients: &ConnectionClients) -> Result<Survey, StepError> {
             continue; // deleted since the feed was read
         };
         mapped += 1;
-        let (result, items) = map_with_items(clients, &order).await?;
+        let (result, items) = map_with_items(clients, &order, None).await?;
         match result {
             Ok(Mapped::Post(_)) => post += 1,
             Ok(Mapped::Skip(_)) => skip += 1,
