@@ -404,9 +404,6 @@ async fn an_order_changed_after_the_poll_read_it_is_posted_as_sage_holds_it_now(
     )
     .await;
     poll_without_workers(&c).await;
-    let agent_reads =
-        || ml_connector::metrics::calls_made("sage_agent", |op| op.contains("/sales-orders/:id"));
-    let reads_before = agent_reads();
 
     let shutdown = Shutdown::new();
     let workers = WorkerPool::spawn(c.engine.clone(), pool_config(), shutdown.clone());
