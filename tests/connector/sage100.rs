@@ -93,7 +93,18 @@ async fn soap_operations_round_trip_and_faults_carry_sage_codes() {
     .unwrap();
     let updated = c.get_sales_order(&b).await.unwrap();
     assert_eq!(updated.get("ShipVia"), "UPS 2DAY");
-    assert_eq!(updated.udfs, udfs);
+    // Every defined UDF is listed; the unset one (UDF_CARRIER) is empty.
+    let set: BTreeMap<String, String> = updated
+        .udfs
+        .iter()
+        .filter(|(_, v)| !v.is_empty())
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    assert_eq!(set, udfs);
+    assert_eq!(
+        updated.udfs.get("UDF_CARRIER").map(String::as_str),
+        Some("")
+    );
     assert_eq!(updated.lines.len(), 2, "lines survive a header update");
 
     assert_eq!(
