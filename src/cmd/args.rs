@@ -270,6 +270,8 @@ pub enum BenchCommand {
     /// bound, calls per order, 429s, agent calls per order, latency from entry in Sage to
     /// ShipStation and from label to tracking in Sage.
     Sync(BenchSyncArgs),
+    /// Memory of the real `serve` process: idle, and at peak while N workflows are in flight.
+    Footprint(BenchFootprintArgs),
     /// The agent's orders poll over a large company file: ODBC (SQL over unixODBC and the
     /// PostgreSQL driver) against browsing the simulated BOI, on the same data (`odbc` feature).
     Agent(BenchAgentArgs),
@@ -286,6 +288,18 @@ pub struct BenchAgentArgs {
     /// Orders per agent call (the connector's page size).
     #[arg(long, default_value_t = 100)]
     pub page: usize,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct BenchFootprintArgs {
+    /// Workflows (three no-op steps each) queued at once for the busy figure.
+    #[arg(long, default_value_t = 10_000)]
+    pub workflows: usize,
+    /// Seconds the idle service runs before its memory is read.
+    #[arg(long, default_value_t = 10)]
+    pub settle_secs: u64,
     #[arg(long)]
     pub json: bool,
 }

@@ -3,6 +3,7 @@
 #[cfg(feature = "odbc")]
 pub mod agent;
 pub mod engine;
+pub mod footprint;
 pub mod inventory;
 pub mod sync;
 
