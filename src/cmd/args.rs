@@ -272,6 +272,9 @@ pub enum BenchCommand {
     Sync(BenchSyncArgs),
     /// Memory of the real `serve` process: idle, and at peak while N workflows are in flight.
     Footprint(BenchFootprintArgs),
+    /// Many connections on the default schedules: scheduling cost, PostgreSQL transactions per
+    /// second and poll lag, for one replica or several.
+    Scale(BenchScaleArgs),
     /// The agent's orders poll over a large company file: ODBC (SQL over unixODBC and the
     /// PostgreSQL driver) against browsing the simulated BOI, on the same data (`odbc` feature).
     Agent(BenchAgentArgs),
@@ -288,6 +291,23 @@ pub struct BenchAgentArgs {
     /// Orders per agent call (the connector's page size).
     #[arg(long, default_value_t = 100)]
     pub page: usize,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct BenchScaleArgs {
+    #[arg(long, default_value_t = 1000)]
+    pub connections: usize,
+    /// Replicas (each a scheduler and a worker pool) sharing the connections.
+    #[arg(long, default_value_t = 1)]
+    pub replicas: usize,
+    /// Step handlers per replica.
+    #[arg(long, default_value_t = 16)]
+    pub workers: usize,
+    /// How long the schedules run.
+    #[arg(long, default_value_t = 180)]
+    pub seconds: u64,
     #[arg(long)]
     pub json: bool,
 }

@@ -175,6 +175,8 @@ async fn run(cli: &Cli, shutdown: &Shutdown) -> anyhow::Result<()> {
         Command::Bench(args::BenchCommand::Footprint(a)) => {
             bench::footprint::run(global, a, shutdown).await
         }
+        #[cfg(feature = "sim")]
+        Command::Bench(args::BenchCommand::Scale(a)) => bench::scale::run(global, a, shutdown).await,
         #[cfg(feature = "odbc")]
         Command::Bench(args::BenchCommand::Agent(a)) => bench::agent::run(a).await,
         #[cfg(all(feature = "sim", not(feature = "odbc")))]

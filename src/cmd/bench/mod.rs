@@ -5,6 +5,7 @@ pub mod agent;
 pub mod engine;
 pub mod footprint;
 pub mod inventory;
+pub mod scale;
 pub mod sync;
 
 /// The q-quantile (0..=1) of unsorted samples, by nearest rank.

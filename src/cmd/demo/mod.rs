@@ -29,7 +29,7 @@ use ml_connector::sim::shipstation::{ShipStationSim, SimConfig};
 use ml_connector::vault::Vault;
 use mlc_agent::server::{serve_agent, Transport};
 
-const AGENT_KEY: &str = "demo-agent-key";
+pub const AGENT_KEY: &str = "demo-agent-key";
 
 async fn count(pool: &sqlx::PgPool, sql: &str) -> anyhow::Result<i64> {
     Ok(sqlx::query_scalar(sql).fetch_one(pool).await?)
@@ -66,6 +66,9 @@ pub struct World {
     /// Our HTTP API (health, ShipStation webhooks) on loopback.
     pub api_url: String,
     pub shutdown: Shutdown,
+    /// The credential vault and the connection's settings (benchmarks add look-alike connections).
+    pub vault: std::sync::Arc<Vault>,
+    pub settings: Settings,
 }
 
 impl World {
@@ -218,7 +221,7 @@ impl World {
                 .into_engine(db.pool.clone());
         let app = ml_connector::api::router(ml_connector::api::ApiState::new(
             engine.clone(),
-            Some(vault),
+            Some(vault.clone()),
             None,
         ));
         let api_shutdown = shutdown.clone();
@@ -237,6 +240,8 @@ impl World {
             agent_url: format!("http://{agent_addr}"),
             api_url,
             shutdown,
+            vault,
+            settings,
         })
     }
 
