@@ -67,12 +67,17 @@ impl SessionPool {
                     .map_err(SessionError)?,
             };
             let result = f(session.as_mut());
-            me.idle
-                .lock()
-                .unwrap()
-                .entry(company)
-                .or_default()
-                .push(session);
+            // A session whose COM call failed is recycled: the next call opens a fresh one.
+            if session.broken() {
+                tracing::warn!(%company, "BOI session discarded after a COM error");
+            } else {
+                me.idle
+                    .lock()
+                    .unwrap()
+                    .entry(company)
+                    .or_default()
+                    .push(session);
+            }
             Ok(result)
         })
         .await
