@@ -63,8 +63,8 @@ fn settings_that_would_leak_or_expose_are_refused() {
         ),
         (
             "backend",
-            "backend = \"com\"\n[odbc]\nconnection = \"DSN=X\"\n",
-            "not available in this build",
+            "backend = \"odbc+com\"\n[odbc]\nconnection = \"DSN=X\"\n",
+            "it runs on Windows only",
         ),
         ("company", "[odbc]\nconnection = \"DSN=X\"\n", ""),
     ] {
