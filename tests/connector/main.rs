@@ -7,6 +7,7 @@ mod common;
 mod agent_conformance;
 mod agent_scale;
 mod agent_windows;
+mod agent_windows_com;
 mod connections;
 mod console;
 mod front_door;
