@@ -8,6 +8,7 @@ mod agent_conformance;
 mod agent_scale;
 mod agent_windows;
 mod agent_windows_com;
+mod agent_windows_service;
 mod connections;
 mod console;
 mod front_door;
