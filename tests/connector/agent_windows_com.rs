@@ -201,6 +201,38 @@ async fn the_com_backend_under_wine_writes_tracking_as_the_simulated_boi_does() 
         "{after}"
     );
 
+    // A call that fails at the COM level (the test server's COM-ERR key, as a crashed ProvideX
+    // server): a retryable session failure, and the session is dropped, not reused.
+    let (status, answer) = ask(
+        &agent.base,
+        Method::POST,
+        &tracking_path("COM-ERR"),
+        Some(packages(&[("0001", "1Z999AA10000000997")])),
+    )
+    .await;
+    assert_eq!(status, 503, "{answer}");
+    assert_eq!(answer["ErrorKind"], json!("session"), "{answer}");
+    assert!(
+        answer["LastErrorMsg"]
+            .as_str()
+            .unwrap()
+            .contains("COM call nSetKeyValue failed"),
+        "{answer}"
+    );
+    assert!(agent
+        .log()
+        .contains("BOI session discarded after a COM error"));
+    // The next write opens a fresh session and succeeds.
+    let (status, answer) = ask(
+        &agent.base,
+        Method::POST,
+        &tracking_path(&open),
+        Some(packages(&[("0001", "1Z999AA10000000199")])),
+    )
+    .await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["Written"][0]["Existing"], json!(true), "{answer}");
+
     // Another user holds the invoice: Sage's lock text, retryable.
     let mut holder = sqlx::PgConnection::connect(&target.url).await.unwrap();
     sqlx::query("BEGIN").execute(&mut holder).await.unwrap();

@@ -11,6 +11,10 @@ use crate::store::{quote, ColKind, Record, Store, StoreError};
 /// The simulator's text for a record another user holds (the agent's retry keys on it).
 pub const LOCKED: &str = "The record is in use by another user.";
 
+/// A key value that makes the call fail at the COM level (an HRESULT, no BOI answer), as a
+/// crashed or hung ProvideX server does: the agent must drop that session.
+pub const COM_FAILURE_KEY: &str = "COM-ERR";
+
 /// object → (table, key columns, editable, the task an editable object needs)
 fn object(name: &str) -> Option<(&'static str, &'static [&'static str], bool, &'static str)> {
     Some(match name {
@@ -182,7 +186,16 @@ impl Business {
         }
     }
 
-    pub fn call(&mut self, member: &str, args: &[In]) -> Option<Out> {
+    /// `None`: not a member of this object. `Some(Err)`: the call failed at the COM level.
+    pub fn call(&mut self, member: &str, args: &[In]) -> Option<Result<Out, ()>> {
+        if member == "nSetKeyValue" && args.get(1).map(In::text).as_deref() == Some(COM_FAILURE_KEY)
+        {
+            return Some(Err(()));
+        }
+        self.member(member, args).map(Ok)
+    }
+
+    fn member(&mut self, member: &str, args: &[In]) -> Option<Out> {
         let arg = |i: usize| args.get(i).map(In::text).unwrap_or_default();
         match member {
             "sLastErrorMsg" => Some(Out::Text(self.last_error.clone())),

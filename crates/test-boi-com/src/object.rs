@@ -4,7 +4,9 @@
 use std::cell::RefCell;
 
 use windows::core::{implement, Interface, GUID, PCWSTR};
-use windows::Win32::Foundation::{DISP_E_MEMBERNOTFOUND, DISP_E_UNKNOWNNAME, E_NOTIMPL};
+use windows::Win32::Foundation::{
+    DISP_E_MEMBERNOTFOUND, DISP_E_UNKNOWNNAME, E_NOTIMPL, RPC_E_DISCONNECTED,
+};
 use windows::Win32::System::Com::{
     IDispatch, IDispatch_Impl, ITypeInfo, DISPATCH_FLAGS, DISPPARAMS, EXCEPINFO,
 };
@@ -101,7 +103,11 @@ impl Obj {
                 _ => Err(DISP_E_MEMBERNOTFOUND.into()),
             },
             Kind::Session(s) => s.call(member, args).ok_or(DISP_E_MEMBERNOTFOUND.into()),
-            Kind::Business(b) => b.call(member, args).ok_or(DISP_E_MEMBERNOTFOUND.into()),
+            Kind::Business(b) => match b.call(member, args) {
+                Some(Ok(out)) => Ok(out),
+                Some(Err(())) => Err(RPC_E_DISCONNECTED.into()),
+                None => Err(DISP_E_MEMBERNOTFOUND.into()),
+            },
         }
     }
 }

@@ -27,8 +27,9 @@ pub struct Sage {
     next: ObjectId,
     /// The COM failure of an object's last call (BOI's own message is in sLastErrorMsg).
     failures: HashMap<ObjectId, String>,
-    /// A COM call failed: the pool recycles this session.
-    pub broken: bool,
+    /// The COM failure that broke this session: no further call is made on it, and the pool
+    /// recycles it.
+    pub broken: Option<String>,
 }
 
 fn text(s: &str) -> Variant {
@@ -100,20 +101,31 @@ impl Sage {
             objects: HashMap::new(),
             next: 1,
             failures: HashMap::new(),
-            broken: false,
+            broken: None,
         })
     }
 
     /// A COM failure: remembered for `last_error`, and the session marked for recycling.
     fn failed(&mut self, o: ObjectId, e: ComError) -> i32 {
         tracing::warn!(error = %e, "BOI call failed");
-        self.broken = true;
-        self.failures.insert(o, e.to_string());
+        let message = e.to_string();
+        self.broken = Some(message.clone());
+        self.failures.insert(o, message);
         0
+    }
+
+    /// A broken session answers every call with its failure instead of calling COM again.
+    fn refuse(&mut self, o: ObjectId) -> Option<i32> {
+        let reason = self.broken.clone()?;
+        self.failures.insert(o, reason);
+        Some(0)
     }
 
     /// A session member returning BOI's code.
     fn session_rc(&mut self, member: &str, args: &mut [Arg<'_>]) -> i32 {
+        if let Some(rc) = self.refuse(0) {
+            return rc;
+        }
         match self.session.call(member, args) {
             Ok(v) => v.to_i32(),
             Err(e) => self.failed(0, e),
@@ -123,6 +135,9 @@ impl Sage {
     /// An object's member returning BOI's code.
     pub fn rc(&mut self, o: ObjectId, member: &str, args: &mut [Arg<'_>]) -> i32 {
         self.failures.remove(&o);
+        if let Some(rc) = self.refuse(o) {
+            return rc;
+        }
         let Some(obj) = self.objects.get(&o) else {
             return 0;
         };
@@ -138,6 +153,9 @@ impl Sage {
 
     /// `nSetProgram(nLookupTask(task))`.
     pub fn set_program(&mut self, task: &str) -> i32 {
+        if let Some(rc) = self.refuse(0) {
+            return rc;
+        }
         let id = match self.session.call("nLookupTask", &mut vals([text(task)])) {
             Ok(v) => v,
             Err(e) => return self.failed(0, e),
@@ -147,6 +165,9 @@ impl Sage {
 
     /// `NewObject(name, oSS)`.
     pub fn new_object(&mut self, name: &str) -> Result<ObjectId, String> {
+        if let Some(reason) = &self.broken {
+            return Err(reason.clone());
+        }
         let made = self.script.call(
             "NewObject",
             &mut vals([text(name), Variant::object(&self.session.0)]),
@@ -198,7 +219,7 @@ impl Sage {
 
     /// `nEOF` (a property: 1 at the end).
     pub fn eof(&mut self, o: ObjectId) -> bool {
-        let Some(obj) = self.objects.get(&o) else {
+        let Some(obj) = self.objects.get(&o).filter(|_| self.broken.is_none()) else {
             return true;
         };
         match obj.get("nEOF") {

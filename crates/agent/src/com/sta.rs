@@ -42,7 +42,7 @@ impl StaSession {
                         let _ = opened.send(Ok(()));
                         while let Ok(job) = inbox.recv() {
                             job(&mut sage);
-                            if sage.broken {
+                            if sage.broken.is_some() {
                                 flag.store(true, Ordering::SeqCst);
                             }
                         }
