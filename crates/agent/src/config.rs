@@ -66,6 +66,20 @@ pub struct ComSection {
     /// BOI sessions open at once (each is a ProvideX.Script + SY_Session on its own thread).
     #[serde(default = "default_sessions")]
     pub max_sessions: usize,
+    /// A session is closed and a fresh one opened after this long (Sage sites recycle BOI
+    /// sessions after a few hours).
+    #[serde(default = "default_session_hours")]
+    pub session_max_hours: u64,
+}
+
+impl Default for ComSection {
+    fn default() -> Self {
+        Self {
+            sage_home: None,
+            max_sessions: default_sessions(),
+            session_max_hours: default_session_hours(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -91,6 +105,9 @@ fn default_connections() -> usize {
 }
 fn default_sessions() -> usize {
     2
+}
+fn default_session_hours() -> u64 {
+    4
 }
 
 /// Where reads and writes go.

@@ -114,13 +114,7 @@ fn odbc_backend(settings: &AgentSettings) -> anyhow::Result<Arc<OdbcReads>> {
 /// BOI sessions over COM (Windows only; config refuses a COM backend elsewhere).
 #[cfg(windows)]
 fn com_pool(settings: &AgentSettings) -> anyhow::Result<Arc<SessionPool>> {
-    let com = settings
-        .com
-        .clone()
-        .unwrap_or(mlc_agent::config::ComSection {
-            sage_home: None,
-            max_sessions: 2,
-        });
+    let com = settings.com.clone().unwrap_or_default();
     Ok(SessionPool::new(
         Arc::new(mlc_agent::com::ComBoi {
             home: com.sage_home,
@@ -128,7 +122,10 @@ fn com_pool(settings: &AgentSettings) -> anyhow::Result<Arc<SessionPool>> {
         settings.sage_user.clone(),
         settings.sage_password()?,
         com.max_sessions,
-    ))
+    )
+    .with_max_age(std::time::Duration::from_secs(
+        com.session_max_hours.max(1) * 3600,
+    )))
 }
 
 #[cfg(not(windows))]
