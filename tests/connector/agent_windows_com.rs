@@ -287,3 +287,35 @@ async fn the_com_backend_under_wine_writes_tracking_as_the_simulated_boi_does() 
         "{after}"
     );
 }
+
+#[tokio::test]
+async fn a_refused_sage_logon_over_com_is_reported_by_health_without_the_password() {
+    let rig = start_rig().await;
+    let target = sage_database(&rig.sim).await;
+    register_com_server();
+    // The COM server accepts another password than the one the agent has.
+    let mut env = com_server_env(&target);
+    env.retain(|(k, _)| *k != "MLC_TEST_BOI_PASSWORD");
+    env.push(("MLC_TEST_BOI_PASSWORD", "another-password".into()));
+    let agent = start_wine_agent(&target, "odbc+com", &env).await;
+    let (status, health) = ask(&agent.base, Method::GET, paths::HEALTH, None).await;
+    assert_eq!(status, 200);
+    assert_eq!(health["Companies"][0]["ReturnCode"], json!(0), "{health}");
+    let message = health["Companies"][0]["LastErrorMsg"].as_str().unwrap();
+    assert!(
+        message.contains("nSetUser failed: Invalid User Logon."),
+        "{health}"
+    );
+    let password = sage_password(&target);
+    assert!(!message.contains(&password) && !agent.log().contains(&password));
+    // A write is refused as a session failure (retryable), with the same sentence.
+    let (status, answer) = ask(
+        &agent.base,
+        Method::POST,
+        &tracking_path("0100001"),
+        Some(packages(&[("0001", "1Z")])),
+    )
+    .await;
+    assert_eq!(status, 503, "{answer}");
+    assert_eq!(answer["ErrorKind"], json!("session"), "{answer}");
+}
