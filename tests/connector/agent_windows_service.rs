@@ -103,7 +103,16 @@ async fn the_agent_installs_runs_stops_and_uninstalls_as_a_windows_service() {
     // A service left by an interrupted run is removed first.
     let _ = agent(&settings, "uninstall");
 
-    let installed = agent(&settings, "install");
+    // The backend on the command line is kept in the service's own command line.
+    let exe = windows_agent();
+    let installed = wine(&[
+        exe.to_str().unwrap(),
+        "--config",
+        &windows_path(&settings),
+        "--backend",
+        "odbc",
+        "install",
+    ]);
     assert!(installed.status.success(), "{}", text(&installed));
     assert!(text(&installed).contains(&format!("service {SERVICE} installed")));
     let again = agent(&settings, "install");

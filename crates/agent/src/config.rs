@@ -152,6 +152,11 @@ const MAX_SETTINGS_BYTES: u64 = 64 * 1024;
 
 impl AgentSettings {
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        Self::load_with(path, None)
+    }
+
+    /// The settings, with `backend` (the command line's `--backend`) in place of the file's.
+    pub fn load_with(path: &Path, backend: Option<&str>) -> Result<Self, ConfigError> {
         let read = |source| ConfigError::Read {
             path: path.to_path_buf(),
             source,
@@ -168,6 +173,9 @@ impl AgentSettings {
             path: path.to_path_buf(),
             message: e.to_string(),
         })?;
+        if let Some(b) = backend {
+            settings.backend = b.to_string();
+        }
         settings.resolve_relative_to(path.parent().unwrap_or(Path::new(".")));
         settings
             .validate()

@@ -29,6 +29,9 @@ struct Cli {
     /// The settings file (default: ml-connector-agent.toml beside the executable).
     #[arg(long, env = "ML_AGENT_CONFIG")]
     config: Option<PathBuf>,
+    /// `odbc`, `odbc+com` or `com`, in place of the settings file's `backend`.
+    #[arg(long, global = true)]
+    backend: Option<String>,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -231,21 +234,23 @@ fn serve(settings: AgentSettings) -> anyhow::Result<()> {
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let path = settings_path(&cli)?;
+    let backend = cli.backend.as_deref();
     match cli.command.unwrap_or(Command::Run) {
         Command::Run => {
             init_logging(Some(&log_file(&path)))?;
-            let settings = AgentSettings::load(&path).inspect_err(|e| tracing::error!("{e}"))?;
+            let settings =
+                AgentSettings::load_with(&path, backend).inspect_err(|e| tracing::error!("{e}"))?;
             serve(settings).inspect_err(|e| tracing::error!("{e:#}"))
         }
         Command::Check => {
             init_logging(None)?;
-            let settings = AgentSettings::load(&path)?;
+            let settings = AgentSettings::load_with(&path, backend)?;
             let runtime = tokio::runtime::Runtime::new().context("starting the runtime")?;
             runtime.block_on(check(&settings))
         }
         Command::Install { account } => {
             init_logging(None)?;
-            install(&path, account.as_deref())
+            install(&path, backend, account.as_deref())
         }
         Command::Uninstall => {
             init_logging(None)?;
@@ -255,12 +260,12 @@ fn main() -> anyhow::Result<()> {
 }
 
 #[cfg(windows)]
-fn install(settings: &Path, account: Option<&str>) -> anyhow::Result<()> {
+fn install(settings: &Path, backend: Option<&str>, account: Option<&str>) -> anyhow::Result<()> {
     // Refuse settings that would not start, before the service exists.
-    AgentSettings::load(settings)?;
+    AgentSettings::load_with(settings, backend)?;
     let settings = std::path::absolute(settings)?;
     let password = std::env::var("ML_AGENT_SERVICE_PASSWORD").ok();
-    mlc_agent::service::install(&settings, account, password.as_deref())?;
+    mlc_agent::service::install(&settings, backend, account, password.as_deref())?;
     println!(
         "service {} installed (automatic start); start it with: sc start {}",
         mlc_agent::service::NAME,
@@ -277,7 +282,7 @@ fn uninstall() -> anyhow::Result<()> {
 }
 
 #[cfg(not(windows))]
-fn install(_settings: &Path, _account: Option<&str>) -> anyhow::Result<()> {
+fn install(_settings: &Path, _backend: Option<&str>, _account: Option<&str>) -> anyhow::Result<()> {
     anyhow::bail!("install registers a Windows service: run it on the Sage 100 server")
 }
 

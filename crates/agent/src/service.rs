@@ -99,10 +99,11 @@ fn service_main(_args: Vec<OsString>) {
     ));
 }
 
-/// Register the service: automatic start, this executable with `--config <settings> run`,
-/// under `account` (none: LocalSystem).
+/// Register the service: automatic start, this executable with `--config <settings>
+/// [--backend B] run`, under `account` (none: LocalSystem).
 pub fn install(
     settings: &std::path::Path,
+    backend: Option<&str>,
     account: Option<&str>,
     password: Option<&str>,
 ) -> anyhow::Result<()> {
@@ -117,11 +118,7 @@ pub fn install(
         start_type: ServiceStartType::AutoStart,
         error_control: ServiceErrorControl::Normal,
         executable_path: std::env::current_exe()?,
-        launch_arguments: vec![
-            "--config".into(),
-            settings.as_os_str().to_owned(),
-            "run".into(),
-        ],
+        launch_arguments: launch_arguments(settings, backend),
         dependencies: vec![],
         account_name: account.map(OsString::from),
         account_password: password.map(OsString::from),
@@ -133,6 +130,15 @@ pub fn install(
         "Answers ml-connector's questions about Sage 100 (ODBC) and writes tracking back (Business Object Interface).",
     );
     Ok(())
+}
+
+fn launch_arguments(settings: &std::path::Path, backend: Option<&str>) -> Vec<OsString> {
+    let mut args = vec!["--config".into(), settings.as_os_str().to_owned()];
+    if let Some(b) = backend {
+        args.extend(["--backend".into(), b.into()]);
+    }
+    args.push("run".into());
+    args
 }
 
 /// Stop the service if it runs, then remove it.
