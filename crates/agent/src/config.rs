@@ -318,3 +318,24 @@ fn check_private(path: &Path) -> Result<(), ConfigError> {
 fn check_private(_path: &Path) -> Result<(), ConfigError> {
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_sample_settings_shipped_with_the_agent_are_valid() {
+        let mut s: AgentSettings =
+            toml::from_str(include_str!("../ml-connector-agent.sample.toml")).unwrap();
+        assert_eq!(s.backend, "odbc+com");
+        let com = s.com.clone().unwrap();
+        assert_eq!((com.max_sessions, com.session_max_hours), (2, 4));
+        assert!(com.sage_home.unwrap().ends_with(r"MAS90\Home"));
+        if !cfg!(windows) {
+            // COM is refused off Windows; the rest must hold.
+            assert!(s.validate().unwrap_err().contains("Windows only"));
+            s.backend = "odbc".into();
+        }
+        s.validate().unwrap();
+    }
+}
