@@ -16,10 +16,13 @@ use ml_connector::sim::sage100::sage_db::OdbcTarget;
 use mlc_agent_api::paths;
 use mlc_secret::Secret;
 use reqwest::Method;
-use serde_json::{json, Value};
+use serde_json::json;
 use sqlx::Connection;
 
-use super::agent_conformance::{ask, sage_database, scenario};
+use super::agent_conformance::{
+    ask, invoices_path, packages, sage_database, scenario, tracking_path, write_questions,
+    WRITE_STATUSES,
+};
 use super::agent_windows::{prefix, sage_password, start_wine_agent, windows_path, wine64};
 use crate::common::sage100::{invoice, start_rig, AGENT_KEY};
 
@@ -76,32 +79,6 @@ fn com_server_env(target: &OdbcTarget) -> Vec<(&'static str, String)> {
     ]
 }
 
-fn tracking_path(inv: &str) -> String {
-    paths::fill(paths::INVOICE_TRACKING, &[("co", "ABC"), ("inv", inv)])
-}
-
-fn package_path(inv: &str, package: &str) -> String {
-    paths::fill(
-        paths::INVOICE_PACKAGE,
-        &[("co", "ABC"), ("inv", inv), ("package", package)],
-    )
-}
-
-fn invoices_path(order: &str) -> String {
-    paths::fill(paths::ORDER_INVOICES, &[("co", "ABC"), ("no", order)])
-}
-
-fn packages(rows: &[(&str, &str)]) -> Value {
-    json!({
-        "ShipDate$": "20261201",
-        "ShipVia$": "UPS GROUND",
-        "Packages": rows.iter().map(|(no, id)| json!({
-            "PackageNo$": no, "TrackingID$": id, "StarshipShipVia$": "UPS GROUND",
-            "Weight": 2.5, "FreightAmt": 7.1, "Comment$": "O'Hare dock"
-        })).collect::<Vec<_>>()
-    })
-}
-
 #[tokio::test]
 async fn the_com_backend_under_wine_writes_tracking_as_the_simulated_boi_does() {
     let rig = start_rig().await;
@@ -124,49 +101,7 @@ async fn the_com_backend_under_wine_writes_tracking_as_the_simulated_boi_does() 
     register_com_server();
     let agent = start_wine_agent(&target, "odbc+com", &com_server_env(&target)).await;
 
-    let writes: Vec<(Method, String, Option<Value>)> = vec![
-        // Two packages, new rows.
-        (
-            Method::POST,
-            tracking_path(&open),
-            Some(packages(&[
-                ("0001", "1Z999AA10000000101"),
-                ("0002", "1Z999AA10000000102"),
-            ])),
-        ),
-        // The same again: idempotent, the rows now exist.
-        (
-            Method::POST,
-            tracking_path(&open),
-            Some(packages(&[
-                ("0001", "1Z999AA10000000101"),
-                ("0002", "1Z999AA10000000102"),
-            ])),
-        ),
-        // A voided package removed, twice (already gone is done).
-        (Method::DELETE, package_path(&open, "0002"), None),
-        (Method::DELETE, package_path(&open, "0002"), None),
-        // A third package later, with a changed tracking number on the first.
-        (
-            Method::POST,
-            tracking_path(&open),
-            Some(packages(&[
-                ("0001", "1Z999AA10000000199"),
-                ("0003", "1Z999AA10000000103"),
-            ])),
-        ),
-        // Posted to A/R history: refused. Not on file: not found.
-        (
-            Method::POST,
-            tracking_path(&posted),
-            Some(packages(&[("0001", "1Z999AA10000000999")])),
-        ),
-        (
-            Method::POST,
-            tracking_path("9999999"),
-            Some(packages(&[("0001", "1Z999AA10000000998")])),
-        ),
-    ];
+    let writes = write_questions(&open, &posted);
     let mut statuses = Vec::new();
     for (method, path, body) in writes {
         let expected = ask(&rig.agent_url, method.clone(), &path, body.clone()).await;
@@ -179,7 +114,7 @@ async fn the_com_backend_under_wine_writes_tracking_as_the_simulated_boi_does() 
         );
         statuses.push(got.0);
     }
-    assert_eq!(statuses, [200, 200, 200, 200, 200, 422, 404]);
+    assert_eq!(statuses, WRITE_STATUSES);
 
     // What COM wrote reads back through ODBC as the simulator's own files do.
     for order in [&order, &facts.orders[0], &facts.orders[2]] {
