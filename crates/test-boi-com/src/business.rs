@@ -15,6 +15,9 @@ pub const LOCKED: &str = "The record is in use by another user.";
 /// crashed or hung ProvideX server does: the agent must drop that session.
 pub const COM_FAILURE_KEY: &str = "COM-ERR";
 
+/// A call that fails below BOI (the caller sees an HRESULT).
+pub struct ComFailure;
+
 /// object → (table, key columns, editable, the task an editable object needs)
 fn object(name: &str) -> Option<(&'static str, &'static [&'static str], bool, &'static str)> {
     Some(match name {
@@ -187,10 +190,10 @@ impl Business {
     }
 
     /// `None`: not a member of this object. `Some(Err)`: the call failed at the COM level.
-    pub fn call(&mut self, member: &str, args: &[In]) -> Option<Result<Out, ()>> {
+    pub fn call(&mut self, member: &str, args: &[In]) -> Option<Result<Out, ComFailure>> {
         if member == "nSetKeyValue" && args.get(1).map(In::text).as_deref() == Some(COM_FAILURE_KEY)
         {
-            return Some(Err(()));
+            return Some(Err(ComFailure));
         }
         self.member(member, args).map(Ok)
     }

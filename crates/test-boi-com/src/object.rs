@@ -13,7 +13,7 @@ use windows::Win32::System::Com::{
 use windows::Win32::System::Variant::VARIANT;
 
 use crate::args::{self, In, Out};
-use crate::business::Business;
+use crate::business::{Business, ComFailure};
 use crate::session::{Session, SessionRef};
 
 /// Every member any object answers to; its DISPID is its index + 1. Names are matched without
@@ -105,7 +105,7 @@ impl Obj {
             Kind::Session(s) => s.call(member, args).ok_or(DISP_E_MEMBERNOTFOUND.into()),
             Kind::Business(b) => match b.call(member, args) {
                 Some(Ok(out)) => Ok(out),
-                Some(Err(())) => Err(RPC_E_DISCONNECTED.into()),
+                Some(Err(ComFailure)) => Err(RPC_E_DISCONNECTED.into()),
                 None => Err(DISP_E_MEMBERNOTFOUND.into()),
             },
         }
