@@ -20,8 +20,8 @@ use serde_json::json;
 use sqlx::Connection;
 
 use super::agent_conformance::{
-    ask, invoices_path, packages, sage_database, scenario, tracking_path, write_questions,
-    WRITE_STATUSES,
+    ask, assert_meaningful, assert_same, invoices_path, packages, sage_database, scenario,
+    tracking_path, transcript, write_questions, WRITE_STATUSES,
 };
 use super::agent_windows::{prefix, sage_password, start_wine_agent, windows_path, wine64};
 use crate::common::sage100::{invoice, start_rig, AGENT_KEY};
@@ -253,4 +253,25 @@ async fn a_refused_sage_logon_over_com_is_reported_by_health_without_the_passwor
     .await;
     assert_eq!(status, 503, "{answer}");
     assert_eq!(answer["ErrorKind"], json!("session"), "{answer}");
+}
+
+#[tokio::test]
+async fn the_com_backend_under_wine_answers_every_read_question_as_the_simulated_boi_does() {
+    let rig = start_rig().await;
+    let facts = scenario(&rig).await;
+    let reference = transcript(&rig.agent_url, &facts).await;
+    assert_meaningful(&reference, &facts);
+    let target = sage_database(&rig.sim).await;
+    register_com_server();
+    // backend = "com": reads browse the business objects too (a site without a usable DSN).
+    let agent = start_wine_agent(&target, "com", &com_server_env(&target)).await;
+    let (_, health) = ask(&agent.base, Method::GET, paths::HEALTH, None).await;
+    assert_eq!(
+        health["Backend"],
+        json!("Business Object Interface over COM (ProvideX.Script)"),
+        "{health}"
+    );
+    assert_eq!(health["Companies"][0]["ReturnCode"], json!(1), "{health}");
+    let answers = transcript(&agent.base, &facts).await;
+    assert_same(&reference, &answers, "the COM backend under Wine");
 }
