@@ -282,16 +282,14 @@ pub fn packages(rows: &[(&str, &str)]) -> Value {
 /// one: rows per package, the same again (idempotent), a voided package removed twice, a changed
 /// tracking number and a new package, a posted invoice, a missing one.
 pub fn write_questions(open: &str, posted: &str) -> Vec<(Method, String, Option<Value>)> {
+    let mut first = packages(&[
+        ("0001", "1Z999AA10000000101"),
+        ("0002", "1Z999AA10000000102"),
+    ]);
+    first["UDFs"] = json!({"UDF_PRO_NUM$": "PRO-4471"});
     vec![
-        // Two packages, new rows.
-        (
-            Method::POST,
-            tracking_path(open),
-            Some(packages(&[
-                ("0001", "1Z999AA10000000101"),
-                ("0002", "1Z999AA10000000102"),
-            ])),
-        ),
+        // Two packages, new rows, and a UDF on the invoice header.
+        (Method::POST, tracking_path(open), Some(first)),
         // The same again: idempotent, the rows now exist.
         (
             Method::POST,

@@ -98,6 +98,12 @@ async fn the_com_backend_under_wine_writes_tracking_as_the_simulated_boi_does() 
         .unwrap()
         .to_string();
     let target = sage_database(&rig.sim).await;
+    // The site's invoice UDF (the simulator takes any UDF_ column).
+    let mut db = sqlx::PgConnection::connect(&target.url).await.unwrap();
+    sqlx::query("ALTER TABLE SO_InvoiceHeader ADD COLUMN UDF_PRO_NUM varchar(30)")
+        .execute(&mut db)
+        .await
+        .unwrap();
     register_com_server();
     let agent = start_wine_agent(&target, "odbc+com", &com_server_env(&target)).await;
 
@@ -116,6 +122,20 @@ async fn the_com_backend_under_wine_writes_tracking_as_the_simulated_boi_does() 
     }
     assert_eq!(statuses, WRITE_STATUSES);
 
+    // What COM wrote is in the company's files.
+    let (date, via, udf, rows): (String, String, String, i64) = sqlx::query_as(
+        "SELECT h.ShipDate::text, h.ShipVia, h.UDF_PRO_NUM, \
+         (SELECT count(*) FROM SO_InvoiceTracking t WHERE t.InvoiceNo = h.InvoiceNo) \
+         FROM SO_InvoiceHeader h WHERE h.InvoiceNo = $1",
+    )
+    .bind(&open)
+    .fetch_one(&mut db)
+    .await
+    .unwrap();
+    assert_eq!(
+        (date.as_str(), via.as_str(), udf.as_str(), rows),
+        ("2026-12-01", "UPS GROUND", "PRO-4471", 2)
+    );
     // What COM wrote reads back through ODBC as the simulator's own files do.
     for order in [&order, &facts.orders[0], &facts.orders[2]] {
         let path = invoices_path(order);
