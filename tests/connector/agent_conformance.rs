@@ -249,6 +249,85 @@ pub async fn transcript(base: &str, facts: &Facts) -> Vec<Exchange> {
     out
 }
 
+// The write scenarios: what the connector writes back to an invoice, put to an agent that writes
+// (the simulated BOI, and the COM backend under Wine in agent_windows_com.rs).
+
+pub fn tracking_path(inv: &str) -> String {
+    paths::fill(paths::INVOICE_TRACKING, &[("co", "ABC"), ("inv", inv)])
+}
+
+pub fn package_path(inv: &str, package: &str) -> String {
+    paths::fill(
+        paths::INVOICE_PACKAGE,
+        &[("co", "ABC"), ("inv", inv), ("package", package)],
+    )
+}
+
+pub fn invoices_path(order: &str) -> String {
+    paths::fill(paths::ORDER_INVOICES, &[("co", "ABC"), ("no", order)])
+}
+
+pub fn packages(rows: &[(&str, &str)]) -> Value {
+    json!({
+        "ShipDate$": "20261201",
+        "ShipVia$": "UPS GROUND",
+        "Packages": rows.iter().map(|(no, id)| json!({
+            "PackageNo$": no, "TrackingID$": id, "StarshipShipVia$": "UPS GROUND",
+            "Weight": 2.5, "FreightAmt": 7.1, "Comment$": "O'Hare dock"
+        })).collect::<Vec<_>>()
+    })
+}
+
+/// Every write the connector makes, on an open invoice (`open`, without tracking yet) and a posted
+/// one: rows per package, the same again (idempotent), a voided package removed twice, a changed
+/// tracking number and a new package, a posted invoice, a missing one.
+pub fn write_questions(open: &str, posted: &str) -> Vec<(Method, String, Option<Value>)> {
+    let mut first = packages(&[
+        ("0001", "1Z999AA10000000101"),
+        ("0002", "1Z999AA10000000102"),
+    ]);
+    first["UDFs"] = json!({"UDF_PRO_NUM$": "PRO-4471"});
+    vec![
+        // Two packages, new rows, and a UDF on the invoice header.
+        (Method::POST, tracking_path(open), Some(first)),
+        // The same again: idempotent, the rows now exist.
+        (
+            Method::POST,
+            tracking_path(open),
+            Some(packages(&[
+                ("0001", "1Z999AA10000000101"),
+                ("0002", "1Z999AA10000000102"),
+            ])),
+        ),
+        // A voided package removed, twice (already gone is done).
+        (Method::DELETE, package_path(open, "0002"), None),
+        (Method::DELETE, package_path(open, "0002"), None),
+        // A third package later, with a changed tracking number on the first.
+        (
+            Method::POST,
+            tracking_path(open),
+            Some(packages(&[
+                ("0001", "1Z999AA10000000199"),
+                ("0003", "1Z999AA10000000103"),
+            ])),
+        ),
+        // Posted to A/R history: refused. Not on file: not found.
+        (
+            Method::POST,
+            tracking_path(posted),
+            Some(packages(&[("0001", "1Z999AA10000000999")])),
+        ),
+        (
+            Method::POST,
+            tracking_path("9999999"),
+            Some(packages(&[("0001", "1Z999AA10000000998")])),
+        ),
+    ]
+}
+
+/// Their statuses on an agent that writes.
+pub const WRITE_STATUSES: [u16; 7] = [200, 200, 200, 200, 200, 422, 404];
+
 /// The ODBC backend over a database loaded from the simulator, served on loopback.
 pub struct OdbcAgent {
     pub url: String,

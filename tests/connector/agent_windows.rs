@@ -13,8 +13,9 @@ use super::agent_conformance::{
     ask, assert_meaningful, assert_same, sage_database, scenario, transcript,
 };
 use crate::common::sage100::{start_rig, AGENT_KEY};
+use ml_connector::sim::sage100::sage_db::OdbcTarget;
 
-fn windows_agent() -> PathBuf {
+pub fn windows_agent() -> PathBuf {
     let exe = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("target/windows/x86_64-pc-windows-gnu/debug/ml-connector-agent.exe");
     assert!(
@@ -26,7 +27,7 @@ fn windows_agent() -> PathBuf {
 }
 
 /// Wine's loader for 64-bit programs (../shared/reference/windows-build.md).
-fn wine64() -> PathBuf {
+pub fn wine64() -> PathBuf {
     let p = PathBuf::from("/usr/lib/wine/wine64");
     assert!(
         p.exists(),
@@ -36,12 +37,12 @@ fn wine64() -> PathBuf {
 }
 
 /// A path as the Windows program sees it (Wine maps Z: to /).
-fn windows_path(p: &Path) -> String {
+pub fn windows_path(p: &Path) -> String {
     format!("Z:{}", p.display()).replace('/', "\\")
 }
 
 /// One Wine prefix for the test run, with the ProcessPrng shim Wine 8 lacks.
-fn prefix() -> PathBuf {
+pub fn prefix() -> PathBuf {
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("wine-prefix");
     let system32 = dir.join("drive_c/windows/system32");
     if !system32.exists() {
@@ -75,7 +76,7 @@ impl Drop for Running {
     }
 }
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -83,15 +84,36 @@ fn free_port() -> u16 {
         .port()
 }
 
-#[tokio::test]
-async fn the_windows_agent_under_wine_answers_as_the_simulated_boi_does() {
-    let exe = windows_agent();
-    let rig = start_rig().await;
-    let facts = scenario(&rig).await;
-    let reference = transcript(&rig.agent_url, &facts).await;
-    assert_meaningful(&reference, &facts);
-    let target = sage_database(&rig.sim).await;
+/// The Windows agent running under Wine over a Sage-shaped database (a DSN in an odbc.ini).
+pub struct WineAgent {
+    pub base: String,
+    pub dir: PathBuf,
+    _running: Running,
+}
 
+impl WineAgent {
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("agent.log")).unwrap_or_default()
+    }
+}
+
+/// The Sage password the agent is given (trust authentication ignores it).
+pub fn sage_password(target: &OdbcTarget) -> String {
+    if target.password.is_empty() {
+        "unused-with-trust-auth".to_string()
+    } else {
+        target.password.clone()
+    }
+}
+
+/// Start the .exe with `backend` and wait until it answers; `env` reaches the agent's process
+/// (and so an in-process COM server).
+pub async fn start_wine_agent(
+    target: &OdbcTarget,
+    backend: &str,
+    env: &[(&str, String)],
+) -> WineAgent {
+    let exe = windows_agent();
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
         .join(format!("wine-agent-{:08x}", rand::random::<u32>()));
     std::fs::create_dir_all(&dir).unwrap();
@@ -103,16 +125,12 @@ async fn the_windows_agent_under_wine_answers_as_the_simulated_boi_does() {
     std::fs::write(dir.join("odbc.ini"), ini).unwrap();
     let port = free_port();
     let settings = format!(
-        "listen = \"127.0.0.1:{port}\"\ncompanies = [\"ABC\"]\nsage_user = \"{}\"\nplain_http = true\n\n[odbc]\nconnection = \"DSN=MLC_SAGE_{{company}}\"\n",
+        "listen = \"127.0.0.1:{port}\"\ncompanies = [\"ABC\"]\nsage_user = \"{}\"\nplain_http = true\nbackend = \"{backend}\"\n\n[odbc]\nconnection = \"DSN=MLC_SAGE_{{company}}\"\n",
         target.user
     );
     std::fs::write(dir.join("ml-connector-agent.toml"), settings).unwrap();
-    let password = if target.password.is_empty() {
-        "unused-with-trust-auth".to_string()
-    } else {
-        target.password.clone()
-    };
-    let child = Command::new(wine64())
+    let mut command = Command::new(wine64());
+    command
         .arg(&exe)
         .arg("--config")
         .arg(windows_path(&dir.join("ml-connector-agent.toml")))
@@ -120,18 +138,24 @@ async fn the_windows_agent_under_wine_answers_as_the_simulated_boi_does() {
         .env("WINEDEBUG", "-all")
         .env("WINEDLLOVERRIDES", "mscoree,mshtml=")
         .env("ODBCINI", dir.join("odbc.ini"))
+        .env("RUST_BACKTRACE", "1")
         .env("ML_AGENT_API_KEY", AGENT_KEY)
-        .env("ML_AGENT_SAGE_PASSWORD", password)
+        .env("ML_AGENT_SAGE_PASSWORD", sage_password(target))
         .stdout(Stdio::null())
-        .stderr(std::fs::File::create(dir.join("agent.log")).unwrap())
-        .spawn()
-        .expect("wine64 starts the agent");
-    let _running = Running(child);
-    let base = format!("http://127.0.0.1:{port}");
+        .stderr(std::fs::File::create(dir.join("agent.log")).unwrap());
+    for (k, v) in env {
+        command.env(k, v);
+    }
+    let child = command.spawn().expect("wine64 starts the agent");
+    let agent = WineAgent {
+        base: format!("http://127.0.0.1:{port}"),
+        dir,
+        _running: Running(child),
+    };
     let deadline = Instant::now() + Duration::from_secs(180);
     loop {
         let up = reqwest::Client::new()
-            .get(format!("{base}{}", mlc_agent_api::paths::HEALTH))
+            .get(format!("{}{}", agent.base, mlc_agent_api::paths::HEALTH))
             .header(mlc_agent_api::API_KEY_HEADER, AGENT_KEY)
             .send()
             .await
@@ -142,18 +166,29 @@ async fn the_windows_agent_under_wine_answers_as_the_simulated_boi_does() {
         assert!(
             Instant::now() < deadline,
             "the Windows agent did not start: {}",
-            std::fs::read_to_string(dir.join("agent.log")).unwrap_or_default()
+            agent.log()
         );
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
-    let (status, health) = ask(&base, Method::GET, mlc_agent_api::paths::HEALTH, None).await;
+    agent
+}
+
+#[tokio::test]
+async fn the_windows_agent_under_wine_answers_as_the_simulated_boi_does() {
+    let rig = start_rig().await;
+    let facts = scenario(&rig).await;
+    let reference = transcript(&rig.agent_url, &facts).await;
+    assert_meaningful(&reference, &facts);
+    let target = sage_database(&rig.sim).await;
+    let agent = start_wine_agent(&target, "odbc", &[]).await;
+    let (status, health) = ask(&agent.base, Method::GET, mlc_agent_api::paths::HEALTH, None).await;
     assert_eq!(status, 200);
     assert_eq!(
         health["Companies"][0]["ReturnCode"],
         serde_json::json!(1),
         "the DSN connects: {health} {}",
-        std::fs::read_to_string(dir.join("agent.log")).unwrap_or_default()
+        agent.log()
     );
-    let answers = transcript(&base, &facts).await;
+    let answers = transcript(&agent.base, &facts).await;
     assert_same(&reference, &answers, "the Windows agent under Wine");
 }

@@ -7,6 +7,8 @@ mod common;
 mod agent_conformance;
 mod agent_scale;
 mod agent_windows;
+mod agent_windows_com;
+mod agent_windows_service;
 mod connections;
 mod console;
 mod fit;

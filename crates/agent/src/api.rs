@@ -156,7 +156,13 @@ async fn write<R: Send + 'static>(
 async fn health(State(state): State<AgentState>) -> Response {
     let mut companies = Vec::new();
     for co in state.companies.clone() {
-        let open = read(&state, &co, |_| Ok(())).await;
+        let mut open = read(&state, &co, |_| Ok(())).await;
+        // With writes through BOI (odbc+com), a company is healthy when a session opens too.
+        if let (Ok(()), Some(pool)) = (&open, &state.writes) {
+            if let Err(e) = pool.run(&co, |_| ()).await {
+                open = Err(Failure::session(e.0));
+            }
+        }
         companies.push(wire::CompanyHealth {
             company: co,
             return_code: if open.is_ok() { 1 } else { 0 },

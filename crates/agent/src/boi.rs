@@ -3,8 +3,8 @@
 //! failure; the reason is in `last_error` (`sLastErrorMsg`). String columns are addressed with a
 //! `$` suffix (`ItemCode$`), numeric ones without. Calls are synchronous, as COM is.
 //!
-//! Here the simulated backend implements it (`--backend sim`). On the customer's Windows server a
-//! COM backend implements the same trait over `ProvideX.Script` (see ARCHITECTURE.md).
+//! The simulator implements it (`sim`, the demo's); on the customer's Windows server [`crate::com`]
+//! implements it over `ProvideX.Script` by late binding (`com`, `odbc+com`).
 
 use serde_json::Value;
 
@@ -46,4 +46,9 @@ pub trait BoiSession: Send {
     fn move_next(&mut self, o: ObjectId) -> i32;
     fn eof(&self, o: ObjectId) -> bool;
     fn last_error(&self, o: ObjectId) -> String;
+    /// The session cannot be trusted any more (a COM call failed, its thread ended): the pool
+    /// drops it instead of reusing it.
+    fn broken(&self) -> bool {
+        false
+    }
 }

@@ -35,10 +35,12 @@ pub struct AgentSettings {
     pub sage_password_file: Option<PathBuf>,
     /// A file holding the API key the connector presents (else ML_AGENT_API_KEY).
     pub api_key_file: Option<PathBuf>,
-    /// Where reads come from: `odbc` (part 2 adds `odbc+com`).
+    /// `odbc` (reads only), `odbc+com` (reads through ODBC, writes through BOI over COM: what a
+    /// site runs) or `com` (reads and writes through BOI). COM exists on Windows only.
     #[serde(default = "default_backend")]
     pub backend: String,
     pub odbc: Option<OdbcSection>,
+    pub com: Option<ComSection>,
     pub tls: Option<TlsSection>,
     /// Plain HTTP on a loopback address (trials and tests only).
     #[serde(default)]
@@ -54,6 +56,30 @@ pub struct OdbcSection {
     pub query_timeout_secs: usize,
     #[serde(default = "default_connections")]
     pub max_connections: usize,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ComSection {
+    /// Sage's `MAS90\Home` folder, for ProvideX.Script's `Init` (local or UNC).
+    pub sage_home: Option<String>,
+    /// BOI sessions open at once (each is a ProvideX.Script + SY_Session on its own thread).
+    #[serde(default = "default_sessions")]
+    pub max_sessions: usize,
+    /// A session is closed and a fresh one opened after this long (Sage sites recycle BOI
+    /// sessions after a few hours).
+    #[serde(default = "default_session_hours")]
+    pub session_max_hours: u64,
+}
+
+impl Default for ComSection {
+    fn default() -> Self {
+        Self {
+            sage_home: None,
+            max_sessions: default_sessions(),
+            session_max_hours: default_session_hours(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -77,12 +103,60 @@ fn default_timeout() -> usize {
 fn default_connections() -> usize {
     4
 }
+fn default_sessions() -> usize {
+    2
+}
+fn default_session_hours() -> u64 {
+    4
+}
+
+/// Where reads and writes go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Odbc,
+    OdbcCom,
+    Com,
+}
+
+impl Backend {
+    pub fn parse(name: &str) -> Result<Self, String> {
+        let b = match name {
+            "odbc" => Self::Odbc,
+            "odbc+com" => Self::OdbcCom,
+            "com" => Self::Com,
+            other => {
+                return Err(format!(
+                    "backend {other:?} is not one of odbc, odbc+com, com"
+                ))
+            }
+        };
+        if b != Self::Odbc && !cfg!(windows) {
+            return Err(format!(
+                "backend {name:?} needs Sage's COM server: it runs on Windows only"
+            ));
+        }
+        Ok(b)
+    }
+
+    pub fn reads_odbc(self) -> bool {
+        self != Self::Com
+    }
+
+    pub fn uses_com(self) -> bool {
+        self != Self::Odbc
+    }
+}
 
 /// The settings file's largest sane size.
 const MAX_SETTINGS_BYTES: u64 = 64 * 1024;
 
 impl AgentSettings {
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        Self::load_with(path, None)
+    }
+
+    /// The settings, with `backend` (the command line's `--backend`) in place of the file's.
+    pub fn load_with(path: &Path, backend: Option<&str>) -> Result<Self, ConfigError> {
         let read = |source| ConfigError::Read {
             path: path.to_path_buf(),
             source,
@@ -99,6 +173,9 @@ impl AgentSettings {
             path: path.to_path_buf(),
             message: e.to_string(),
         })?;
+        if let Some(b) = backend {
+            settings.backend = b.to_string();
+        }
         settings.resolve_relative_to(path.parent().unwrap_or(Path::new(".")));
         settings
             .validate()
@@ -144,8 +221,9 @@ impl AgentSettings {
                 ));
             }
         }
-        match (self.backend.as_str(), &self.odbc) {
-            ("odbc", Some(odbc)) => {
+        let backend = self.backend()?;
+        match (backend.reads_odbc(), &self.odbc) {
+            (true, Some(odbc)) => {
                 if !odbc.connection.contains("{company}") && self.companies.len() > 1 {
                     return Err("odbc.connection: put {company} where the company code goes (several companies are served)".into());
                 }
@@ -154,17 +232,19 @@ impl AgentSettings {
                     return Err("odbc.connection: leave the password out (sage_password_file or ML_AGENT_SAGE_PASSWORD)".into());
                 }
             }
-            ("odbc", None) => return Err("backend odbc needs an [odbc] section".into()),
-            (other, _) => {
-                return Err(format!(
-                    "backend {other:?} is not available in this build (odbc)"
-                ))
+            (true, None) => {
+                return Err(format!("backend {} needs an [odbc] section", self.backend))
             }
+            (false, _) => {}
         }
         if self.tls.is_none() && !self.plain_http {
             return Err("give a [tls] section (cert, key, optional client_ca), or plain_http = true for loopback trials".into());
         }
         Ok(())
+    }
+
+    pub fn backend(&self) -> Result<Backend, String> {
+        Backend::parse(&self.backend)
     }
 
     pub fn listen_addr(&self) -> Result<SocketAddr, String> {
@@ -237,4 +317,25 @@ fn check_private(path: &Path) -> Result<(), ConfigError> {
 #[cfg(not(unix))]
 fn check_private(_path: &Path) -> Result<(), ConfigError> {
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_sample_settings_shipped_with_the_agent_are_valid() {
+        let mut s: AgentSettings =
+            toml::from_str(include_str!("../ml-connector-agent.sample.toml")).unwrap();
+        assert_eq!(s.backend, "odbc+com");
+        let com = s.com.clone().unwrap();
+        assert_eq!((com.max_sessions, com.session_max_hours), (2, 4));
+        assert!(com.sage_home.unwrap().ends_with(r"MAS90\Home"));
+        if !cfg!(windows) {
+            // COM is refused off Windows; the rest must hold.
+            assert!(s.validate().unwrap_err().contains("Windows only"));
+            s.backend = "odbc".into();
+        }
+        s.validate().unwrap();
+    }
 }

@@ -4,12 +4,14 @@
 //!
 //! Reads come from a [`reads::SageReads`] backend: SQL through ODBC (`odbc` feature; the ProvideX
 //! driver, or SQL Server on Premium) or browsing the Business Object Interface (the simulator).
-//! Writes go through the Business Object Interface ([`boi`]).
+//! Writes go through the Business Object Interface ([`boi`]): over COM on Windows ([`com`]),
+//! simulated in tests and the demo.
 
 pub mod api;
 pub mod boi;
 pub mod config;
 pub mod failure;
+pub mod logfile;
 pub mod pool;
 pub mod reads;
 pub mod server;
@@ -17,5 +19,10 @@ pub mod writes;
 
 #[cfg(feature = "odbc")]
 pub mod odbc;
+
+#[cfg(windows)]
+pub mod com;
+#[cfg(windows)]
+pub mod service;
 
 pub use mlc_secret::Secret;

@@ -12,13 +12,23 @@ use crate::failure::Failure;
 use crate::reads::boi::BoiFiles;
 use crate::reads::{CompanyFiles, SageTable};
 
+/// BOI's refusal, or (the session broke: a COM call failed) a session failure the connector
+/// retries on a fresh session. Writes are idempotent by key, so a retry is safe.
+fn refused(s: &dyn BoiSession, message: String) -> Failure {
+    if s.broken() {
+        Failure::session(message)
+    } else {
+        Failure::from_boi(0, message)
+    }
+}
+
 fn object(s: &mut dyn BoiSession, name: &str) -> Result<ObjectId, Failure> {
-    s.new_object(name).map_err(|m| Failure::from_boi(0, m))
+    s.new_object(name).map_err(|m| refused(s, m))
 }
 
 fn check(rc: i32, s: &dyn BoiSession, o: ObjectId) -> Result<i32, Failure> {
     if rc == 0 {
-        Err(Failure::from_boi(0, s.last_error(o)))
+        Err(refused(s, s.last_error(o)))
     } else {
         Ok(rc)
     }

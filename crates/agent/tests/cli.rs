@@ -63,8 +63,8 @@ fn settings_that_would_leak_or_expose_are_refused() {
         ),
         (
             "backend",
-            "backend = \"com\"\n[odbc]\nconnection = \"DSN=X\"\n",
-            "not available in this build",
+            "backend = \"odbc+com\"\n[odbc]\nconnection = \"DSN=X\"\n",
+            "it runs on Windows only",
         ),
         ("company", "[odbc]\nconnection = \"DSN=X\"\n", ""),
     ] {
@@ -103,4 +103,23 @@ fn a_secret_file_others_can_read_is_refused() {
     assert!(!ok);
     assert!(text.contains("can be read by other users"), "{text}");
     assert!(!text.contains("hunter2"));
+}
+
+#[test]
+fn the_command_line_backend_replaces_the_files_and_install_is_for_windows() {
+    let path = settings(
+        "backendflag",
+        &format!("{BASE}backend = \"odbc\"\n[odbc]\nconnection = \"DSN=X\"\n"),
+    );
+    let (ok, text) = agent(&path, &["--backend", "odbc+com", "check"]);
+    assert!(!ok, "{text}");
+    assert!(text.contains("it runs on Windows only"), "{text}");
+    let (ok, text) = agent(&path, &["--backend", "nope", "check"]);
+    assert!(!ok);
+    assert!(text.contains("is not one of odbc, odbc+com, com"), "{text}");
+    for command in ["install", "uninstall"] {
+        let (ok, text) = agent(&path, &[command]);
+        assert!(!ok, "{command}: {text}");
+        assert!(text.contains("Windows service"), "{command}: {text}");
+    }
 }
