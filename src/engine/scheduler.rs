@@ -19,6 +19,9 @@ use sqlx::Row;
 use super::store::{self, NewWorkflow};
 use super::{Engine, Shutdown};
 
+/// The advisory-lock namespace of schedule fires.
+const SCHEDULE_LOCKS: i32 = 0x5c4e_d01e;
+
 /// One periodic job: every `period`, create a workflow of `kind` keyed by the slot.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ScheduleSpec {
@@ -158,6 +161,17 @@ impl Scheduler {
         })?;
         let period = spec.period.as_secs_f64().max(0.001);
         let mut tx = self.engine.pool.begin().await?;
+        // Another replica firing this schedule right now holds the lock: skip it rather than wait
+        // for that transaction (replicas waiting on each other made ticks take seconds). A rare
+        // hash collision between two names only delays one fire to the next tick.
+        let free: bool = sqlx::query_scalar("SELECT pg_try_advisory_xact_lock($1, hashtext($2))")
+            .bind(SCHEDULE_LOCKS)
+            .bind(&spec.name)
+            .fetch_one(&mut *tx)
+            .await?;
+        if !free {
+            return Ok(None);
+        }
         let row = sqlx::query(
             r#"
             INSERT INTO schedules AS s (name, period_secs, last_slot, last_fired_at, fired_by)
