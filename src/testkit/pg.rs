@@ -3,7 +3,6 @@
 
 use std::sync::OnceLock;
 
-use sqlx::postgres::PgPoolOptions;
 use sqlx::{Connection, PgConnection, PgPool};
 
 use crate::pg::{EmbeddedPostgres, StartOptions};
@@ -99,7 +98,7 @@ pub async fn fresh_plain_database_url() -> anyhow::Result<String> {
 /// A pool on a fresh database.
 pub async fn fresh_pool() -> anyhow::Result<(PgPool, String)> {
     let url = fresh_database_url().await?;
-    let pool = PgPoolOptions::new()
+    let pool = crate::db::pool_options()
         .max_connections(10)
         .connect(&url)
         .await?;
