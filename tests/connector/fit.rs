@@ -138,7 +138,7 @@ async fn a_clean_company_fits_and_a_seeded_one_shows_each_problem_with_what_to_c
         "Lines": [{"ItemCode": "WID-100", "QuantityOrdered": 1}]}),
     )
     .await;
-    let weightless = enter_order(
+    enter_order(
         &c.sage,
         json!({"CustomerNo": "ABF", "ShipVia": "UPS GROUND",
         "Lines": [{"ItemCode": "NOWT-1", "QuantityOrdered": 5}]}),
@@ -208,7 +208,6 @@ async fn a_clean_company_fits_and_a_seeded_one_shows_each_problem_with_what_to_c
         p["sentence"].as_str().unwrap().contains("on 1 order line"),
         "{p}"
     );
-    let _ = weightless;
     let p = problem(&seeded, "country_unmapped");
     assert!(p["sentence"].as_str().unwrap().contains("\"ZZZ\""), "{p}");
     let p = problem(&seeded, "order_would_fail");

@@ -243,20 +243,7 @@ async fn measure(
         .run_now("shipments_poll", "bench-sync-subscribe")
         .await?;
     let base = world.ss.base_url();
-    let orders: Value = reqwest::get(format!("{base}/__control/orders"))
-        .await?
-        .json()
-        .await?;
-    let open: Vec<(i64, String)> = orders
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter(|o| o["orderStatus"] == json!("awaiting_shipment"))
-        .filter_map(|o| {
-            let no = o["orderKey"].as_str()?.strip_prefix("sage100:ABC:")?;
-            Some((o["orderId"].as_i64()?, no.to_string()))
-        })
-        .collect();
+    let open = crate::cmd::demo::tracking::awaiting_shipment(&base).await?;
     let mut labelled: HashMap<String, DateTime<Utc>> = HashMap::new();
     let client = reqwest::Client::new();
     for batch in open.chunks(LABEL_BATCH) {

@@ -3,7 +3,7 @@
 //! ShipStation simulator, a connection with encrypted secrets, the scheduled orders poll and the
 //! worker pool. Orders arrive in Sage over a few seconds; the summary says where each one is.
 
-mod tracking;
+pub(crate) mod tracking;
 
 use std::io::Write;
 use std::sync::Arc;

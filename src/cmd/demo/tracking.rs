@@ -44,19 +44,13 @@ async fn count(world: &World, sql: &str) -> anyhow::Result<i64> {
         .await?)
 }
 
-/// `Err(Interrupted)` as soon as a signal stops the workers.
-pub(super) async fn ship_and_track(
-    world: &World,
-    progress: &mut Progress,
-) -> anyhow::Result<TrackingOutcome> {
-    // The first shipments poll subscribes our webhooks (as `serve` does on its schedule).
-    world.run_now("shipments_poll", "demo-subscribe").await?;
-    let base = world.ss.base_url();
+/// The simulated ShipStation's orders awaiting shipment: (orderId, SalesOrderNo).
+pub(crate) async fn awaiting_shipment(base: &str) -> anyhow::Result<Vec<(i64, String)>> {
     let orders: Value = reqwest::get(format!("{base}/__control/orders"))
         .await?
         .json()
         .await?;
-    let open: Vec<(i64, String)> = orders
+    Ok(orders
         .as_array()
         .into_iter()
         .flatten()
@@ -65,7 +59,18 @@ pub(super) async fn ship_and_track(
             let no = o["orderKey"].as_str()?.strip_prefix("sage100:ABC:")?;
             Some((o["orderId"].as_i64()?, no.to_string()))
         })
-        .collect();
+        .collect())
+}
+
+/// `Err(Interrupted)` as soon as a signal stops the workers.
+pub(super) async fn ship_and_track(
+    world: &World,
+    progress: &mut Progress,
+) -> anyhow::Result<TrackingOutcome> {
+    // The first shipments poll subscribes our webhooks (as `serve` does on its schedule).
+    world.run_now("shipments_poll", "demo-subscribe").await?;
+    let base = world.ss.base_url();
+    let open = awaiting_shipment(&base).await?;
     let started = Instant::now();
     let marked = MARKED_SHIPPED.min(open.len() / 10);
     let (labelled, by_hand) = open.split_at(open.len() - marked);

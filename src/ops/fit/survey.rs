@@ -2,7 +2,7 @@
 //! flows make (the agent's change feeds, whole orders, item master, SOAP for header UDFs), and the
 //! problems they show, each counted once with a sentence saying what to change.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use chrono::{Duration, Utc};
 use serde::Serialize;
@@ -135,7 +135,6 @@ pub async fn survey(clients: &ConnectionClients) -> Result<Survey, StepError> {
     let mut fails: Vec<(String, Vec<String>)> = Vec::new();
     let (mut post, mut skip) = (0, 0);
     let mut weightless: BTreeMap<String, Seen> = BTreeMap::new();
-    let mut weighed: BTreeSet<String> = BTreeSet::new();
     let mut mapped = 0;
     for h in open.iter().rev().take(MAX_MAPPED) {
         let Some(order) = clients.erp.sales_order(&h.no).await? else {
@@ -152,10 +151,7 @@ pub async fn survey(clients: &ConnectionClients) -> Result<Survey, StepError> {
             let Some(item) = items.iter().find(|i| i.code.as_str() == line.item_code) else {
                 continue;
             };
-            let has_weight = item.ship_weight.is_some_and(|w| w.is_positive());
-            if has_weight {
-                weighed.insert(line.item_code.clone());
-            } else {
+            if !item.ship_weight.is_some_and(|w| w.is_positive()) {
                 weightless
                     .entry(line.item_code.clone())
                     .or_default()
