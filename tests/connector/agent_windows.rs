@@ -5,6 +5,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use reqwest::Method;
@@ -41,30 +42,52 @@ pub fn windows_path(p: &Path) -> String {
     format!("Z:{}", p.display()).replace('/', "\\")
 }
 
-/// One Wine prefix for the test run, with the ProcessPrng shim Wine 8 lacks.
+/// One Wine prefix for the test run, with the ProcessPrng shim Wine 8 lacks. It is made once
+/// per process and left to settle: `wine64 wineboot --init` on a missing prefix boots it twice
+/// at once (the loader's own boot and the one asked for), which leaves two service managers
+/// with two service databases, and tests starting Wine together would do the same.
 pub fn prefix() -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("wine-prefix");
-    let system32 = dir.join("drive_c/windows/system32");
-    if !system32.exists() {
-        let status = Command::new(wine64())
-            .args(["wineboot", "--init"])
-            .env("WINEPREFIX", &dir)
-            .env("WINEDEBUG", "-all")
-            .env("WINEDLLOVERRIDES", "mscoree,mshtml=")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .expect("wineboot runs");
-        assert!(status.success(), "wineboot failed");
-    }
-    let shim = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/windows/bcryptprimitives.dll");
-    std::fs::copy(&shim, system32.join("bcryptprimitives.dll")).unwrap_or_else(|e| {
-        panic!(
-            "{}: {e} (scripts/build-windows-agent makes it)",
-            shim.display()
-        )
-    });
-    dir
+    static PREFIX: OnceLock<PathBuf> = OnceLock::new();
+    PREFIX
+        .get_or_init(|| {
+            let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("wine-prefix");
+            let system32 = dir.join("drive_c/windows/system32");
+            if !system32.exists() {
+                // Any program boots a missing prefix, once; waiting for the wineserver to end
+                // lets that boot (and the service manager it starts) finish before tests run.
+                let status = wine_quiet(&dir).args(["cmd", "/c", "exit"]).status();
+                assert!(
+                    status.expect("wine64 runs").success(),
+                    "booting {dir:?} failed"
+                );
+                let settled = Command::new("wineserver")
+                    .arg("-w")
+                    .env("WINEPREFIX", &dir)
+                    .status();
+                assert!(settled.expect("wineserver runs").success());
+            }
+            let shim =
+                Path::new(env!("CARGO_MANIFEST_DIR")).join("target/windows/bcryptprimitives.dll");
+            std::fs::copy(&shim, system32.join("bcryptprimitives.dll")).unwrap_or_else(|e| {
+                panic!(
+                    "{}: {e} (scripts/build-windows-agent makes it)",
+                    shim.display()
+                )
+            });
+            dir
+        })
+        .clone()
+}
+
+fn wine_quiet(dir: &Path) -> Command {
+    let mut c = Command::new(wine64());
+    c.env("WINEPREFIX", dir)
+        .env("WINEDEBUG", "-all")
+        .env("WINEDLLOVERRIDES", "mscoree,mshtml=")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    c
 }
 
 struct Running(Child);

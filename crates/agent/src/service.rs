@@ -110,7 +110,8 @@ pub fn install(
     let manager = ServiceManager::local_computer(
         None::<&str>,
         ServiceManagerAccess::CONNECT | ServiceManagerAccess::CREATE_SERVICE,
-    )?;
+    )
+    .map_err(|e| failed("cannot reach the service manager", &e))?;
     let info = ServiceInfo {
         name: NAME.into(),
         display_name: DISPLAY.into(),
@@ -125,7 +126,7 @@ pub fn install(
     };
     let service = manager
         .create_service(&info, ServiceAccess::CHANGE_CONFIG)
-        .map_err(|e| anyhow::anyhow!("cannot create the service {NAME}: {e}"))?;
+        .map_err(|e| failed(&format!("cannot create the service {NAME}"), &e))?;
     let _ = service.set_description(
         "Answers ml-connector's questions about Sage 100 (ODBC) and writes tracking back (Business Object Interface).",
     );
@@ -143,13 +144,14 @@ fn launch_arguments(settings: &std::path::Path, backend: Option<&str>) -> Vec<Os
 
 /// Stop the service if it runs, then remove it.
 pub fn uninstall() -> anyhow::Result<()> {
-    let manager = ServiceManager::local_computer(None::<&str>, ServiceManagerAccess::CONNECT)?;
+    let manager = ServiceManager::local_computer(None::<&str>, ServiceManagerAccess::CONNECT)
+        .map_err(|e| failed("cannot reach the service manager", &e))?;
     let service = manager
         .open_service(
             NAME,
             ServiceAccess::QUERY_STATUS | ServiceAccess::STOP | ServiceAccess::DELETE,
         )
-        .map_err(|e| anyhow::anyhow!("cannot open the service {NAME}: {e}"))?;
+        .map_err(|e| failed(&format!("cannot open the service {NAME}"), &e))?;
     if service.query_status()?.current_state != ServiceState::Stopped {
         let _ = service.stop();
         for _ in 0..60 {
@@ -159,6 +161,29 @@ pub fn uninstall() -> anyhow::Result<()> {
             std::thread::sleep(Duration::from_millis(500));
         }
     }
-    service.delete()?;
+    service
+        .delete()
+        .map_err(|e| failed(&format!("cannot remove the service {NAME}"), &e))?;
     Ok(())
+}
+
+/// The service manager's refusal as a sentence: the crate's own text ("IO error in winapi
+/// call") names neither the cause nor the remedy.
+fn failed(what: &str, e: &windows_service::Error) -> anyhow::Error {
+    let windows_service::Error::Winapi(io) = e else {
+        return anyhow::anyhow!("{what}: {e}");
+    };
+    let reason = match io.raw_os_error() {
+        Some(5) => "access denied: run it from an administrator's command prompt".to_string(),
+        Some(1060) => "it is not installed".to_string(),
+        Some(1072) => {
+            "it is marked for deletion: close the Services window (services.msc) and try again"
+                .to_string()
+        }
+        Some(1073) => {
+            "a service of that name is already installed (uninstall it first)".to_string()
+        }
+        _ => io.to_string(),
+    };
+    anyhow::anyhow!("{what}: {reason}")
 }
