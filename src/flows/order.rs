@@ -76,8 +76,12 @@ pub struct OrderSnapshot {
     pub read_at: chrono::DateTime<Utc>,
 }
 
-/// How long a poll's copy of an order stands in for a read of Sage.
-const SNAPSHOT_FRESH: chrono::Duration = chrono::Duration::seconds(60);
+/// How long a poll's copy of an order stands in for a read of Sage. A change to the order itself
+/// is signalled by the next poll (the probe starts one within its period), and a signal makes the
+/// copy unusable, so age matters only for item master edits (weight, price). Ten minutes covers a
+/// backfill of thousands of orders queued behind ShipStation's budget, whose first steps run
+/// minutes after the poll: each would otherwise read its order and items again (2 agent calls).
+const SNAPSHOT_FRESH: chrono::Duration = chrono::Duration::minutes(10);
 
 impl OrderSnapshot {
     /// Only for the workflow's very first step, soon after the poll read it, with no signal since
@@ -295,11 +299,12 @@ async fn post(deps: FlowDeps, input: StepInput) -> StepResult {
             .clone()
             .and_then(|p| serde_json::from_value(p).ok()),
     });
-    match clients
-        .fulfilment
-        .upsert_order(&order, before.as_ref())
-        .await?
-    {
+    // The post waits for its createorders batch (up to 100 orders) and ShipStation's budget:
+    // parked, it holds no handler slot meanwhile, so a small pool still fills a batch.
+    let upserted =
+        crate::engine::worker::parked(clients.fulfilment.upsert_order(&order, before.as_ref()))
+            .await?;
+    match upserted {
         Upserted::Posted { order_id, kept } => {
             ctx.shipstation_order_id = Some(order_id);
             ctx.posted_stamp = ctx.fetched_stamp.clone();

@@ -2,15 +2,23 @@
 //! orders per call (one request against the 40/min budget instead of 100). Each caller gets its
 //! own order's result; a failure of the whole call reaches every caller of that batch.
 
+use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, Semaphore};
 
 use serde_json::Value;
 
 use super::types::BulkOrderResult;
 use super::V1Client;
 use crate::domain::ports::FulfilmentError;
+
+/// `createorders` calls formed and not yet answered, at most: enough to keep ShipStation busy,
+/// few enough that a call waiting for budget does not take a half-full batch.
+const CALLS_IN_FLIGHT: usize = 2;
+
+/// How often a batch waiting for ShipStation's budget looks at it again.
+const BUDGET_RECHECK: Duration = Duration::from_millis(200);
 
 type Reply = oneshot::Sender<Result<BulkOrderResult, FulfilmentError>>;
 
@@ -20,11 +28,21 @@ pub struct OrderBatcher {
 }
 
 impl OrderBatcher {
-    /// A batch closes at 100 orders, when no order arrived for `window / 4`, or after `window`.
+    /// A batch closes at 100 orders, when no order arrived for `window / 4`, or after `window`;
+    /// while ShipStation's budget is spent it stays open (up to 100 orders) until a call may go.
     pub fn start(client: V1Client, window: Duration) -> Self {
         let (tx, mut rx) = mpsc::unbounded_channel::<(Value, Reply)>();
+        let in_flight = Arc::new(Semaphore::new(CALLS_IN_FLIGHT));
         tokio::spawn(async move {
-            while let Some(first) = rx.recv().await {
+            loop {
+                // While the calls already formed wait (for the budget, or for ShipStation), new
+                // orders gather in the channel: the next call takes them all, up to 100.
+                let Ok(permit) = in_flight.clone().acquire_owned().await else {
+                    break;
+                };
+                let Some(first) = rx.recv().await else {
+                    break;
+                };
                 let mut batch = vec![first];
                 let hard = tokio::time::Instant::now() + window;
                 while batch.len() < 100 {
@@ -35,9 +53,26 @@ impl OrderBatcher {
                         _ => break,
                     }
                 }
+                // ShipStation's budget is spent: the call would only wait for it, so it takes
+                // the orders that arrive meanwhile (up to 100) and goes when the budget allows.
+                while batch.len() < 100 {
+                    let wait = client.ready_in().await;
+                    if wait.is_zero() {
+                        break;
+                    }
+                    let recheck = tokio::time::Instant::now() + wait.min(BUDGET_RECHECK);
+                    match tokio::time::timeout_at(recheck, rx.recv()).await {
+                        Ok(Some(item)) => batch.push(item),
+                        Ok(None) => break,
+                        Err(_) => {}
+                    }
+                }
                 let client = client.clone();
-                // Calls go out concurrently; the shared governor keeps them inside the rate limit.
-                tokio::spawn(send(client, batch));
+                // The shared governor keeps the calls inside the rate limit.
+                tokio::spawn(async move {
+                    send(client, batch).await;
+                    drop(permit);
+                });
             }
         });
         Self { tx }

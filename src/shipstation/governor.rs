@@ -129,19 +129,7 @@ impl Governor {
         let blocked: Option<DateTime<Utc>> = row.get(4);
         let now: DateTime<Utc> = row.get(5);
         let in_flight = live_reservations(&mut tx, &self.key_id).await?;
-        let until = |t: DateTime<Utc>| (t - now).to_std().unwrap_or_default();
-        if let Some(b) = blocked.filter(|b| *b > now) {
-            tx.commit().await?;
-            return Ok(Err(until(b)));
-        }
-        let margin = chrono::Duration::from_std(self.margin).unwrap_or_default();
-        let window = chrono::Duration::from_std(self.window).unwrap_or_default();
-        let (new_remaining, new_ends, new_confirmed) = if now >= ends + margin {
-            // The window we knew has ended: a new one starts with (at the latest) this request.
-            (limit - 1, now + window, self.headerless)
-        } else if remaining > 0 {
-            (remaining - 1, ends, confirmed)
-        } else {
+        if let Some(wait) = self.wait_before_next(now, remaining, ends, confirmed, blocked) {
             // The column mirrors the reservations (ops views), reaped ones too.
             sqlx::query("UPDATE rate_limits SET in_flight = $2 WHERE key_id = $1")
                 .bind(&self.key_id)
@@ -149,13 +137,15 @@ impl Governor {
                 .execute(&mut *tx)
                 .await?;
             tx.commit().await?;
-            // Unconfirmed end: the server's window may have started later than our estimate.
-            let wait_until = if confirmed {
-                ends + margin
-            } else {
-                ends + window.min(chrono::Duration::seconds(5))
-            };
-            return Ok(Err(until(wait_until).max(Duration::from_millis(5))));
+            return Ok(Err(wait));
+        }
+        let margin = chrono::Duration::from_std(self.margin).unwrap_or_default();
+        let window = chrono::Duration::from_std(self.window).unwrap_or_default();
+        let (new_remaining, new_ends, new_confirmed) = if now >= ends + margin {
+            // The window we knew has ended: a new one starts with (at the latest) this request.
+            (limit - 1, now + window, self.headerless)
+        } else {
+            (remaining - 1, ends, confirmed)
         };
         sqlx::query(
             "UPDATE rate_limits SET remaining = $2, window_ends_at = $3, end_confirmed = $4,
@@ -179,6 +169,52 @@ impl Governor {
         record_usage(&mut tx, &self.key_id, 1, 0).await?;
         tx.commit().await?;
         Ok(Ok(Reservation(id)))
+    }
+
+    /// How long until a request may be sent, without reserving one (zero: now). A caller that
+    /// can use the wait (the order batcher filling its call) asks this first.
+    pub async fn ready_in(&self) -> Result<Duration, sqlx::Error> {
+        let row = sqlx::query(
+            "SELECT remaining, window_ends_at, end_confirmed, blocked_until, clock_timestamp()
+               FROM rate_limits WHERE key_id = $1",
+        )
+        .bind(&self.key_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        // A key never used has its whole budget.
+        let Some(row) = row else {
+            return Ok(Duration::ZERO);
+        };
+        Ok(self
+            .wait_before_next(row.get(4), row.get(0), row.get(1), row.get(2), row.get(3))
+            .unwrap_or_default())
+    }
+
+    /// The wait before the next request may be sent, or `None` when it may go now.
+    fn wait_before_next(
+        &self,
+        now: DateTime<Utc>,
+        remaining: i32,
+        ends: DateTime<Utc>,
+        confirmed: bool,
+        blocked: Option<DateTime<Utc>>,
+    ) -> Option<Duration> {
+        let until = |t: DateTime<Utc>| (t - now).to_std().unwrap_or_default();
+        if let Some(b) = blocked.filter(|b| *b > now) {
+            return Some(until(b));
+        }
+        let margin = chrono::Duration::from_std(self.margin).unwrap_or_default();
+        let window = chrono::Duration::from_std(self.window).unwrap_or_default();
+        if now >= ends + margin || remaining > 0 {
+            return None;
+        }
+        // Unconfirmed end: the server's window may have started later than our estimate.
+        let wait_until = if confirmed {
+            ends + margin
+        } else {
+            ends + window.min(chrono::Duration::seconds(5))
+        };
+        Some(until(wait_until).max(Duration::from_millis(5)))
     }
 
     /// Report a finished request: its budget headers, and the wait a 429 demanded.

@@ -80,6 +80,12 @@ impl V1Client {
         g
     }
 
+    /// How long until the active key may send a request (zero: now, or its budget unknown).
+    pub async fn ready_in(&self) -> Duration {
+        let g = self.governor(&self.keys.active());
+        g.ready_in().await.unwrap_or_default()
+    }
+
     async fn send_with(
         &self,
         pair: &KeyPair,

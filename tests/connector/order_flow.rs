@@ -27,6 +27,40 @@ async fn seed_orders(c: &common::connector::Connector, n: usize) -> Vec<String> 
     numbers
 }
 
+/// ShipStation's budget binds (2 calls per 2 s) and the pool has 4 handler slots: posts park
+/// while they wait for their batch, and a batch keeps filling while the budget is spent, so calls
+/// carry up to 100 orders (before: 4 a call, one per handler slot, and 75 calls for 300 orders).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_the_budget_spent_a_small_pool_still_fills_its_calls() {
+    let c = common::connector::start_with_batch_window(
+        SimConfig {
+            v1_limit: 2,
+            v1_window: std::time::Duration::from_secs(2),
+            ..SimConfig::default()
+        },
+        std::time::Duration::from_millis(500),
+    )
+    .await;
+    let numbers = seed_orders(&c, 300).await;
+    let shutdown = Shutdown::new();
+    let mut cfg = pool_config();
+    cfg.concurrency = 4;
+    cfg.prefetch = 4;
+    cfg.claim_batch = 50;
+    let workers = WorkerPool::spawn(c.engine.clone(), cfg, shutdown.clone());
+    let poll = c.poll("backfill").await;
+    c.settle(poll).await;
+    c.assert_exactly_once(&numbers).await;
+    let calls = c.createorders_calls().await;
+    assert!(
+        calls.len() <= 8 && calls.iter().max() == Some(&100),
+        "300 orders in {} calls: {calls:?}",
+        calls.len()
+    );
+    shutdown.trigger();
+    workers.join().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn five_hundred_orders_reach_shipstation_exactly_once_then_follow_changes() {
     // Batches are measured here: on a busy machine orders become ready more slowly, so the batch

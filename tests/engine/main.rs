@@ -6,6 +6,7 @@
 mod common;
 
 mod concurrency;
+mod park;
 mod pool;
 mod processes;
 mod scale_out;

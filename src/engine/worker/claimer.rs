@@ -1,5 +1,5 @@
 //! The claimer: claims batches of due steps while there is room (held steps below concurrency +
-//! prefetch), registers them as held, and hands them to the dispatcher. Wakes on notifications,
+//! parked + prefetch), registers them as held, and hands them to the dispatcher. Wakes on notifications,
 //! on room freed by the completer, or polls.
 
 use std::sync::atomic::Ordering;
@@ -18,12 +18,14 @@ pub(super) async fn claim(
     shutdown: Shutdown,
 ) {
     let cfg = &shared.cfg;
-    let capacity = cfg.concurrency + cfg.prefetch;
     let mut failures = 0u32;
     while !shutdown.is_triggered() {
+        // A parked step holds no handler slot: one more step may run in its place.
+        let running_slots = cfg.concurrency + shared.parked.load(Ordering::SeqCst);
+        let capacity = running_slots + cfg.prefetch;
         let held = shared.held.lock().unwrap().len();
         let room = capacity.saturating_sub(held);
-        if room == 0 || (held >= cfg.concurrency && room < cfg.claim_batch / 2) {
+        if room == 0 || (held >= running_slots && room < cfg.claim_batch / 2) {
             tokio::select! {
                 _ = shared.room.notified() => {}
                 _ = shutdown.wait() => {}

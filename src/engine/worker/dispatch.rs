@@ -13,6 +13,7 @@ use tokio::sync::{mpsc, Semaphore};
 use tokio::task::JoinSet;
 
 use super::outcome;
+use super::park::Slot;
 use super::Shared;
 use crate::engine::definition::StateDef;
 use crate::engine::handler::{StepError, StepInput, StepResult};
@@ -40,7 +41,8 @@ pub(super) async fn dispatch(
             _ = shutdown.wait() => { never_started.push((step.id, step.fence)); break }
         };
         let id = step.id;
-        let abort = running.spawn(run_step(shared.clone(), step, done.clone(), permit));
+        let slot = Slot::new(slots.clone(), permit, shared.clone());
+        let abort = running.spawn(run_step(shared.clone(), step, done.clone(), slot));
         if let Some(h) = shared.held.lock().unwrap().get_mut(&id) {
             h.abort = Some(abort);
         }
@@ -76,7 +78,7 @@ async fn run_step(
     shared: Arc<Shared>,
     step: ClaimedStep,
     done: mpsc::UnboundedSender<StepRecord>,
-    _permit: tokio::sync::OwnedSemaphorePermit,
+    slot: Arc<Slot>,
 ) {
     let started_at = Utc::now();
     let t0 = Instant::now();
@@ -90,7 +92,7 @@ async fn run_step(
         Some(refused) => Err(refused),
         None => {
             let s = state.as_ref().expect("refuse() checked the state");
-            execute(&shared, &step, s).await
+            slot.scope(execute(&shared, &step, s)).await
         }
     };
     let record = outcome::build_record(

@@ -5,6 +5,7 @@
 //! - `claimer`: claims due steps while there is room (LISTEN/NOTIFY wake-ups, poll as fallback);
 //! - `dispatch`: runs handlers with bounded concurrency;
 //! - `outcome`: turns a handler result into the record to write (pure);
+//! - `park`: a step waiting on something outside gives its handler slot back;
 //! - `completer`: the batched completion writer;
 //! - `heartbeat`: extends leases, aborts a step whose lease was lost;
 //! - `rescuer`: re-queues steps whose lease expired (their worker died);
@@ -16,10 +17,13 @@ mod dispatch;
 mod heartbeat;
 mod listener;
 mod outcome;
+mod park;
 mod rescuer;
 
+pub use park::parked;
+
 use std::collections::HashMap;
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicU64, AtomicUsize};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -49,6 +53,9 @@ pub struct PoolConfig {
     pub rescue_interval: Duration,
     /// At shutdown, how long running steps may take to finish before they are aborted and released.
     pub shutdown_grace: Duration,
+    /// Steps that may wait on something outside (see [`parked`]) without holding a handler slot:
+    /// enough for two full `createorders` batches, one filling while the other waits for budget.
+    pub max_parked: usize,
 }
 
 impl PoolConfig {
@@ -63,6 +70,7 @@ impl PoolConfig {
             completers: 2,
             rescue_interval: Duration::from_secs(2),
             shutdown_grace: Duration::from_secs(20),
+            max_parked: 256,
         }
     }
 }
@@ -110,8 +118,10 @@ struct Shared {
     held: Mutex<HashMap<i64, Held>>,
     /// Work may be due: a notification arrived or a local step became ready.
     wake: Notify,
-    /// Held steps were written: room to claim more.
+    /// Held steps were written, or one parked: room to claim more.
     room: Notify,
+    /// Held steps waiting without a handler slot.
+    parked: AtomicUsize,
     leases: Vec<(String, f64)>,
 }
 
@@ -144,6 +154,7 @@ impl WorkerPool {
             held: Mutex::new(HashMap::new()),
             wake: Notify::new(),
             room: Notify::new(),
+            parked: AtomicUsize::new(0),
             leases,
         });
         let task = tokio::spawn(run(shared, shutdown));

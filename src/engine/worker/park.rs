@@ -1,0 +1,92 @@
+//! Parking: a step that waits on something outside the engine (its order's `createorders` batch
+//! filling up to 100 orders and waiting for ShipStation's budget) gives its handler slot back
+//! while it waits, so a pool of 16 handlers can still fill a batch of 100. A parked step stays held
+//! (its lease is extended); `PoolConfig::max_parked` bounds how many park at once, and one beyond
+//! that simply keeps its slot.
+
+use std::future::Future;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+use super::Shared;
+
+tokio::task_local! {
+    static SLOT: Arc<Slot>;
+}
+
+/// The handler slot a running step holds.
+pub(super) struct Slot {
+    slots: Arc<Semaphore>,
+    permit: Mutex<Option<OwnedSemaphorePermit>>,
+    shared: Arc<Shared>,
+}
+
+impl Slot {
+    pub(super) fn new(
+        slots: Arc<Semaphore>,
+        permit: OwnedSemaphorePermit,
+        shared: Arc<Shared>,
+    ) -> Arc<Self> {
+        Arc::new(Self {
+            slots,
+            permit: Mutex::new(Some(permit)),
+            shared,
+        })
+    }
+
+    /// Run a step's handler with its slot reachable from [`parked`].
+    pub(super) async fn scope<F: Future>(self: Arc<Self>, f: F) -> F::Output {
+        SLOT.scope(self, f).await
+    }
+
+    fn park(&self) -> bool {
+        let parked = &self.shared.parked;
+        if parked.fetch_add(1, Ordering::SeqCst) >= self.shared.cfg.max_parked {
+            parked.fetch_sub(1, Ordering::SeqCst);
+            return false;
+        }
+        drop(self.permit.lock().unwrap().take());
+        // The claimer counts parked steps as room.
+        self.shared.room.notify_one();
+        true
+    }
+
+    async fn unpark(&self) {
+        let permit = self
+            .slots
+            .clone()
+            .acquire_owned()
+            .await
+            .expect("the handler semaphore is never closed");
+        *self.permit.lock().unwrap() = Some(permit);
+        self.shared.parked.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// Await `wait` without holding a handler slot (when the step runs in a worker pool and fewer
+/// than `max_parked` steps are parked); the step takes a slot again before it goes on.
+pub async fn parked<F: Future>(wait: F) -> F::Output {
+    let Ok(slot) = SLOT.try_with(Arc::clone) else {
+        return wait.await;
+    };
+    if !slot.park() {
+        return wait.await;
+    }
+    // Unparked however the wait ends (a timeout or an abort drops this future): the counter
+    // must not keep counting a step that is gone.
+    struct Unpark<'a>(&'a Slot, bool);
+    impl Drop for Unpark<'_> {
+        fn drop(&mut self) {
+            if self.1 {
+                self.0.shared.parked.fetch_sub(1, Ordering::SeqCst);
+            }
+        }
+    }
+    let mut guard = Unpark(&slot, true);
+    let out = wait.await;
+    guard.1 = false;
+    slot.unpark().await;
+    out
+}
