@@ -57,6 +57,33 @@ pub async fn start_run(
     .map_err(db)
 }
 
+/// Whether another workflow is running this connection's feed now (a run of it is open and its
+/// workflow holds a lease). Runs older than an hour are not looked at: a crash leaves a run open.
+pub async fn running_elsewhere(
+    pool: &PgPool,
+    connection_id: i64,
+    feed: &str,
+    workflow_id: i64,
+) -> Result<bool, StepError> {
+    let others: Vec<i64> = sqlx::query_scalar(
+        "SELECT DISTINCT workflow_id FROM sync_runs
+          WHERE connection_id = $1 AND feed = $2 AND finished_at IS NULL AND workflow_id <> $3
+            AND started_at > now() - interval '1 hour'",
+    )
+    .bind(connection_id)
+    .bind(feed)
+    .bind(workflow_id)
+    .fetch_all(pool)
+    .await
+    .map_err(db)?;
+    for id in others {
+        if crate::engine::store::get(pool, id).await?.status == "running" {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
 /// What a run found, started and signalled.
 pub struct RunCounts {
     pub found: u64,

@@ -54,6 +54,14 @@ async fn run(deps: FlowDeps, input: StepInput) -> StepResult {
     let clients = deps.clients(pool, c).await?;
     let mut tracker = load_tracker(pool, c, clients.site.zone).await?;
     let since = tracker.watermark.clone();
+    // Another poll of this connection is still reading from the same watermark: this one would
+    // read the same orders and signal every workflow that poll just created, and each would then
+    // read Sage again instead of starting from the poll's copy. The running poll saves its
+    // watermark when done; the next slot polls from there.
+    if feed_state::running_elsewhere(pool, c, FEED, input.workflow_id).await? {
+        return Ok(Transition::to(OrdersPollState::Done)
+            .with_detail(json!({"skipped": "another orders poll of this connection is running"})));
+    }
     let run_id = feed_state::start_run(pool, c, FEED, input.workflow_id).await?;
     let (mut found, mut created, mut signalled) = (0u64, 0u64, 0u64);
     let mut skipped: Vec<String> = Vec::new();

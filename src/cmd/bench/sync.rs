@@ -299,7 +299,8 @@ async fn measure(
         "v1_limit": limit, "v1_window_s": window.as_secs(),
         "orders_per_min": orders_per_min.round(),
         "bound_per_min": bound_per_min.round(),
-        "share_of_bound": sustained_per_min.map(|r| (r / bound_per_min * 1000.0).round() / 1000.0),
+        // All in one call: no rate once posting began, only the one from entry.
+        "share_of_bound": (sustained_per_min.unwrap_or(orders_per_min) / bound_per_min * 1000.0).round() / 1000.0,
         "sustained_orders_per_min": sustained_per_min.map(f64::round),
         "share_of_bound_from_entry": (orders_per_min / bound_per_min * 1000.0).round() / 1000.0,
         "calls_per_order": round2(v1_orders as f64 / n as f64),
