@@ -107,3 +107,98 @@ async fn three_replicas_fire_each_period_exactly_once() {
         "fires are spread over replicas (leaderless)"
     );
 }
+
+/// A tick fires all its due schedules in one transaction: three replicas ticking together over
+/// 300 schedules fire each slot once, every fire names the workflow it created, and a schedule of
+/// an unknown kind holds back none of the others.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_schedules_fire_once_per_slot_in_one_transaction_per_tick() {
+    let (pool, url) = common::fresh_db().await;
+    let mut specs: Vec<ScheduleSpec> = (0..300)
+        .map(|i| ScheduleSpec {
+            name: format!("orders-poll:{i}"),
+            period: Duration::from_millis(1000),
+            kind: "probe".into(),
+            connection_id: i,
+            context: json!({}),
+        })
+        .collect();
+    specs.insert(
+        150,
+        ScheduleSpec {
+            name: "retired:1".into(),
+            period: Duration::from_millis(1000),
+            kind: "no_such_kind".into(),
+            connection_id: 1,
+            context: json!({}),
+        },
+    );
+    let specs = Arc::new(specs);
+    let mut tasks = Vec::new();
+    for r in 0..3 {
+        let own = PgPoolOptions::new()
+            .max_connections(2)
+            .connect(&url)
+            .await
+            .unwrap();
+        let s = Scheduler::new(
+            common::fixture_engine(own),
+            specs.clone(),
+            Duration::from_millis(20),
+            format!("replica-{r}"),
+        );
+        tasks.push(tokio::spawn(async move {
+            let mut fired = Vec::new();
+            let until = std::time::Instant::now() + Duration::from_millis(2500);
+            while std::time::Instant::now() < until {
+                fired.extend(s.tick_once().await.expect("tick"));
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            fired
+        }));
+    }
+    let mut fired = Vec::new();
+    for t in tasks {
+        fired.extend(t.await.unwrap());
+    }
+    let rows: Vec<(i64, i64, String)> =
+        sqlx::query_as("SELECT id, connection_id, business_key FROM workflows ORDER BY id")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    assert_eq!(fired.len(), rows.len(), "one workflow per fire");
+    for f in &fired {
+        let (_, _, key) = rows
+            .iter()
+            .find(|r| r.0 == f.workflow_id)
+            .expect("fired id exists");
+        assert_eq!(
+            key,
+            &format!(
+                "{}@{}",
+                f.name,
+                f.slot_start.format("%Y-%m-%dT%H:%M:%S%.3fZ")
+            ),
+            "a fire names its own workflow"
+        );
+    }
+    let mut per_schedule: std::collections::HashMap<&str, Vec<i64>> = Default::default();
+    for f in &fired {
+        per_schedule
+            .entry(f.name.as_str())
+            .or_default()
+            .push(f.slot);
+    }
+    assert!(!per_schedule.contains_key("retired:1"));
+    assert_eq!(per_schedule.len(), 300, "every known schedule fired");
+    for (name, slots) in per_schedule.iter_mut() {
+        slots.sort();
+        for pair in slots.windows(2) {
+            assert_eq!(
+                pair[1],
+                pair[0] + 1,
+                "{name}: each slot once, none skipped: {slots:?}"
+            );
+        }
+    }
+}

@@ -62,13 +62,53 @@ pub async fn create_many(
     if items.is_empty() {
         return Ok(0);
     }
+    let mut tx = pool.begin().await?;
+    let created = insert_many(&mut tx, items, actor).await?;
+    tx.commit().await?;
+    Ok(created)
+}
+
+/// Create many workflows inside the caller's transaction (the scheduler fires a tick's schedules
+/// and creates their workflows atomically). Returns each item's workflow id, new or existing, in
+/// the items' order.
+pub async fn create_many_in(
+    conn: &mut PgConnection,
+    items: &[NewWorkflow],
+    actor: &str,
+) -> Result<Vec<i64>, StoreError> {
+    if items.is_empty() {
+        return Ok(vec![]);
+    }
+    insert_many(conn, items, actor).await?;
+    let kinds: Vec<&str> = items.iter().map(|i| i.kind.as_str()).collect();
+    let conns: Vec<i64> = items.iter().map(|i| i.connection_id).collect();
+    let keys: Vec<&str> = items.iter().map(|i| i.business_key.as_str()).collect();
+    let ids: Vec<i64> = sqlx::query_scalar(
+        r#"
+        SELECT w.id FROM unnest($1::text[], $2::bigint[], $3::text[]) WITH ORDINALITY AS t(k, c, b, n)
+          JOIN workflows w ON w.kind = t.k AND w.connection_id = t.c AND w.business_key = t.b
+         ORDER BY t.n
+        "#,
+    )
+    .bind(&kinds)
+    .bind(&conns)
+    .bind(&keys)
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(ids)
+}
+
+async fn insert_many(
+    conn: &mut PgConnection,
+    items: &[NewWorkflow],
+    actor: &str,
+) -> Result<u64, StoreError> {
     let kinds: Vec<&str> = items.iter().map(|i| i.kind.as_str()).collect();
     let conns: Vec<i64> = items.iter().map(|i| i.connection_id).collect();
     let keys: Vec<&str> = items.iter().map(|i| i.business_key.as_str()).collect();
     let states: Vec<&str> = items.iter().map(|i| i.initial_state.as_str()).collect();
     let run_ats: Vec<Option<DateTime<Utc>>> = items.iter().map(|i| i.run_at).collect();
     let contexts: Vec<&Value> = items.iter().map(|i| &i.context).collect();
-    let mut tx = pool.begin().await?;
     let created: i64 = sqlx::query_scalar(
         r#"
         WITH ins AS (
@@ -92,12 +132,11 @@ pub async fn create_many(
     .bind(&run_ats)
     .bind(&contexts)
     .bind(actor)
-    .fetch_one(&mut *tx)
+    .fetch_one(&mut *conn)
     .await?;
     if created > 0 {
-        notify_work(&mut tx).await?;
+        notify_work(conn).await?;
     }
-    tx.commit().await?;
     Ok(created as u64)
 }
 

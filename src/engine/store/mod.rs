@@ -21,7 +21,9 @@ pub use admin::{
     rewind, signal, signal_keys,
 };
 pub use history::{count_moves, open_items, recovered_since, OpenItem};
-pub use hot::{claim, complete, create, create_many, heartbeat, release, rescue_expired};
+pub use hot::{
+    claim, complete, create, create_many, create_many_in, heartbeat, release, rescue_expired,
+};
 pub use read::{
     count_events, count_matching, count_workflows, counts_by_kind_and_status, event, events,
     events_after, failing_connections, find, get, ids_matching, keys_by_context, keys_in_state,
