@@ -5,7 +5,7 @@
 //! it creates the slot's workflow in the same transaction, so a crash can neither lose nor double
 //! a fire. The database clock is used so replicas with skewed clocks agree on slots.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -198,11 +198,13 @@ impl Scheduler {
         .fetch_all(&mut *tx)
         .await?;
         // Slots not returned belong to another replica (or an earlier tick).
+        let by_name: HashMap<&str, &ScheduleSpec> =
+            due.iter().map(|s| (s.name.as_str(), *s)).collect();
         let mut won: Vec<Fired> = Vec::with_capacity(rows.len());
         let mut news: Vec<NewWorkflow> = Vec::with_capacity(rows.len());
         for row in rows {
             let name: String = row.get(0);
-            let Some(spec) = due.iter().find(|s| s.name == name) else {
+            let Some(spec) = by_name.get(name.as_str()) else {
                 continue;
             };
             let def = self

@@ -6,7 +6,7 @@ use serde_json::Value;
 use sqlx::{PgConnection, PgPool};
 
 use super::step_errors::db;
-use crate::engine::StepError;
+use crate::engine::{Status, StepError};
 
 /// The stored cursor of a feed, as JSON (None before the first run).
 pub async fn load_cursor(
@@ -77,7 +77,7 @@ pub async fn running_elsewhere(
     .await
     .map_err(db)?;
     for id in others {
-        if crate::engine::store::get(pool, id).await?.status == "running" {
+        if crate::engine::store::get(pool, id).await?.status == Status::Running.as_str() {
             return Ok(true);
         }
     }

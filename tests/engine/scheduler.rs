@@ -11,6 +11,16 @@ use ml_connector::engine::Shutdown;
 use serde_json::json;
 use sqlx::postgres::PgPoolOptions;
 
+/// A replica's engine with its own connection pool, as a separate process would have.
+async fn replica_engine(url: &str) -> ml_connector::engine::Engine {
+    let own = PgPoolOptions::new()
+        .max_connections(2)
+        .connect(url)
+        .await
+        .unwrap();
+    common::fixture_engine(own)
+}
+
 #[tokio::test]
 async fn three_replicas_fire_each_period_exactly_once() {
     let (pool, url) = common::fresh_db().await;
@@ -33,15 +43,8 @@ async fn three_replicas_fire_each_period_exactly_once() {
     let shutdown = Shutdown::new();
     let mut replicas = Vec::new();
     for r in 0..3 {
-        // Each replica has its own connection pool, as separate processes would.
-        let own = PgPoolOptions::new()
-            .max_connections(2)
-            .connect(&url)
-            .await
-            .unwrap();
-        let engine = common::fixture_engine(own);
         let s = Scheduler::new(
-            engine,
+            replica_engine(&url).await,
             specs.clone(),
             Duration::from_millis(15),
             format!("replica-{r}"),
@@ -136,13 +139,8 @@ async fn many_schedules_fire_once_per_slot_in_one_transaction_per_tick() {
     let specs = Arc::new(specs);
     let mut tasks = Vec::new();
     for r in 0..3 {
-        let own = PgPoolOptions::new()
-            .max_connections(2)
-            .connect(&url)
-            .await
-            .unwrap();
         let s = Scheduler::new(
-            common::fixture_engine(own),
+            replica_engine(&url).await,
             specs.clone(),
             Duration::from_millis(20),
             format!("replica-{r}"),

@@ -53,6 +53,7 @@ impl Slot {
         true
     }
 
+    /// Take a handler slot again (the parked count is given back by the caller's guard).
     async fn unpark(&self) {
         let permit = self
             .slots
@@ -61,7 +62,16 @@ impl Slot {
             .await
             .expect("the handler semaphore is never closed");
         *self.permit.lock().unwrap() = Some(permit);
-        self.shared.parked.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// Gives back a parked step's count when it has its slot again, or when the step is dropped
+/// while it waits (a timeout or an abort), so the count never keeps a step that is gone.
+struct Parked<'a>(&'a Slot);
+
+impl Drop for Parked<'_> {
+    fn drop(&mut self) {
+        self.0.shared.parked.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
@@ -74,19 +84,8 @@ pub async fn parked<F: Future>(wait: F) -> F::Output {
     if !slot.park() {
         return wait.await;
     }
-    // Unparked however the wait ends (a timeout or an abort drops this future): the counter
-    // must not keep counting a step that is gone.
-    struct Unpark<'a>(&'a Slot, bool);
-    impl Drop for Unpark<'_> {
-        fn drop(&mut self) {
-            if self.1 {
-                self.0.shared.parked.fetch_sub(1, Ordering::SeqCst);
-            }
-        }
-    }
-    let mut guard = Unpark(&slot, true);
+    let _parked = Parked(&slot);
     let out = wait.await;
-    guard.1 = false;
     slot.unpark().await;
     out
 }
