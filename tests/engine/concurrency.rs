@@ -1,6 +1,7 @@
-//! Lock ordering under load: batched completions, heartbeats and bulk signals running at once on
-//! overlapping rows, each handed its rows in a different order, must never deadlock (SQLSTATE
-//! 40P01). Every multi-row statement on `workflows` takes its row locks in ascending id order.
+//! Lock discipline under load: batched completions, heartbeats and bulk signals running at once on
+//! overlapping rows, each handed its rows in a different order, must never fail with a deadlock
+//! (SQLSTATE 40P01). The heartbeat skips locked rows, signals by key lock in id order, and a
+//! completion or signal that PostgreSQL aborts to break a cycle runs again.
 
 use crate::common;
 

@@ -178,6 +178,67 @@ async fn a_stale_worker_cannot_complete_after_its_lease_was_taken_over() {
 }
 
 #[tokio::test]
+async fn a_heartbeat_skips_a_row_being_written_and_reports_only_lost_leases() {
+    let (pool, _) = common::fresh_db().await;
+    let items: Vec<NewWorkflow> = ["HB-1", "HB-2", "HB-3"].iter().map(|k| new(k)).collect();
+    store::create_many(&pool, &items, "test").await.unwrap();
+    let mut steps = store::claim(&pool, "worker-a", &leases(), 10)
+        .await
+        .unwrap();
+    steps.sort_by_key(|s| s.id);
+    let held: Vec<(i64, i64, f64)> = steps.iter().map(|s| (s.id, s.fence, 60.0)).collect();
+    let lease_of = |id: i64| {
+        let pool = pool.clone();
+        async move {
+            sqlx::query_scalar::<_, chrono::DateTime<Utc>>(
+                "SELECT lease_expires_at FROM workflows WHERE id = $1",
+            )
+            .bind(id)
+            .fetch_one(&pool)
+            .await
+            .unwrap()
+        }
+    };
+    let before = lease_of(steps[0].id).await;
+
+    // Another transaction holds the first row (as a completion in flight would); the second is
+    // cancelled by an operator.
+    let mut other = pool.begin().await.unwrap();
+    sqlx::query("SELECT 1 FROM workflows WHERE id = $1 FOR NO KEY UPDATE")
+        .bind(steps[0].id)
+        .execute(&mut *other)
+        .await
+        .unwrap();
+    store::cancel(&pool, steps[1].id, "ops", "test")
+        .await
+        .unwrap();
+
+    let lost = tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        store::heartbeat(&pool, &held),
+    )
+    .await
+    .expect("the heartbeat must not wait for a locked row")
+    .unwrap();
+    assert_eq!(lost, vec![steps[1].id], "only the cancelled step is lost");
+    other.rollback().await.unwrap();
+    assert_eq!(
+        lease_of(steps[0].id).await,
+        before,
+        "the locked row was skipped"
+    );
+    assert!(
+        lease_of(steps[2].id).await > before,
+        "the free row was extended"
+    );
+
+    // Unlocked now: the next beat extends it.
+    let lost = store::heartbeat(&pool, &held).await.unwrap();
+    assert_eq!(lost, vec![steps[1].id]);
+    assert!(lease_of(steps[0].id).await > before);
+}
+
+#[tokio::test]
 async fn restart_cancel_and_signal_follow_the_rules() {
     let (pool, _) = common::fresh_db().await;
     let mut conn = pool.acquire().await.unwrap();

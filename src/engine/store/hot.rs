@@ -1,5 +1,5 @@
 //! The hot path of the step cycle: create, claim (FOR UPDATE SKIP LOCKED), fenced batched
-//! completion, heartbeat, lease-expiry rescue and release. Multi-row updates lock in id order.
+//! completion, heartbeat, lease-expiry rescue and release (see `store` for the lock discipline).
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
@@ -158,12 +158,17 @@ pub async fn claim(
              LIMIT $3
              FOR UPDATE SKIP LOCKED
         )
+        -- The picked ids as an array, so the update finds its rows through the primary key. Joined
+        -- as a table instead, the planner hashed the whole `workflows` table per claim (a scan
+        -- that grows with every finished workflow kept for the history).
         UPDATE workflows w
            SET status = 'running', attempt = w.attempt + 1, fence = w.fence + 1,
-               lease_owner = $4, lease_expires_at = now() + make_interval(secs => l.secs),
+               lease_owner = $4,
+               lease_expires_at = now() + make_interval(secs => (
+                   SELECT l.secs FROM unnest($1::text[], $2::float8[]) AS l(kind, secs)
+                    WHERE l.kind = w.kind)),
                updated_at = now()
-          FROM picked p, unnest($1::text[], $2::float8[]) AS l(kind, secs)
-         WHERE w.id = p.id AND l.kind = w.kind
+         WHERE w.id = ANY(ARRAY(SELECT id FROM picked))
         RETURNING w.id, w.kind, w.connection_id, w.business_key, w.state, w.attempt, w.fence,
                   w.context, w.run_at, w.signalled_at
         "#,
@@ -193,6 +198,12 @@ pub async fn claim(
 
 /// Write step outcomes. Only rows still held with the same fence are changed; a stale worker's
 /// outcome is rejected and recorded as `stale_completion_rejected`. Returns the accepted ids.
+///
+/// No ordered lock pass before the update (it cost a lock record per row and a scan of the table):
+/// the rows of one completion are the pool's own, and the statements that wait on running rows of
+/// several workflows either skip locked rows (claim, heartbeat, rescue) or lock in id order
+/// (signals by key). A cycle with a caller's own multi-row transaction is broken by PostgreSQL's
+/// deadlock check, and the completer writes the batch again.
 pub async fn complete(
     pool: &PgPool,
     actor: &str,
@@ -219,7 +230,8 @@ pub async fn complete(
     let durations: Vec<f64> = records.iter().map(|r| r.duration_ms).collect();
     let details: Vec<Option<&Value>> = records.iter().map(|r| r.detail.as_ref()).collect();
     let seen: Vec<Option<DateTime<Utc>>> = records.iter().map(|r| r.signal_seen).collect();
-    let rows = sqlx::query(
+    let rows = super::on_deadlock_retry(|| async {
+        Ok(sqlx::query(
         r#"
         WITH input AS (
             SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::int[],
@@ -228,9 +240,6 @@ pub async fn complete(
                                  $17::timestamptz[])
               AS t(id, fence, to_state, status, next_attempt, delay_ms, run_at, context, error, event,
                    from_state, attempt, started_at, duration_ms, detail, signal_seen)
-        ), locked AS MATERIALIZED (
-            -- Row locks in ascending id order, like every multi-row statement here (no deadlocks).
-            SELECT id FROM workflows WHERE id = ANY($1) ORDER BY id FOR NO KEY UPDATE
         ), applied AS (
             UPDATE workflows w
                SET state = i.to_state, status = i.status, attempt = i.next_attempt,
@@ -244,8 +253,8 @@ pub async fn complete(
                                  ELSE i.run_at END,
                    context = COALESCE(i.context, w.context), last_error = i.error,
                    lease_owner = NULL, lease_expires_at = NULL, updated_at = now()
-              FROM locked l, input i
-             WHERE w.id = l.id AND i.id = l.id AND w.fence = i.fence AND w.status = 'running'
+              FROM input i
+             WHERE w.id = ANY($1) AND w.status = 'running' AND i.id = w.id AND w.fence = i.fence
             RETURNING w.id
         )
         INSERT INTO workflow_events (workflow_id, actor, event, from_state, to_state, status, attempt,
@@ -276,6 +285,8 @@ pub async fn complete(
     .bind(actor)
     .bind(&seen)
     .fetch_all(pool)
+    .await?)
+    })
     .await?;
     Ok(rows
         .into_iter()
@@ -289,20 +300,28 @@ pub async fn heartbeat(pool: &PgPool, held: &[(i64, i64, f64)]) -> Result<Vec<i6
     if held.is_empty() {
         return Ok(vec![]);
     }
-    let mut held = held.to_vec();
-    held.sort_by_key(|h| h.0);
     let ids: Vec<i64> = held.iter().map(|h| h.0).collect();
     let fences: Vec<i64> = held.iter().map(|h| h.1).collect();
     let secs: Vec<f64> = held.iter().map(|h| h.2).collect();
-    let kept: Vec<i64> = sqlx::query_scalar(
+    // A row locked by another statement is skipped, never waited for: it is being completed (or
+    // changed by an operator), and the heartbeat must not form a lock cycle with the completion.
+    // Lost is what the statement's snapshot shows: no longer running under the fence we hold. A
+    // skipped row still running under our fence counts as kept; the next beat extends it.
+    let lost: Vec<i64> = sqlx::query_scalar(
         r#"
-        WITH locked AS MATERIALIZED (
-            SELECT id FROM workflows WHERE id = ANY($1) ORDER BY id FOR NO KEY UPDATE
+        WITH held AS (
+            SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::float8[]) AS h(id, fence, secs)
+        ), extended AS (
+            UPDATE workflows w SET lease_expires_at = now() + make_interval(secs => h.secs)
+              FROM held h
+             WHERE w.id = ANY(ARRAY(SELECT id FROM workflows
+                                     WHERE id = ANY($1) AND status = 'running'
+                                       FOR NO KEY UPDATE SKIP LOCKED))
+               AND h.id = w.id AND w.fence = h.fence AND w.status = 'running'
         )
-        UPDATE workflows w SET lease_expires_at = now() + make_interval(secs => h.secs)
-          FROM locked l, unnest($1::bigint[], $2::bigint[], $3::float8[]) AS h(id, fence, secs)
-         WHERE w.id = l.id AND h.id = l.id AND w.fence = h.fence AND w.status = 'running'
-        RETURNING w.id
+        SELECT h.id FROM held h
+         WHERE NOT EXISTS (SELECT 1 FROM workflows w
+                            WHERE w.id = h.id AND w.fence = h.fence AND w.status = 'running')
         "#,
     )
     .bind(&ids)
@@ -310,8 +329,7 @@ pub async fn heartbeat(pool: &PgPool, held: &[(i64, i64, f64)]) -> Result<Vec<i6
     .bind(&secs)
     .fetch_all(pool)
     .await?;
-    let kept: std::collections::HashSet<i64> = kept.into_iter().collect();
-    Ok(ids.into_iter().filter(|id| !kept.contains(id)).collect())
+    Ok(lost)
 }
 
 /// Make steps whose lease expired claimable again (their worker died or stalled). The attempt
@@ -363,7 +381,8 @@ pub async fn release(
     let n: i64 = sqlx::query_scalar(
         r#"
         WITH locked AS MATERIALIZED (
-            SELECT id FROM workflows WHERE id = ANY($1) ORDER BY id FOR NO KEY UPDATE
+            SELECT id FROM workflows WHERE id = ANY($1) AND status = 'running'
+             ORDER BY id FOR NO KEY UPDATE
         ), r AS (
             UPDATE workflows w
                SET status = 'ready', run_at = COALESCE(w.run_at, now()),

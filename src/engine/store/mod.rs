@@ -1,7 +1,10 @@
 //! PostgreSQL side of the engine: the types shared by its parts, and the re-exports that make up
 //! `engine::store`. Every state change writes its audit event in the same statement (hence the same
-//! transaction). Every multi-row statement that may wait for row locks on `workflows` takes them
-//! in ascending id order, so concurrent batches cannot deadlock; the others use SKIP LOCKED.
+//! transaction). Statements that need many rows of other owners skip locked rows (claim, heartbeat,
+//! rescue) or lock in ascending id order (signals by key, release). The batched completion locks
+//! only the pool's own rows, without an ordered pass (it cost a lock record per row); should it meet
+//! a caller's multi-row transaction head-on, PostgreSQL breaks the cycle and [`on_deadlock_retry`]
+//! runs the statement again.
 //!
 //! - `hot`: the step cycle (create, claim, complete, heartbeat, rescue, release);
 //! - `admin`: deliberate changes (restart, rewind, cancel, signal, audit rows, purge);
@@ -48,6 +51,28 @@ pub enum StoreError {
     },
     #[error(transparent)]
     Db(#[from] sqlx::Error),
+}
+
+/// Run `op` again (up to three times in all) when PostgreSQL aborted it to break a deadlock
+/// (SQLSTATE 40P01): its transaction was rolled back whole, and the engine's writes are fenced, so
+/// a second run applies exactly what the first would have.
+pub(crate) async fn on_deadlock_retry<T, F, Fut>(mut op: F) -> Result<T, StoreError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, StoreError>>,
+{
+    let mut tries = 1;
+    loop {
+        match op().await {
+            Err(StoreError::Db(sqlx::Error::Database(e)))
+                if tries < 3 && e.code().as_deref() == Some("40P01") =>
+            {
+                tries += 1;
+                tracing::info!("deadlock broken by PostgreSQL; running the statement again");
+            }
+            other => return other,
+        }
+    }
 }
 
 /// Workflow status, as stored.
