@@ -376,6 +376,14 @@ pub struct BenchEngineArgs {
     /// Outcomes per completion statement at most.
     #[arg(long, default_value_t = 5000)]
     pub complete_batch: usize,
+    /// Completion statements in flight at once.
+    #[arg(long, default_value_t = 2)]
+    pub completers: usize,
+    /// Finished workflows (two audit rows each) kept in the tables beside the burn-down, as after
+    /// months of production: the step cycle's statements must not slow down as history grows.
+    /// Created once and kept across runs (kind `bench_history`).
+    #[arg(long, default_value_t = 0)]
+    pub history: usize,
     /// Single workflows created one by one on the idle engine to measure claim latency.
     #[arg(long, default_value_t = 300)]
     pub idle_samples: usize,
