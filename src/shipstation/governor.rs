@@ -5,7 +5,10 @@
 //! response. Each response bounds the window's end from above (`received + reset`, reset being
 //! rounded up), so the tightest bound seen is kept; a request is sent only while the budget lasts,
 //! and after the window's end plus a safety margin (the margin covers a server that rounds the
-//! reset down). A 429 blocks the key until its Retry-After or, when its headers show no budget
+//! reset down). Once a response proves the server rounds up (a reset equal to the whole window
+//! to a request after the window's first, which a server rounding down never sends), the bound is exact and
+//! the margin shrinks to [`EXACT_MARGIN`]; a 429 after that refutes the proof for the key for good.
+//! A 429 blocks the key until its Retry-After or, when its headers show no budget
 //! left, its Reset has passed; one that still shows budget is a passing throttle, waited out with a
 //! short backoff within the same window (transport.rs). V2 sends no budget
 //! headers: its window is estimated locally and 429 + Retry-After corrects it.
@@ -14,6 +17,10 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use sqlx::{PgPool, Row};
+
+/// The margin after a window's end once the server's reset is known to be rounded up: the bound
+/// `received + reset` is then never before the real end, and this only absorbs timer jitter.
+pub const EXACT_MARGIN: Duration = Duration::from_millis(30);
 
 /// Budget headers of one response.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -116,7 +123,7 @@ impl Governor {
         .await?;
         let row = sqlx::query(
             "SELECT window_limit, remaining, window_ends_at, end_confirmed, blocked_until,
-                    clock_timestamp()
+                    clock_timestamp(), end_exact AND NOT exact_refuted
                FROM rate_limits WHERE key_id = $1 FOR UPDATE",
         )
         .bind(&self.key_id)
@@ -128,8 +135,12 @@ impl Governor {
         let confirmed: bool = row.get(3);
         let blocked: Option<DateTime<Utc>> = row.get(4);
         let now: DateTime<Utc> = row.get(5);
+        let exact: bool = row.get(6);
         let in_flight = live_reservations(&mut tx, &self.key_id).await?;
-        if let Some(wait) = self.wait_before_next(now, remaining, ends, confirmed, blocked) {
+        // Early only with nothing in flight: a late answer to a request of the old window could
+        // otherwise be read as news of the new one.
+        let exact = exact && in_flight == 0;
+        if let Some(wait) = self.wait_before_next(now, remaining, ends, confirmed, blocked, exact) {
             // The column mirrors the reservations (ops views), reaped ones too.
             sqlx::query("UPDATE rate_limits SET in_flight = $2 WHERE key_id = $1")
                 .bind(&self.key_id)
@@ -139,7 +150,7 @@ impl Governor {
             tx.commit().await?;
             return Ok(Err(wait));
         }
-        let margin = chrono::Duration::from_std(self.margin).unwrap_or_default();
+        let margin = self.margin_for(exact);
         let window = chrono::Duration::from_std(self.window).unwrap_or_default();
         let (new_remaining, new_ends, new_confirmed) = if now >= ends + margin {
             // The window we knew has ended: a new one starts with (at the latest) this request.
@@ -175,7 +186,8 @@ impl Governor {
     /// can use the wait (the order batcher filling its call) asks this first.
     pub async fn ready_in(&self) -> Result<Duration, sqlx::Error> {
         let row = sqlx::query(
-            "SELECT remaining, window_ends_at, end_confirmed, blocked_until, clock_timestamp()
+            "SELECT remaining, window_ends_at, end_confirmed, blocked_until, clock_timestamp(),
+                    end_exact AND NOT exact_refuted AND in_flight = 0
                FROM rate_limits WHERE key_id = $1",
         )
         .bind(&self.key_id)
@@ -186,7 +198,14 @@ impl Governor {
             return Ok(Duration::ZERO);
         };
         Ok(self
-            .wait_before_next(row.get(4), row.get(0), row.get(1), row.get(2), row.get(3))
+            .wait_before_next(
+                row.get(4),
+                row.get(0),
+                row.get(1),
+                row.get(2),
+                row.get(3),
+                row.get(5),
+            )
             .unwrap_or_default())
     }
 
@@ -198,12 +217,13 @@ impl Governor {
         ends: DateTime<Utc>,
         confirmed: bool,
         blocked: Option<DateTime<Utc>>,
+        exact: bool,
     ) -> Option<Duration> {
         let until = |t: DateTime<Utc>| (t - now).to_std().unwrap_or_default();
         if let Some(b) = blocked.filter(|b| *b > now) {
             return Some(until(b));
         }
-        let margin = chrono::Duration::from_std(self.margin).unwrap_or_default();
+        let margin = self.margin_for(exact);
         let window = chrono::Duration::from_std(self.window).unwrap_or_default();
         if now >= ends + margin || remaining > 0 {
             return None;
@@ -217,6 +237,16 @@ impl Governor {
         Some(until(wait_until).max(Duration::from_millis(5)))
     }
 
+    /// The wait after a window's estimated end: short once the server's reset is known exact.
+    fn margin_for(&self, exact: bool) -> chrono::Duration {
+        let margin = if exact {
+            self.margin.min(EXACT_MARGIN)
+        } else {
+            self.margin
+        };
+        chrono::Duration::from_std(margin).unwrap_or_default()
+    }
+
     /// Report a finished request: its budget headers, and the wait a 429 demanded.
     pub async fn finish(
         &self,
@@ -226,7 +256,8 @@ impl Governor {
     ) -> Result<(), sqlx::Error> {
         let mut tx = self.pool.begin().await?;
         let row = sqlx::query(
-            "SELECT remaining, window_ends_at, end_confirmed, clock_timestamp()
+            "SELECT remaining, window_ends_at, end_confirmed, clock_timestamp(),
+                    end_exact, exact_refuted
                FROM rate_limits WHERE key_id = $1 FOR UPDATE",
         )
         .bind(&self.key_id)
@@ -245,12 +276,19 @@ impl Governor {
         let mut ends: DateTime<Utc> = row.get(1);
         let mut confirmed: bool = row.get(2);
         let now: DateTime<Utc> = row.get(3);
+        let mut exact: bool = row.get(4);
+        let mut refuted: bool = row.get(5);
         let mut limit = self.limit as i32;
         if let Some(h) = headers {
             limit = h.limit as i32;
             let half = chrono::Duration::from_std(self.window / 2).unwrap_or_default();
             let bound = now + chrono::Duration::seconds(h.reset_secs as i64);
             let server_left = (h.remaining as i32 - in_flight).max(0);
+            // A reset of the whole window to a request that did not open the window: the server
+            // rounds up. Rounding down it answers the whole window only at the very instant the
+            // window opens (to its first request); later, at most window - 1. Unless its window
+            // were longer than ours, which the first 429 would show.
+            exact |= h.reset_secs as f64 == self.window.as_secs_f64() && h.remaining + 2 <= h.limit;
             if confirmed && bound < ends - half {
                 // A late answer from an earlier window: nothing to learn.
             } else if bound > ends + half {
@@ -270,6 +308,11 @@ impl Governor {
         // A 429 whose headers still show budget is a passing throttle: the window they describe
         // stays (set above); only an exhausted one ends at the block, with a fresh budget after.
         let passing = headers.is_some_and(|h| h.remaining > 0);
+        if let (Some(_), false, true) = (blocked, passing, exact && !refuted) {
+            tracing::warn!(key = %self.key_id, "a 429 although the server's reset looked exact: \
+                waiting the full margin after each window from now on");
+            refuted = true;
+        }
         if let (Some(b), false) = (blocked, passing) {
             // The server says when its window ends: nothing before, a fresh budget after.
             remaining = 0;
@@ -279,6 +322,7 @@ impl Governor {
         sqlx::query(
             "UPDATE rate_limits SET remaining = $2, window_ends_at = $3, end_confirmed = $4, in_flight = $5,
                     window_limit = $6, blocked_until = COALESCE($7, blocked_until),
+                    end_exact = $8, exact_refuted = $9,
                     throttled = throttled + ($7 IS NOT NULL)::int, updated_at = clock_timestamp()
               WHERE key_id = $1",
         )
@@ -289,6 +333,8 @@ impl Governor {
         .bind(in_flight)
         .bind(limit)
         .bind(blocked)
+        .bind(exact)
+        .bind(refuted)
         .execute(&mut *tx)
         .await?;
         if blocked.is_some() {

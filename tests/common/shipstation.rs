@@ -54,6 +54,14 @@ pub fn v1_client(
     V1Client::new(v1_config(sim), Arc::new(ring), pool).expect("client")
 }
 
+/// A client with the production margin after each window (one second), not the tests' zero.
+pub fn v1_client_with_production_margin(sim: &ShipStationSim, pool: PgPool) -> V1Client {
+    let mut cfg = v1_config(sim);
+    cfg.margin = V1Config::production().margin;
+    let ring = KeyRing::new(KeyPair::new("sim-key", "sim-secret"), None);
+    V1Client::new(cfg, Arc::new(ring), pool).expect("client")
+}
+
 pub fn v2_client(sim: &ShipStationSim, pool: PgPool) -> V2Client {
     let cfg = V2Config {
         base_url: sim.base_url(),

@@ -7,7 +7,9 @@ use crate::common;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use common::shipstation::{control, start_sim, stats, v1_client, v2_client};
+use common::shipstation::{
+    control, start_sim, stats, v1_client, v1_client_with_production_margin, v2_client,
+};
 use ml_connector::shipstation::pacific;
 use ml_connector::shipstation::types::{
     Address, Order, OrderItem, PacificTime, Shipment, WebhookPayload,
@@ -15,7 +17,7 @@ use ml_connector::shipstation::types::{
 use ml_connector::shipstation::v2::InventoryTransaction;
 use ml_connector::shipstation::webhook::{V2Signature, V2Verifier};
 use ml_connector::shipstation::ShipStationError;
-use ml_connector::sim::shipstation::SimConfig;
+use ml_connector::sim::shipstation::{ResetRounding, SimConfig};
 use serde_json::json;
 
 const KEY: (&str, &str) = ("sim-key", "sim-secret");
@@ -292,6 +294,90 @@ async fn three_clients_share_one_key_without_a_single_429() {
         "{total} {windows:?}"
     );
     drop(pool);
+}
+
+/// Twelve requests at 2 per 2-second window with the production margin: whichever way the server
+/// rounds `X-Rate-Limit-Reset`, not one 429. Rounding up is learnt (a reset of the whole window)
+/// and shortens the wait after each window; rounding down keeps the full margin.
+#[tokio::test]
+async fn the_reset_rounding_is_learnt_and_either_way_no_request_is_refused() {
+    for rounding in [ResetRounding::Up, ResetRounding::Down] {
+        let (pool, _) = common::fresh_db().await;
+        let mut cfg = SimConfig {
+            v1_limit: 2,
+            v1_window: Duration::from_secs(2),
+            ..SimConfig::default()
+        };
+        cfg.behaviour.v1_reset_rounding = rounding;
+        let sim = start_sim(cfg).await;
+        let c = v1_client_with_production_margin(&sim, pool.clone());
+        for _ in 0..12 {
+            c.list_orders(vec![("pageSize", "1".into())])
+                .await
+                .expect("request");
+        }
+        let s = stats(&sim).await;
+        assert_eq!(s["v1_rejected"], 0, "{rounding:?}: no 429: {s}");
+        let windows: Vec<u64> = s["v1_windows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|w| w["accepted"].as_u64().unwrap())
+            .collect();
+        assert_eq!(windows, vec![2; 6], "{rounding:?}: every window full");
+        let (exact, refuted): (bool, bool) =
+            sqlx::query_as("SELECT end_exact, exact_refuted FROM rate_limits")
+                .fetch_one(&pool)
+                .await
+                .unwrap();
+        assert_eq!(
+            (exact, refuted),
+            (rounding == ResetRounding::Up, false),
+            "{rounding:?}"
+        );
+    }
+}
+
+/// A server that rounds down and whose window is longer than the client was told (3 s, not 2)
+/// answers the window's first request with a reset of 2, which looks like rounding up. The one
+/// 429 that the early send then meets refutes it: the full margin is used from then on.
+#[tokio::test]
+async fn a_429_after_an_early_send_refutes_the_learnt_rounding() {
+    let (pool, _) = common::fresh_db().await;
+    let mut cfg = SimConfig {
+        v1_limit: 2,
+        v1_window: Duration::from_secs(3),
+        ..SimConfig::default()
+    };
+    cfg.behaviour.v1_reset_rounding = ResetRounding::Down;
+    let sim = start_sim(cfg).await;
+    let mut client_cfg = common::shipstation::v1_config(&sim);
+    client_cfg.window = Duration::from_secs(2);
+    client_cfg.margin = ml_connector::shipstation::V1Config::production().margin;
+    let ring = ml_connector::shipstation::KeyRing::new(
+        ml_connector::shipstation::KeyPair::new(KEY.0, KEY.1),
+        None,
+    );
+    let c = ml_connector::shipstation::V1Client::new(
+        client_cfg,
+        std::sync::Arc::new(ring),
+        pool.clone(),
+    )
+    .expect("client");
+    for _ in 0..10 {
+        c.list_orders(vec![("pageSize", "1".into())])
+            .await
+            .expect("a 429 is waited out");
+    }
+    let (exact, refuted): (bool, bool) =
+        sqlx::query_as("SELECT end_exact, exact_refuted FROM rate_limits")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert!(exact && refuted, "learnt, then refuted");
+    let s = stats(&sim).await;
+    let rejected = s["v1_rejected"].as_u64().unwrap();
+    assert!(rejected <= 1, "one 429 refutes the rounding for good: {s}");
 }
 
 #[tokio::test]

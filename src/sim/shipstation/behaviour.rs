@@ -39,6 +39,18 @@ pub enum OrderUpdate {
     Merge,
 }
 
+/// How `X-Rate-Limit-Reset` (whole seconds to the window's end) is rounded. ShipStation's docs
+/// do not say; a client must stay within the budget either way.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ResetRounding {
+    /// Up: never 0 while the window is open (a client may send at `received + reset`).
+    #[default]
+    Up,
+    /// Down: 0 in the window's last second (the window ends up to a second after `received + reset`).
+    Down,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Behaviour {
@@ -58,6 +70,7 @@ pub struct Behaviour {
     pub split_needs_order_id: bool,
     /// Every record answered carries fields the client does not model.
     pub extra_fields: bool,
+    pub v1_reset_rounding: ResetRounding,
 }
 
 impl Default for Behaviour {
@@ -72,6 +85,7 @@ impl Default for Behaviour {
             not_updatable_message: None,
             split_needs_order_id: true,
             extra_fields: false,
+            v1_reset_rounding: ResetRounding::Up,
         }
     }
 }

@@ -31,7 +31,7 @@ use base64::Engine as _;
 use chrono::Utc;
 use serde_json::json;
 
-pub use behaviour::{Behaviour, InventoryPaging, OrderUpdate, WebhooksList};
+pub use behaviour::{Behaviour, InventoryPaging, OrderUpdate, ResetRounding, WebhooksList};
 pub use state::{DeliveryMode, Faults};
 use state::{KeyPair, Received, SimState};
 

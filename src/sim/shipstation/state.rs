@@ -239,8 +239,12 @@ impl SimState {
         }
         w.count += 1;
         let accepted = w.count <= limit;
-        // Seconds to the window's end, rounded up (never 0 while the window is open).
-        let reset = (w.ends() - now).as_secs_f64().ceil().max(1.0) as u64;
+        // Seconds to the window's end, rounded as the account is set to round them.
+        let left = (w.ends() - now).as_secs_f64();
+        let reset = match self.behaviour.v1_reset_rounding {
+            super::behaviour::ResetRounding::Up => left.ceil().max(1.0),
+            super::behaviour::ResetRounding::Down => left.floor(),
+        } as u64;
         let remaining = limit.saturating_sub(w.count);
         if let Some(stat) = self.window_stats.iter_mut().rev().find(|s| s.key == key) {
             if accepted {
