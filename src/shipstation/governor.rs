@@ -5,10 +5,11 @@
 //! response. Each response bounds the window's end from above (`received + reset`, reset being
 //! rounded up), so the tightest bound seen is kept; a request is sent only while the budget lasts,
 //! and after the window's end plus a safety margin (the margin covers a server that rounds the
-//! reset down). Once a response proves the server rounds up (a reset equal to the whole window
-//! to a request after the window's first, which a server rounding down never sends), the bound is exact and
-//! the margin shrinks to [`EXACT_MARGIN`]; a 429 after that refutes the proof for the key for good.
-//! A 429 blocks the key until its Retry-After or, when its headers show no budget
+//! reset down). Once a response proves the server rounds up (a reset equal to the whole window to
+//! a request after the window's first, which a server rounding down never sends), the bound is
+//! exact and the margin shrinks to [`EXACT_MARGIN`] while nothing is in flight; a 429 after that
+//! refutes the proof for the key for good. A 429 blocks the key until its Retry-After or, when its
+//! headers show no budget
 //! left, its Reset has passed; one that still shows budget is a passing throttle, waited out with a
 //! short backoff within the same window (transport.rs). V2 sends no budget
 //! headers: its window is estimated locally and 429 + Retry-After corrects it.
