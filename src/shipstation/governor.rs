@@ -8,7 +8,8 @@
 //! reset down). Once a response proves the server rounds up (a reset equal to the whole window to
 //! a request after the window's first, which a server rounding down never sends), the bound is
 //! exact and the margin shrinks to [`EXACT_MARGIN`] while nothing is in flight; a 429 after that
-//! refutes the proof for the key for good. A 429 blocks the key until its Retry-After or, when its
+//! refutes the proof for the key for good (a server whose reset only looked rounded up costs one
+//! 429 per key, once). A 429 blocks the key until its Retry-After or, when its
 //! headers show no budget
 //! left, its Reset has passed; one that still shows budget is a passing throttle, waited out with a
 //! short backoff within the same window (transport.rs). V2 sends no budget
@@ -138,9 +139,9 @@ impl Governor {
         let now: DateTime<Utc> = row.get(5);
         let exact: bool = row.get(6);
         let in_flight = live_reservations(&mut tx, &self.key_id).await?;
-        // Early only with nothing in flight: a late answer to a request of the old window could
-        // otherwise be read as news of the new one.
-        let exact = exact && in_flight == 0;
+        // Early only after an end a response confirmed, and with nothing in flight: a late answer
+        // to a request of the old window could otherwise be read as news of the new one.
+        let exact = exact && confirmed && in_flight == 0;
         if let Some(wait) = self.wait_before_next(now, remaining, ends, confirmed, blocked, exact) {
             // The column mirrors the reservations (ops views), reaped ones too.
             sqlx::query("UPDATE rate_limits SET in_flight = $2 WHERE key_id = $1")
@@ -188,7 +189,7 @@ impl Governor {
     pub async fn ready_in(&self) -> Result<Duration, sqlx::Error> {
         let row = sqlx::query(
             "SELECT remaining, window_ends_at, end_confirmed, blocked_until, clock_timestamp(),
-                    end_exact AND NOT exact_refuted AND in_flight = 0
+                    end_exact AND NOT exact_refuted AND end_confirmed AND in_flight = 0
                FROM rate_limits WHERE key_id = $1",
         )
         .bind(&self.key_id)
@@ -285,11 +286,14 @@ impl Governor {
             let half = chrono::Duration::from_std(self.window / 2).unwrap_or_default();
             let bound = now + chrono::Duration::seconds(h.reset_secs as i64);
             let server_left = (h.remaining as i32 - in_flight).max(0);
-            // A reset of the whole window to a request that did not open the window: the server
-            // rounds up. Rounding down it answers the whole window only at the very instant the
-            // window opens (to its first request); later, at most window - 1. Unless its window
-            // were longer than ours, which the first 429 would show.
-            exact |= h.reset_secs as f64 == self.window.as_secs_f64() && h.remaining + 2 <= h.limit;
+            // A reset of the whole window to a request that did not open the window: taken as
+            // rounding up. Rounding a precise time down, a server answers the whole window only at
+            // the instant the window opens (to its first request). A server that rounds to the
+            // nearest second, subtracts whole-second clocks or has a longer window than ours can
+            // look the same: its first 429 after an early send refutes this for good (below), so
+            // such a server costs one 429 per key, once.
+            exact |= h.reset_secs as f64 == self.window.as_secs_f64()
+                && h.remaining.saturating_add(2) <= h.limit;
             if confirmed && bound < ends - half {
                 // A late answer from an earlier window: nothing to learn.
             } else if bound > ends + half {

@@ -378,7 +378,10 @@ pub async fn release(
     held.sort_unstable();
     let ids: Vec<i64> = held.iter().map(|h| h.0).collect();
     let fences: Vec<i64> = held.iter().map(|h| h.1).collect();
-    let n: i64 = sqlx::query_scalar(
+    // Ordered, but the rows may meanwhile be another pool's (taken over): a cycle with its
+    // unordered completion is broken by PostgreSQL, and the release runs again.
+    let n: i64 = super::on_deadlock_retry(|| async {
+        Ok(sqlx::query_scalar(
         r#"
         WITH locked AS MATERIALIZED (
             SELECT id FROM workflows WHERE id = ANY($1) AND status = 'running'
@@ -403,6 +406,8 @@ pub async fn release(
     .bind(actor)
     .bind(reason)
     .fetch_one(pool)
+    .await?)
+    })
     .await?;
     Ok(n as u64)
 }
