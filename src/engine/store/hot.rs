@@ -307,8 +307,11 @@ pub async fn heartbeat(pool: &PgPool, held: &[(i64, i64, f64)]) -> Result<Vec<i6
     // changed by an operator), and the heartbeat must not form a lock cycle with the completion.
     // Lost is what the statement's snapshot shows: no longer running under the fence we hold. A
     // skipped row still running under our fence counts as kept; the next beat extends it.
-    let lost: Vec<i64> = sqlx::query_scalar(
-        r#"
+    // And should PostgreSQL still name it in a deadlock (seen once in CI under a hammer of
+    // opposite-order completions and signals), extending a lease twice is harmless: run it again.
+    let lost: Vec<i64> = super::on_deadlock_retry(|| async {
+        Ok(sqlx::query_scalar(
+            r#"
         WITH held AS (
             SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::float8[]) AS h(id, fence, secs)
         ), extended AS (
@@ -323,11 +326,13 @@ pub async fn heartbeat(pool: &PgPool, held: &[(i64, i64, f64)]) -> Result<Vec<i6
          WHERE NOT EXISTS (SELECT 1 FROM workflows w
                             WHERE w.id = h.id AND w.fence = h.fence AND w.status = 'running')
         "#,
-    )
-    .bind(&ids)
-    .bind(&fences)
-    .bind(&secs)
-    .fetch_all(pool)
+        )
+        .bind(&ids)
+        .bind(&fences)
+        .bind(&secs)
+        .fetch_all(pool)
+        .await?)
+    })
     .await?;
     Ok(lost)
 }

@@ -4,7 +4,7 @@
 //! rescue) or lock in ascending id order (signals by key, release). The batched completion locks
 //! only the pool's own rows, without an ordered pass (it cost a lock record per row); should it meet
 //! a caller's multi-row transaction head-on, PostgreSQL breaks the cycle and [`on_deadlock_retry`]
-//! runs the statement again.
+//! runs the statement again (so it does for the heartbeat, signals by key and release).
 //!
 //! - `hot`: the step cycle (create, claim, complete, heartbeat, rescue, release);
 //! - `admin`: deliberate changes (restart, rewind, cancel, signal, audit rows, purge);
