@@ -9,11 +9,10 @@
 //! a request after the window's first, which a server rounding down never sends), the bound is
 //! exact and the margin shrinks to [`EXACT_MARGIN`] while nothing is in flight; a 429 after that
 //! refutes the proof for the key for good (a server whose reset only looked rounded up costs one
-//! 429 per key, once). A 429 blocks the key until its Retry-After or, when its
-//! headers show no budget
-//! left, its Reset has passed; one that still shows budget is a passing throttle, waited out with a
-//! short backoff within the same window (transport.rs). V2 sends no budget
-//! headers: its window is estimated locally and 429 + Retry-After corrects it.
+//! 429 per key, once). A 429 blocks the key until its Retry-After or, when its headers show no
+//! budget left, its Reset has passed; one that still shows budget is a passing throttle, waited out
+//! with a short backoff within the same window (transport.rs). V2 sends no budget headers: its
+//! window is estimated locally and 429 + Retry-After corrects it.
 
 use std::time::Duration;
 
@@ -23,6 +22,13 @@ use sqlx::{PgPool, Row};
 /// The margin after a window's end once the server's reset is known to be rounded up: the bound
 /// `received + reset` is then never before the real end, and this only absorbs timer jitter.
 pub const EXACT_MARGIN: Duration = Duration::from_millis(30);
+
+/// Whether the window may be taken as ended right at its bound (the short margin): the rounding
+/// is learnt and not refuted, a response confirmed the end, and nothing is in flight (a late
+/// answer to a request of the old window could otherwise be read as news of the new one).
+fn may_end_early(learnt: bool, confirmed: bool, in_flight: i32) -> bool {
+    learnt && confirmed && in_flight == 0
+}
 
 /// Budget headers of one response.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -137,11 +143,8 @@ impl Governor {
         let confirmed: bool = row.get(3);
         let blocked: Option<DateTime<Utc>> = row.get(4);
         let now: DateTime<Utc> = row.get(5);
-        let exact: bool = row.get(6);
         let in_flight = live_reservations(&mut tx, &self.key_id).await?;
-        // Early only after an end a response confirmed, and with nothing in flight: a late answer
-        // to a request of the old window could otherwise be read as news of the new one.
-        let exact = exact && confirmed && in_flight == 0;
+        let exact = may_end_early(row.get(6), confirmed, in_flight);
         if let Some(wait) = self.wait_before_next(now, remaining, ends, confirmed, blocked, exact) {
             // The column mirrors the reservations (ops views), reaped ones too.
             sqlx::query("UPDATE rate_limits SET in_flight = $2 WHERE key_id = $1")
@@ -189,7 +192,7 @@ impl Governor {
     pub async fn ready_in(&self) -> Result<Duration, sqlx::Error> {
         let row = sqlx::query(
             "SELECT remaining, window_ends_at, end_confirmed, blocked_until, clock_timestamp(),
-                    end_exact AND NOT exact_refuted AND end_confirmed AND in_flight = 0
+                    end_exact AND NOT exact_refuted, in_flight
                FROM rate_limits WHERE key_id = $1",
         )
         .bind(&self.key_id)
@@ -206,7 +209,7 @@ impl Governor {
                 row.get(1),
                 row.get(2),
                 row.get(3),
-                row.get(5),
+                may_end_early(row.get(5), row.get(2), row.get(6)),
             )
             .unwrap_or_default())
     }

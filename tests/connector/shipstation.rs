@@ -239,6 +239,24 @@ async fn order_dates_cross_both_2026_dst_edges_exactly() {
     }
 }
 
+/// Requests the simulator accepted in each of its V1 windows, oldest first.
+fn accepted_per_window(stats: &serde_json::Value) -> Vec<u64> {
+    stats["v1_windows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["accepted"].as_u64().unwrap())
+        .collect()
+}
+
+/// The governor's learnt reset rounding of the one key: (learnt rounding up, refuted).
+async fn learnt_rounding(pool: &sqlx::PgPool) -> (bool, bool) {
+    sqlx::query_as("SELECT end_exact, exact_refuted FROM rate_limits")
+        .fetch_one(pool)
+        .await
+        .unwrap()
+}
+
 #[tokio::test]
 async fn three_clients_share_one_key_without_a_single_429() {
     let (pool, url) = common::fresh_db().await;
@@ -275,12 +293,7 @@ async fn three_clients_share_one_key_without_a_single_429() {
     }
     let s = stats(&sim).await;
     assert_eq!(s["v1_rejected"], 0, "no 429 at all: {s}");
-    let windows: Vec<u64> = s["v1_windows"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|w| w["accepted"].as_u64().unwrap())
-        .collect();
+    let windows = accepted_per_window(&s);
     assert!(
         windows.len() >= 3,
         "the run spans several windows: {windows:?}"
@@ -318,18 +331,9 @@ async fn the_reset_rounding_is_learnt_and_either_way_no_request_is_refused() {
         }
         let s = stats(&sim).await;
         assert_eq!(s["v1_rejected"], 0, "{rounding:?}: no 429: {s}");
-        let windows: Vec<u64> = s["v1_windows"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|w| w["accepted"].as_u64().unwrap())
-            .collect();
+        let windows = accepted_per_window(&s);
         assert_eq!(windows.iter().sum::<u64>(), 12, "{rounding:?}: {windows:?}");
-        let (exact, refuted): (bool, bool) =
-            sqlx::query_as("SELECT end_exact, exact_refuted FROM rate_limits")
-                .fetch_one(&pool)
-                .await
-                .unwrap();
+        let (exact, refuted) = learnt_rounding(&pool).await;
         assert_eq!(
             (exact, refuted),
             (rounding == ResetRounding::Up, false),
@@ -371,10 +375,7 @@ async fn a_429_after_an_early_send_refutes_the_learnt_rounding() {
         c.list_orders(vec![("pageSize", "1".into())])
             .await
             .expect("a 429 is waited out");
-        learnt = sqlx::query_as("SELECT end_exact, exact_refuted FROM rate_limits")
-            .fetch_one(&pool)
-            .await
-            .unwrap();
+        learnt = learnt_rounding(&pool).await;
         if learnt.1 {
             break;
         }

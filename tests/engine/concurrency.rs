@@ -1,7 +1,7 @@
 //! Lock discipline under load: batched completions, heartbeats and bulk signals running at once on
 //! overlapping rows, each handed its rows in a different order, must never fail with a deadlock
 //! (SQLSTATE 40P01). The heartbeat skips locked rows, signals by key lock in id order, and a
-//! completion or signal that PostgreSQL aborts to break a cycle runs again.
+//! statement that PostgreSQL aborts to break a cycle runs again (`store::on_deadlock_retry`).
 
 use crate::common;
 

@@ -154,18 +154,7 @@ pub async fn signal_keys(
     if keys.is_empty() {
         return Ok(0);
     }
-    super::on_deadlock_retry(|| signal_keys_once(pool, kind, connection_id, keys, actor, detail))
-        .await
-}
-
-async fn signal_keys_once(
-    pool: &PgPool,
-    kind: &str,
-    connection_id: i64,
-    keys: &[String],
-    actor: &str,
-    detail: &Value,
-) -> Result<u64, StoreError> {
+    super::on_deadlock_retry(|| async {
     let mut tx = pool.begin().await?;
     let n: i64 = sqlx::query_scalar(
         r#"
@@ -202,6 +191,8 @@ async fn signal_keys_once(
     }
     tx.commit().await?;
     Ok(n as u64)
+    })
+    .await
 }
 
 async fn explain(

@@ -203,7 +203,7 @@ pub async fn claim(
 /// the rows of one completion are the pool's own, and the statements that wait on running rows of
 /// several workflows either skip locked rows (claim, heartbeat, rescue) or lock in id order
 /// (signals by key). A cycle with a caller's own multi-row transaction is broken by PostgreSQL's
-/// deadlock check, and the completer writes the batch again.
+/// deadlock check, and the statement runs again ([`super::on_deadlock_retry`]).
 pub async fn complete(
     pool: &PgPool,
     actor: &str,
