@@ -78,6 +78,79 @@ async fn create_is_idempotent_on_the_business_key() {
 }
 
 #[tokio::test]
+async fn the_key_table_keeps_keys_unique_frees_pruned_ones_and_keeps_them_fixed() {
+    let (pool, _) = common::fresh_db().await;
+    // Eight transactions race for the same key: one workflow, one key row.
+    let mut racers = Vec::new();
+    for _ in 0..8 {
+        let pool = pool.clone();
+        racers.push(tokio::spawn(async move {
+            let mut tx = pool.begin().await.unwrap();
+            let got = store::create(&mut tx, &new("RACE"), "test").await.unwrap();
+            tx.commit().await.unwrap();
+            got
+        }));
+    }
+    let mut ids = Vec::new();
+    let mut created = 0;
+    for r in racers {
+        let (id, new_one) = r.await.unwrap();
+        ids.push(id);
+        created += usize::from(new_one);
+    }
+    assert_eq!(created, 1, "exactly one racer creates the workflow");
+    assert!(
+        ids.iter().all(|&i| i == ids[0]),
+        "every racer gets its id: {ids:?}"
+    );
+    // A bulk insert naming one key twice creates it once.
+    let twice = vec![new("TWICE"), new("TWICE")];
+    assert_eq!(store::create_many(&pool, &twice, "test").await.unwrap(), 1);
+    let (rows, keys): (i64, i64) = sqlx::query_as(
+        "SELECT (SELECT count(*) FROM workflows), (SELECT count(*) FROM workflow_keys)",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!((rows, keys), (2, 2));
+
+    // A key never changes (its copy on the workflow row would disagree with the key table).
+    let err = sqlx::query("UPDATE workflows SET business_key = 'OTHER' WHERE id = $1")
+        .bind(ids[0])
+        .execute(&pool)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("never change"), "{err}");
+
+    // A finished run pruned by retention frees its key: the next slot's run is created anew.
+    let mut run = new("slot-1");
+    run.kind = "probe_run".into();
+    let mut conn = pool.acquire().await.unwrap();
+    let (first, _) = store::create(&mut conn, &run, "test").await.unwrap();
+    sqlx::query("UPDATE workflows SET status = 'completed', updated_at = now() - interval '2 days' WHERE id = $1")
+        .bind(first)
+        .execute(&pool)
+        .await
+        .unwrap();
+    let pruned = store::prune_finished_runs(&pool, &["probe_run"], Utc::now(), 10)
+        .await
+        .unwrap();
+    assert_eq!(pruned, 1);
+    assert!(!store::workflow_exists(&pool, "probe_run", 7, "slot-1")
+        .await
+        .unwrap());
+    let (again, created_again) = store::create(&mut conn, &run, "test").await.unwrap();
+    assert!(created_again && again != first);
+    assert_eq!(
+        store::find(&pool, "probe_run", 7, "slot-1")
+            .await
+            .unwrap()
+            .map(|w| w.id),
+        Some(again)
+    );
+}
+
+#[tokio::test]
 async fn concurrent_claims_never_hand_out_the_same_row() {
     let (pool, _) = common::fresh_db().await;
     let bulk: Vec<NewWorkflow> = (0..300).map(|i| new(&format!("SO-{i}"))).collect();

@@ -159,11 +159,11 @@ pub async fn signal_keys(
     let n: i64 = sqlx::query_scalar(
         r#"
         WITH locked AS MATERIALIZED (
-            SELECT id FROM workflows
-             WHERE kind = $1 AND connection_id = $2 AND business_key = ANY($3)
-               AND status IN ('ready', 'running', 'waiting')
-             ORDER BY id
-               FOR NO KEY UPDATE
+            SELECT w.id FROM workflow_keys k JOIN workflows w ON w.id = k.workflow_id
+             WHERE k.kind = $1 AND k.connection_id = $2 AND k.business_key = ANY($3)
+               AND w.status IN ('ready', 'running', 'waiting')
+             ORDER BY w.id
+               FOR NO KEY UPDATE OF w
         ), s AS (
             UPDATE workflows w
                SET signalled_at = GREATEST(now(), w.signalled_at + interval '1 microsecond'),
@@ -300,8 +300,9 @@ pub async fn prune_finished_runs(
     let n: i64 = sqlx::query_scalar(
         "WITH gone AS (
             DELETE FROM workflows WHERE id IN (
-                SELECT id FROM workflows
-                 WHERE kind = ANY($1) AND status IN ('completed', 'cancelled') AND updated_at < $2
+                SELECT w.id FROM workflow_keys k JOIN workflows w ON w.id = k.workflow_id
+                 WHERE k.kind = ANY($1) AND w.status IN ('completed', 'cancelled')
+                   AND w.updated_at < $2
                  LIMIT $3)
             RETURNING id
          ), events AS (

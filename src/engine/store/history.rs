@@ -1,6 +1,7 @@
 //! Read models over a period of one connection's history (the daily digest): what moved, what
 //! failed and recovered, what still waits for a person. Each query starts from the workflows
-//! touched in the period (the `(kind, connection_id, …)` key index), then reads their events.
+//! touched in the period (through `workflow_keys`, whose primary key starts with kind and
+//! connection), then reads their events.
 
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
@@ -19,8 +20,10 @@ pub async fn count_moves(
     since: DateTime<Utc>,
 ) -> Result<i64, StoreError> {
     Ok(sqlx::query_scalar(
-        "SELECT count(DISTINCT w.id) FROM workflows w JOIN workflow_events e ON e.workflow_id = w.id
-          WHERE w.kind = $2 AND w.connection_id = $1 AND w.updated_at >= $5
+        "SELECT count(DISTINCT w.id)
+           FROM workflow_keys k JOIN workflows w ON w.id = k.workflow_id
+           JOIN workflow_events e ON e.workflow_id = w.id
+          WHERE k.kind = $2 AND k.connection_id = $1 AND w.updated_at >= $5
             AND e.at >= $5 AND e.event = 'step_succeeded'
             AND e.from_state IS DISTINCT FROM e.to_state
             AND ($3::text IS NULL OR e.from_state = $3) AND ($4::text IS NULL OR e.to_state = $4)",
@@ -44,8 +47,9 @@ pub async fn recovered_since(
     sample: i64,
 ) -> Result<(i64, Vec<(String, String)>), StoreError> {
     let rows: Vec<(String, String, i64)> = sqlx::query_as(
-        "SELECT w.kind, w.business_key, count(*) OVER () FROM workflows w
-          WHERE w.kind = ANY($2) AND w.connection_id = $1 AND w.updated_at >= $3
+        "SELECT w.kind, w.business_key, count(*) OVER ()
+           FROM workflow_keys k JOIN workflows w ON w.id = k.workflow_id
+          WHERE k.kind = ANY($2) AND k.connection_id = $1 AND w.updated_at >= $3
             AND w.status NOT IN ('failed', 'cancelled')
             AND EXISTS (SELECT 1 FROM workflow_events e
                          WHERE e.workflow_id = w.id AND e.event = 'failed' AND e.at >= $3)

@@ -20,7 +20,7 @@ pub async fn create(
         WITH ins AS (
             INSERT INTO workflows (kind, connection_id, business_key, state, status, run_at, context)
             VALUES ($1, $2, $3, $4, 'ready', COALESCE($5, now()), $6)
-            ON CONFLICT (kind, connection_id, business_key) DO NOTHING
+            -- a taken key skips the row (trigger workflows_claim_key, on `workflow_keys`)
             RETURNING id, state
         ), ev AS (
             INSERT INTO workflow_events (workflow_id, actor, event, to_state, status, attempt)
@@ -43,7 +43,7 @@ pub async fn create(
         return Ok((row.get(0), true));
     }
     let id: i64 = sqlx::query_scalar(
-        "SELECT id FROM workflows WHERE kind = $1 AND connection_id = $2 AND business_key = $3",
+        "SELECT workflow_id FROM workflow_keys WHERE kind = $1 AND connection_id = $2 AND business_key = $3",
     )
     .bind(&new.kind)
     .bind(new.connection_id)
@@ -85,8 +85,8 @@ pub async fn create_many_in(
     let keys: Vec<&str> = items.iter().map(|i| i.business_key.as_str()).collect();
     let ids: Vec<i64> = sqlx::query_scalar(
         r#"
-        SELECT w.id FROM unnest($1::text[], $2::bigint[], $3::text[]) WITH ORDINALITY AS t(k, c, b, n)
-          JOIN workflows w ON w.kind = t.k AND w.connection_id = t.c AND w.business_key = t.b
+        SELECT w.workflow_id FROM unnest($1::text[], $2::bigint[], $3::text[]) WITH ORDINALITY AS t(k, c, b, n)
+          JOIN workflow_keys w ON w.kind = t.k AND w.connection_id = t.c AND w.business_key = t.b
          ORDER BY t.n
         "#,
     )
@@ -116,7 +116,7 @@ async fn insert_many(
             SELECT k, c, b, s, 'ready', COALESCE(r, now()), x
               FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::timestamptz[], $6::jsonb[])
                    AS t(k, c, b, s, r, x)
-            ON CONFLICT (kind, connection_id, business_key) DO NOTHING
+            -- a taken key skips the row (trigger workflows_claim_key, on `workflow_keys`)
             RETURNING id, state
         ), ev AS (
             INSERT INTO workflow_events (workflow_id, actor, event, to_state, status, attempt)

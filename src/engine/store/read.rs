@@ -68,7 +68,9 @@ pub async fn find(
     business_key: &str,
 ) -> Result<Option<WorkflowRow>, StoreError> {
     Ok(sqlx::query_as(&format!(
-        "SELECT {WORKFLOW_COLUMNS} FROM workflows WHERE kind = $1 AND connection_id = $2 AND business_key = $3"
+        "SELECT {WORKFLOW_COLUMNS} FROM workflows
+          WHERE id = (SELECT workflow_id FROM workflow_keys
+                       WHERE kind = $1 AND connection_id = $2 AND business_key = $3)"
     ))
     .bind(kind)
     .bind(connection_id)
@@ -145,6 +147,21 @@ impl WorkflowQuery<'_> {
         }
         if let Some(v) = self.business_key {
             q.push(" AND business_key = ").push_bind(v.to_string());
+        }
+        // Kind with a connection or a key: reached through the key table's primary key.
+        if let (Some(kind), true) = (
+            self.kind,
+            self.connection_id.is_some() || self.business_key.is_some(),
+        ) {
+            q.push(" AND id IN (SELECT workflow_id FROM workflow_keys WHERE kind = ")
+                .push_bind(kind.to_string());
+            if let Some(v) = self.connection_id {
+                q.push(" AND connection_id = ").push_bind(v);
+            }
+            if let Some(v) = self.business_key {
+                q.push(" AND business_key = ").push_bind(v.to_string());
+            }
+            q.push(")");
         }
         if let Some(v) = self.updated_after {
             q.push(" AND updated_at >= ").push_bind(v);
@@ -229,7 +246,9 @@ pub async fn count_workflows(pool: &PgPool, filter: &CountFilter<'_>) -> Result<
           WHERE ($1::text IS NULL OR kind = $1)
             AND ($2::bigint IS NULL OR connection_id = $2)
             AND ($3::text IS NULL OR status = $3)
-            AND ($4::text[] IS NULL OR state = ANY($4))",
+            AND ($4::text[] IS NULL OR state = ANY($4))
+            AND ($1::text IS NULL OR $2::bigint IS NULL
+                 OR id IN (SELECT workflow_id FROM workflow_keys WHERE kind = $1 AND connection_id = $2))",
     )
     .bind(filter.kind)
     .bind(filter.connection_id)
@@ -268,8 +287,8 @@ pub async fn keys_in_state(
     state: &str,
 ) -> Result<Vec<String>, StoreError> {
     Ok(sqlx::query_scalar(
-        "SELECT business_key FROM workflows
-          WHERE kind = $1 AND connection_id = $2 AND status = $3 AND state = $4",
+        "SELECT k.business_key FROM workflow_keys k JOIN workflows w ON w.id = k.workflow_id
+          WHERE k.kind = $1 AND k.connection_id = $2 AND w.status = $3 AND w.state = $4",
     )
     .bind(kind)
     .bind(connection_id)
@@ -292,9 +311,9 @@ pub async fn keys_by_context(
         return Ok(vec![]);
     }
     Ok(sqlx::query_scalar(
-        "SELECT business_key FROM workflows
-          WHERE kind = $1 AND connection_id = $2 AND context->>$3 = ANY($4)
-          ORDER BY business_key",
+        "SELECT k.business_key FROM workflow_keys k JOIN workflows w ON w.id = k.workflow_id
+          WHERE k.kind = $1 AND k.connection_id = $2 AND w.context->>$3 = ANY($4)
+          ORDER BY k.business_key",
     )
     .bind(kind)
     .bind(connection_id)
@@ -312,7 +331,7 @@ pub async fn workflow_exists(
     business_key: &str,
 ) -> Result<bool, StoreError> {
     Ok(sqlx::query_scalar(
-        "SELECT EXISTS (SELECT 1 FROM workflows
+        "SELECT EXISTS (SELECT 1 FROM workflow_keys
                          WHERE kind = $1 AND connection_id = $2 AND business_key = $3)",
     )
     .bind(kind)
