@@ -40,6 +40,10 @@ pub struct FlowTuning {
     pub batch_window: Duration,
     /// ShipStation V1 rate-window margin (see the governor).
     pub v1_margin: Duration,
+    /// The V1 rate window the client assumes: ShipStation's is 60 s. The governor takes a reset
+    /// of the whole window as proof of rounding up, so benches that shorten the simulator's
+    /// window tell the client too.
+    pub v1_window: Duration,
 }
 
 impl Default for FlowTuning {
@@ -47,6 +51,7 @@ impl Default for FlowTuning {
         Self {
             batch_window: Duration::from_secs(2),
             v1_margin: Duration::from_secs(1),
+            v1_window: Duration::from_secs(60),
         }
     }
 }
@@ -180,7 +185,13 @@ impl FlowDeps {
         }
         let mut v1_cfg = V1Config::production();
         v1_cfg.base_url = s.shipstation.v1_base_url.clone();
-        v1_cfg.limit = s.shipstation.v1_rate_limit_per_min.max(1);
+        // The setting is per minute; the governor counts per window.
+        v1_cfg.limit = ((f64::from(s.shipstation.v1_rate_limit_per_min)
+            * self.tuning.v1_window.as_secs_f64()
+            / 60.0)
+            .ceil() as u32)
+            .max(1);
+        v1_cfg.window = self.tuning.v1_window;
         v1_cfg.margin = self.tuning.v1_margin;
         v1_cfg.resources = resource_policy(s);
         let v1 = V1Client::new(v1_cfg, Arc::new(KeyRing::new(active, next)), pool.clone())

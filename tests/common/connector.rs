@@ -80,6 +80,7 @@ pub async fn start_with_batch_window(ss_cfg: SimConfig, batch_window: Duration) 
         FlowTuning {
             batch_window,
             v1_margin: Duration::ZERO,
+            ..FlowTuning::default()
         },
     );
     let handlers = ml_connector::flows::handlers(&deps);

@@ -48,7 +48,7 @@ pub async fn run(
         s.shipstation.v1_rate_limit_per_min = 1_000_000;
         s.shipstation.v2_rate_limit_per_min = 1_000_000;
     };
-    let world = match World::start_with(global, 64, sim, edit, shutdown).await {
+    let world = match World::start_with(global, 64, sim, edit, |_| {}, shutdown).await {
         Err(e) if e.is::<Interrupted>() => return interrupted(args),
         r => r?,
     };

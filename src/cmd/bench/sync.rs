@@ -20,6 +20,7 @@ use ml_connector::connections::Polls;
 use ml_connector::engine::scheduler::Scheduler;
 use ml_connector::engine::worker::{PoolStats, WorkerPool};
 use ml_connector::engine::{worker_identity, Shutdown};
+use ml_connector::flows::deps::FlowTuning;
 use ml_connector::sim::sage100::orders as sage_orders;
 use ml_connector::sim::shipstation::SimConfig;
 
@@ -52,14 +53,23 @@ pub async fn run(
         } else {
             // The demo's fast polls (orders every 2 s) and the shortest probe.
             s.polls.orders_probe_secs = 5;
+            // The reconciliation poll takes the share of the V1 budget it takes in production
+            // (3 calls every 300 s of a 40-per-60-s budget: 1.5 %), not the demo's every 10 s,
+            // which with 2 calls per 2-s window would spend 30 % of the budget the bound counts.
+            s.polls.shipments_secs = reconciliation_period(limit, window).as_secs().max(10);
         }
         s.shipstation.v1_rate_limit_per_min =
             (u64::from(limit) * 60 / window.as_secs().max(1)) as u32;
     };
-    let world = match World::start_with(global, args.workers, sim, edit, shutdown).await {
-        Err(e) if e.is::<Interrupted>() => return interrupted(args),
-        r => r?,
-    };
+    // The governor as in production: a second after each window until it learns the server's
+    // reset is rounded up (the demo waits none).
+    let production_margin = |t: &mut FlowTuning| t.v1_margin = FlowTuning::default().v1_margin;
+    let world =
+        match World::start_with(global, args.workers, sim, edit, production_margin, shutdown).await
+        {
+            Err(e) if e.is::<Interrupted>() => return interrupted(args),
+            r => r?,
+        };
     let engine = &world.engine;
     let mut cfg = ml_connector::app::pool_config(
         &engine.definitions,
@@ -197,6 +207,30 @@ fn delta(before: &BTreeMap<String, u64>, after: &BTreeMap<String, u64>) -> BTree
         .collect()
 }
 
+/// Requests each V1 window of the simulated ShipStation accepted, oldest first.
+async fn v1_windows_accepted(world: &World) -> anyhow::Result<Vec<u64>> {
+    let stats: Value = reqwest::get(format!("{}/__control/stats", world.ss.base_url()))
+        .await?
+        .json()
+        .await?;
+    Ok(stats["v1_windows"]
+        .as_array()
+        .map(|ws| {
+            ws.iter()
+                .map(|w| w["accepted"].as_u64().unwrap_or_default())
+                .collect()
+        })
+        .unwrap_or_default())
+}
+
+/// The shipments poll period that spends the production share of a `limit` per `window` budget:
+/// 300 s at ShipStation's 40 per 60 s, longer in proportion to a smaller budget per second.
+fn reconciliation_period(limit: u32, window: Duration) -> Duration {
+    let production_per_sec = 40.0 / 60.0;
+    let per_sec = f64::from(limit.max(1)) / window.as_secs_f64().max(1.0);
+    Duration::from_secs_f64(300.0 * production_per_sec / per_sec)
+}
+
 /// Orders posted per minute once posting has begun: those answered after the first answered
 /// call, over the time from it to the last. This is the budget's use, apart from how long the
 /// orders took to be discovered (`share_of_bound_from_entry` includes that). None: one call only.
@@ -222,6 +256,7 @@ async fn measure(
 ) -> anyhow::Result<Value> {
     let n = args.orders.max(1);
     let (v1_before, agent_before) = (v1_calls(), agent_calls());
+    let windows_before = v1_windows_accepted(world).await?.len();
     let agent_routes_before = ml_connector::metrics::calls_by_operation("sage_agent");
     let mut entered: HashMap<String, DateTime<Utc>> = HashMap::new();
     if args.default_schedules {
@@ -239,6 +274,9 @@ async fn measure(
     }
     wait_for(world, "post", n, Duration::from_secs(300 + n as u64)).await?;
     let posted = left_state(world, "post").await?;
+    // The simulator's V1 windows while orders were posted: how many took every call they allow.
+    let windows: Vec<u64> = v1_windows_accepted(world).await?.split_off(windows_before);
+    let full_windows = windows.iter().filter(|a| **a >= u64::from(limit)).count();
     let (v1_orders, agent_orders) = (v1_calls() - v1_before, agent_calls() - agent_before);
     let agent_by_route = delta(
         &agent_routes_before,
@@ -305,6 +343,8 @@ async fn measure(
         "share_of_bound_from_entry": (orders_per_min / bound_per_min * 1000.0).round() / 1000.0,
         "calls_per_order": round2(v1_orders as f64 / n as f64),
         "rate_limited": rate_limited,
+        "v1_windows_while_posting": windows.len(),
+        "v1_windows_full_while_posting": full_windows,
         "agent_calls_per_order": round2(agent_orders as f64 / n as f64),
         "order_latency_p50_s": round2(percentile(&mut order_latency, 0.5)),
         "order_latency_p95_s": round2(percentile(&mut order_latency, 0.95)),
@@ -326,4 +366,21 @@ fn print(r: &Value) {
         "entry in Sage → ShipStation: p50 {} s, p95 {} s; label → tracking in Sage: p95 {} s ({} orders)",
         r["order_latency_p50_s"], r["order_latency_p95_s"], r["tracking_latency_p95_s"], r["orders_tracked"]
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_reconciliation_poll_keeps_its_production_share_of_the_budget() {
+        assert_eq!(
+            reconciliation_period(40, Duration::from_secs(60)),
+            Duration::from_secs(300)
+        );
+        assert_eq!(
+            reconciliation_period(2, Duration::from_secs(2)),
+            Duration::from_secs(200)
+        );
+    }
 }

@@ -98,19 +98,27 @@ impl World {
             v2_limit,
             ..SimConfig::default()
         };
-        Self::start_with(global, db_connections, sim, |_| {}, shutdown).await
+        Self::start_with(global, db_connections, sim, |_| {}, |_| {}, shutdown).await
     }
 
-    /// The same with a ShipStation simulator of this configuration, and the connection's
-    /// settings changed by `edit` after the demo's own.
+    /// The same with a ShipStation simulator of this configuration, the connection's settings
+    /// changed by `edit` after the demo's own, and the flows' tuning by `tune` (the client is
+    /// told the simulator's V1 window).
     pub async fn start_with(
         global: &GlobalArgs,
         db_connections: usize,
         sim: SimConfig,
         edit: impl FnOnce(&mut Settings),
+        tune: impl FnOnce(&mut FlowTuning),
         shutdown: Shutdown,
     ) -> anyhow::Result<Self> {
         let v2_limit = sim.v2_limit;
+        let mut tuning = FlowTuning {
+            batch_window: Duration::from_millis(1500),
+            v1_margin: Duration::ZERO,
+            v1_window: sim.v1_window,
+        };
+        tune(&mut tuning);
         let target = match &global.database_url {
             Some(url) => DbTarget::Url(url.clone()),
             None => DbTarget::Embedded {
@@ -143,10 +151,7 @@ impl World {
             .context("ShipStation simulator")?;
         let deps = FlowDeps::new(
             Some(Vault::from_spec(&Vault::generate_spec("demo"))?),
-            FlowTuning {
-                batch_window: Duration::from_millis(1500),
-                v1_margin: Duration::ZERO,
-            },
+            tuning,
         );
         let vault = deps.vault.clone().expect("set above");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
