@@ -207,12 +207,19 @@ fn delta(before: &BTreeMap<String, u64>, after: &BTreeMap<String, u64>) -> BTree
         .collect()
 }
 
+/// The simulated ShipStation's counters (its control API).
+async fn sim_stats(world: &World) -> anyhow::Result<Value> {
+    Ok(
+        reqwest::get(format!("{}/__control/stats", world.ss.base_url()))
+            .await?
+            .json()
+            .await?,
+    )
+}
+
 /// Requests each V1 window of the simulated ShipStation accepted, oldest first.
 async fn v1_windows_accepted(world: &World) -> anyhow::Result<Vec<u64>> {
-    let stats: Value = reqwest::get(format!("{}/__control/stats", world.ss.base_url()))
-        .await?
-        .json()
-        .await?;
+    let stats = sim_stats(world).await?;
     Ok(stats["v1_windows"]
         .as_array()
         .map(|ws| {
@@ -325,10 +332,7 @@ async fn measure(
     wait_for(world, "track_so", open.len(), tracking_wait).await?;
     let tracked = left_state(world, "track_so").await?;
     let mut tracking_latency = latencies(&labelled, &tracked);
-    let stats: Value = reqwest::get(format!("{base}/__control/stats"))
-        .await?
-        .json()
-        .await?;
+    let stats = sim_stats(world).await?;
     let rate_limited = stats["v1_rejected"].as_u64().unwrap_or_default();
     Ok(json!({
         "bench": "sync",
