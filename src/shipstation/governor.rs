@@ -21,7 +21,7 @@ use sqlx::{PgPool, Row};
 
 /// The margin after a window's end once the server's reset is known to be rounded up: the bound
 /// `received + reset` is then never before the real end, and this only absorbs timer jitter.
-pub const EXACT_MARGIN: Duration = Duration::from_millis(30);
+pub const EXACT_MARGIN: Duration = Duration::from_millis(10);
 
 /// Whether the window may be taken as ended right at its bound (the short margin): the rounding
 /// is learnt and not refuted, a response confirmed the end, and nothing is in flight (a late

@@ -217,14 +217,80 @@ async fn sim_stats(world: &World) -> anyhow::Result<Value> {
     )
 }
 
-/// Requests each V1 window of the simulated ShipStation accepted, oldest first.
-async fn v1_windows_accepted(world: &World) -> anyhow::Result<Vec<u64>> {
+/// Waits until the connection's start-up calls are done (webhook subscriptions, the first
+/// reconciliation poll): orders reach a connector that has been running, and the share of the
+/// bound is about how orders use the budget. Returns the seconds waited (at most a minute).
+async fn settle(world: &World, window: Duration) -> anyhow::Result<f64> {
+    let started = std::time::Instant::now();
+    let quiet = window.max(Duration::from_secs(1)) + Duration::from_millis(500);
+    let mut seen = v1_requests_seen(world).await?;
+    while started.elapsed() < Duration::from_secs(60) {
+        world.pause(quiet).await?;
+        let now = v1_requests_seen(world).await?;
+        if now == seen {
+            break;
+        }
+        seen = now;
+    }
+    Ok(started.elapsed().as_secs_f64())
+}
+
+/// V1 requests the simulated ShipStation has counted, accepted or not.
+async fn v1_requests_seen(world: &World) -> anyhow::Result<u64> {
     let stats = sim_stats(world).await?;
     Ok(stats["v1_windows"]
         .as_array()
         .map(|ws| {
             ws.iter()
-                .map(|w| w["accepted"].as_u64().unwrap_or_default())
+                .map(|w| {
+                    w["accepted"].as_u64().unwrap_or_default()
+                        + w["rejected"].as_u64().unwrap_or_default()
+                })
+                .sum()
+        })
+        .unwrap_or_default())
+}
+
+/// The `createorders` calls the simulated ShipStation received, by the orders each carried.
+async fn create_orders_sizes(world: &World) -> anyhow::Result<Vec<usize>> {
+    let received: Value = reqwest::get(format!("{}/__control/received", world.ss.base_url()))
+        .await?
+        .json()
+        .await?;
+    Ok(received
+        .as_array()
+        .map(|rs| {
+            rs.iter()
+                .filter(|r| r["path"].as_str() == Some("/orders/createorders"))
+                .map(|r| {
+                    serde_json::from_str::<Value>(r["body"].as_str().unwrap_or_default())
+                        .ok()
+                        .and_then(|b| b.as_array().map(Vec::len))
+                        .unwrap_or_default()
+                })
+                .collect()
+        })
+        .unwrap_or_default())
+}
+
+/// One V1 window of the simulated ShipStation: requests it accepted, and how long the budget lay
+/// unused between the previous window's end and its first request.
+struct WindowUse {
+    accepted: u64,
+    idle_before_ms: Option<f64>,
+}
+
+/// The simulated ShipStation's V1 windows, oldest first.
+async fn v1_windows(world: &World) -> anyhow::Result<Vec<WindowUse>> {
+    let stats = sim_stats(world).await?;
+    Ok(stats["v1_windows"]
+        .as_array()
+        .map(|ws| {
+            ws.iter()
+                .map(|w| WindowUse {
+                    accepted: w["accepted"].as_u64().unwrap_or_default(),
+                    idle_before_ms: w["idle_before_ms"].as_f64(),
+                })
                 .collect()
         })
         .unwrap_or_default())
@@ -262,8 +328,9 @@ async fn measure(
     window: Duration,
 ) -> anyhow::Result<Value> {
     let n = args.orders.max(1);
+    let settled_s = settle(world, window).await?;
     let (v1_before, agent_before) = (v1_calls(), agent_calls());
-    let windows_before = v1_windows_accepted(world).await?.len();
+    let windows_before = v1_windows(world).await?.len();
     let agent_routes_before = ml_connector::metrics::calls_by_operation("sage_agent");
     let mut entered: HashMap<String, DateTime<Utc>> = HashMap::new();
     if args.default_schedules {
@@ -282,8 +349,24 @@ async fn measure(
     wait_for(world, "post", n, Duration::from_secs(300 + n as u64)).await?;
     let posted = left_state(world, "post").await?;
     // The simulator's V1 windows while orders were posted: how many took every call they allow.
-    let windows: Vec<u64> = v1_windows_accepted(world).await?.split_off(windows_before);
-    let full_windows = windows.iter().filter(|a| **a >= u64::from(limit)).count();
+    let windows = v1_windows(world).await?.split_off(windows_before);
+    let full_windows = windows
+        .iter()
+        .filter(|w| w.accepted >= u64::from(limit))
+        .count();
+    // Idle budget between windows, apart from the pause before the last (no orders were left).
+    let mut idle_ms: Vec<f64> = windows
+        .iter()
+        .skip(1)
+        .filter_map(|w| w.idle_before_ms)
+        .collect();
+    idle_ms.pop();
+    let sizes = create_orders_sizes(world).await?;
+    let orders_per_call = if sizes.is_empty() {
+        f64::NAN
+    } else {
+        sizes.iter().sum::<usize>() as f64 / sizes.len() as f64
+    };
     let (v1_orders, agent_orders) = (v1_calls() - v1_before, agent_calls() - agent_before);
     let agent_by_route = delta(
         &agent_routes_before,
@@ -349,6 +432,9 @@ async fn measure(
         "rate_limited": rate_limited,
         "v1_windows_while_posting": windows.len(),
         "v1_windows_full_while_posting": full_windows,
+        "orders_per_create_call": round2(orders_per_call),
+        "v1_idle_between_windows_p50_ms": percentile(&mut idle_ms, 0.5).round(),
+        "v1_idle_between_windows_p95_ms": percentile(&mut idle_ms, 0.95).round(),
         "agent_calls_per_order": round2(agent_orders as f64 / n as f64),
         "order_latency_p50_s": round2(percentile(&mut order_latency, 0.5)),
         "order_latency_p95_s": round2(percentile(&mut order_latency, 0.95)),
@@ -356,6 +442,7 @@ async fn measure(
         "orders_tracked": tracked.len(),
         "agent_calls_by_route": agent_by_route,
         "span_s": round2(span_s),
+        "settled_s": round2(settled_s),
     }))
 }
 

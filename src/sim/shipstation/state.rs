@@ -44,6 +44,9 @@ pub struct WindowStat {
     pub key: String,
     pub accepted: u32,
     pub rejected: u32,
+    /// Milliseconds from the key's previous window's end to this one's first request: budget
+    /// no client used (None for a key's first window).
+    pub idle_before_ms: Option<u64>,
 }
 
 #[derive(Debug, Clone, Default, serde::Deserialize, serde::Serialize)]
@@ -219,6 +222,7 @@ impl SimState {
             count: 0,
         });
         if now >= w.ends() {
+            let idle = now.duration_since(w.ends()).as_millis() as u64;
             *w = Window {
                 started: now,
                 length,
@@ -228,6 +232,7 @@ impl SimState {
                 key: key.to_string(),
                 accepted: 0,
                 rejected: 0,
+                idle_before_ms: Some(idle),
             });
         }
         if self.window_stats.iter().rev().all(|s| s.key != key) {
@@ -235,6 +240,7 @@ impl SimState {
                 key: key.to_string(),
                 accepted: 0,
                 rejected: 0,
+                idle_before_ms: None,
             });
         }
         w.count += 1;
@@ -278,5 +284,29 @@ impl SimState {
             return Err((w.ends() - now).as_secs_f64().ceil().max(1.0) as u64);
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_window_records_how_long_the_budget_lay_idle_before_it() {
+        let mut s = SimState::new(Vec::new(), "v2".into(), 2, Duration::from_millis(50));
+        assert!(s.v1_count("k").0);
+        assert!(s.v1_count("k").0);
+        assert!(!s.v1_count("k").0, "a third request in a window of two");
+        std::thread::sleep(Duration::from_millis(80));
+        assert!(s.v1_count("k").0, "a new window");
+        let idle: Vec<Option<u64>> = s.window_stats.iter().map(|w| w.idle_before_ms).collect();
+        assert_eq!(idle.len(), 2);
+        assert_eq!(idle[0], None, "a key's first window follows no other");
+        let after = idle[1].expect("the second window follows the first");
+        assert!((30..1_000).contains(&after), "idle {after} ms");
+        assert_eq!(
+            (s.window_stats[0].accepted, s.window_stats[0].rejected),
+            (2, 1)
+        );
     }
 }
