@@ -258,6 +258,9 @@ fn bench_sync_reports_throughput_calls_and_latency_from_a_real_run() {
     assert!(p50 > 0.0 && p95 >= p50, "{r}");
     // Orders go out in createorders batches: well under one V1 call per order.
     assert!(r["calls_per_order"].as_f64().unwrap() < 1.0, "{r}");
+    // Counted from what the simulated ShipStation received.
+    let per_call = r["orders_per_create_call"].as_f64().unwrap();
+    assert!((1.0..=100.0).contains(&per_call), "{r}");
     assert!(
         r["agent_calls_by_route"]
             .as_object()
