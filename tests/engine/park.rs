@@ -1,6 +1,6 @@
 //! Parking: steps waiting on something outside the engine (an order's `createorders` batch) give
 //! their handler slot back, so a pool of 2 can hold 12 such waits at once; `max_parked` bounds
-//! them.
+//! how many the pool claims for them.
 
 use crate::common;
 
@@ -94,6 +94,7 @@ async fn parked_steps_free_their_handler_slots() {
 
 #[tokio::test]
 async fn max_parked_bounds_the_waits() {
-    // Two slots and three parked: five steps arrive; the rest wait their turn.
+    // Two slots and three parked counted as room: five steps are claimed, and every one of them
+    // parks (none keeps a slot while it waits); the rest wait their turn.
     run(3, 5).await;
 }

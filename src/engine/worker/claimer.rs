@@ -20,8 +20,10 @@ pub(super) async fn claim(
     let cfg = &shared.cfg;
     let mut failures = 0u32;
     while !shutdown.is_triggered() {
-        // A parked step holds no handler slot: one more step may run in its place.
-        let running_slots = cfg.concurrency + shared.parked.load(Ordering::SeqCst);
+        // A parked step holds no handler slot: one more step may run in its place, up to
+        // `max_parked` of them (what bounds the steps held while they wait).
+        let parked = shared.parked.load(Ordering::SeqCst).min(cfg.max_parked);
+        let running_slots = cfg.concurrency + parked;
         let capacity = running_slots + cfg.prefetch;
         let held = shared.held.lock().unwrap().len();
         let room = capacity.saturating_sub(held);

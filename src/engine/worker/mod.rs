@@ -53,8 +53,9 @@ pub struct PoolConfig {
     pub rescue_interval: Duration,
     /// At shutdown, how long running steps may take to finish before they are aborted and released.
     pub shutdown_grace: Duration,
-    /// Steps that may wait on something outside (see [`parked`]) without holding a handler slot:
-    /// enough for two full `createorders` batches, one filling while the other waits for budget.
+    /// Parked steps (waiting on something outside without a handler slot, see [`parked`]) that
+    /// count as room to claim more: enough for two full `createorders` batches, one filling while
+    /// the other waits for budget. More may park (steps already claimed); none are claimed for them.
     pub max_parked: usize,
 }
 
