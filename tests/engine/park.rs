@@ -45,7 +45,7 @@ fn engine(pool: sqlx::PgPool, arrived: Arc<AtomicUsize>, gate: watch::Receiver<b
     Engine::new(pool, defs, handlers)
 }
 
-async fn run(max_parked: usize, expect_waiting: usize) {
+async fn run(max_parked: usize, prefetch: usize, expect_waiting: usize) {
     let (pool, _) = common::fresh_db().await;
     let arrived = Arc::new(AtomicUsize::new(0));
     let (open, gate) = watch::channel(false);
@@ -60,7 +60,7 @@ async fn run(max_parked: usize, expect_waiting: usize) {
     }
     let shutdown = Shutdown::new();
     let mut cfg = PoolConfig::new("park".into(), 2);
-    cfg.prefetch = 1;
+    cfg.prefetch = prefetch;
     cfg.poll_interval = Duration::from_millis(100);
     cfg.max_parked = max_parked;
     let workers = WorkerPool::spawn(engine, cfg, shutdown.clone());
@@ -89,12 +89,12 @@ async fn run(max_parked: usize, expect_waiting: usize) {
 #[tokio::test]
 async fn parked_steps_free_their_handler_slots() {
     // Two handler slots hold twelve waits; without parking only two would ever arrive.
-    run(256, 12).await;
+    run(256, 1, 12).await;
 }
 
 #[tokio::test]
 async fn max_parked_bounds_the_waits() {
-    // Two slots and three parked counted as room: five steps are claimed, and every one of them
-    // parks (none keeps a slot while it waits); the rest wait their turn.
-    run(3, 5).await;
+    // Two slots, three parked counted as room, nothing prefetched: five steps are claimed and
+    // every one of them parks (none keeps a slot while it waits); the rest wait their turn.
+    run(3, 0, 5).await;
 }

@@ -1,5 +1,5 @@
 //! The claimer: claims batches of due steps while there is room (held steps below concurrency +
-//! parked + prefetch), registers them as held, and hands them to the dispatcher. Wakes on notifications,
+//! parked, at most `max_parked` of them, + prefetch), registers them as held, and hands them to the dispatcher. Wakes on notifications,
 //! on room freed by the completer, or polls.
 
 use std::sync::atomic::Ordering;
