@@ -98,3 +98,10 @@ async fn max_parked_bounds_the_waits() {
     // every one of them parks (none keeps a slot while it waits); the rest wait their turn.
     run(3, 0, 5).await;
 }
+
+#[tokio::test]
+async fn steps_beyond_max_parked_still_give_their_slot_back() {
+    // Two slots, one parked counted as room, two prefetched: four steps are held. Every one parks,
+    // so all four arrive; had the second and third kept their slots, the fourth would wait (three).
+    run(1, 2, 4).await;
+}

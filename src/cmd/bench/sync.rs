@@ -237,18 +237,11 @@ async fn settle(world: &World, window: Duration) -> anyhow::Result<f64> {
 
 /// V1 requests the simulated ShipStation has counted, accepted or not.
 async fn v1_requests_seen(world: &World) -> anyhow::Result<u64> {
-    let stats = sim_stats(world).await?;
-    Ok(stats["v1_windows"]
-        .as_array()
-        .map(|ws| {
-            ws.iter()
-                .map(|w| {
-                    w["accepted"].as_u64().unwrap_or_default()
-                        + w["rejected"].as_u64().unwrap_or_default()
-                })
-                .sum()
-        })
-        .unwrap_or_default())
+    Ok(v1_windows(world)
+        .await?
+        .iter()
+        .map(|w| w.accepted + w.rejected)
+        .sum())
 }
 
 /// The `createorders` calls the simulated ShipStation received, by the orders each carried.
@@ -273,10 +266,11 @@ async fn create_orders_sizes(world: &World) -> anyhow::Result<Vec<usize>> {
         .unwrap_or_default())
 }
 
-/// One V1 window of the simulated ShipStation: requests it accepted, and how long the budget lay
+/// One V1 window of the simulated ShipStation: requests it accepted and refused, and how long the budget lay
 /// unused between the previous window's end and its first request.
 struct WindowUse {
     accepted: u64,
+    rejected: u64,
     idle_before_ms: Option<f64>,
 }
 
@@ -289,6 +283,7 @@ async fn v1_windows(world: &World) -> anyhow::Result<Vec<WindowUse>> {
             ws.iter()
                 .map(|w| WindowUse {
                     accepted: w["accepted"].as_u64().unwrap_or_default(),
+                    rejected: w["rejected"].as_u64().unwrap_or_default(),
                     idle_before_ms: w["idle_before_ms"].as_f64(),
                 })
                 .collect()
