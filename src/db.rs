@@ -9,6 +9,9 @@ use sqlx::{Connection, PgConnection, PgPool};
 
 use crate::pg::{EmbeddedPostgres, StartOptions};
 
+mod transaction;
+pub use transaction::begin;
+
 /// Embedded clusters keep the connector's data in this database.
 pub const EMBEDDED_DATABASE: &str = "ml_connector";
 

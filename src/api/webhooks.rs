@@ -89,7 +89,7 @@ async fn reject(state: &ApiState, d: Delivery) -> Response {
 
 async fn store_delivery(state: &ApiState, d: Delivery, work: Option<NewWorkflow>) -> Response {
     let run = async {
-        let mut tx = state.pool.begin().await?;
+        let mut tx = crate::db::begin(&state.pool).await?;
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO webhook_deliveries (connection_id, connection_name, api, event, resource_url, verified, result, reason, http_status, body)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",

@@ -39,7 +39,7 @@ pub async fn store_soap_contract(
             return Ok(());
         }
     }
-    let mut tx = pool.begin().await?;
+    let mut tx = crate::db::begin(pool).await?;
     sqlx::query(
         "INSERT INTO sage_soap_contracts (connection_id, contract, read_at) VALUES ($1, $2, $3)
          ON CONFLICT (connection_id) DO UPDATE SET contract = EXCLUDED.contract, read_at = EXCLUDED.read_at",

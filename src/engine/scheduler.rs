@@ -170,7 +170,7 @@ impl Scheduler {
             .iter()
             .map(|s| s.period.as_secs_f64().max(0.001))
             .collect();
-        let mut tx = self.engine.pool.begin().await?;
+        let mut tx = crate::db::begin(&self.engine.pool).await?;
         // A schedule another replica is firing right now holds its lock: it is skipped rather
         // than waited for (replicas waiting on each other made ticks take seconds), so the rows
         // two replicas upsert never overlap. A rare hash collision between two names only delays

@@ -262,7 +262,7 @@ async fn plan(deps: FlowDeps, input: StepInput) -> StepResult {
     let codes: Vec<String> = planned.values().map(|v| v.0.clone()).collect();
     let qtys: Vec<i64> = planned.values().map(|v| v.1).collect();
     let prevs: Vec<Option<i64>> = planned.values().map(|v| v.2).collect();
-    let mut tx = pool.begin().await.map_err(db)?;
+    let mut tx = crate::db::begin(pool).await.map_err(db)?;
     sqlx::query(
         "INSERT INTO inventory_adjustments (workflow_id, sku, inventory_location_id, warehouse_code, quantity, previous)
          SELECT $1, s, l, c, q, p FROM unnest($2::text[], $3::text[], $4::text[], $5::bigint[], $6::bigint[]) AS t(s, l, c, q, p)
@@ -423,7 +423,7 @@ async fn apply(deps: FlowDeps, input: StepInput) -> StepResult {
             StockSet::Set => ("inventory_adjusted", None),
             StockSet::Refused(message) => ("inventory_rejected", Some(message)),
         };
-        let mut tx = pool.begin().await?;
+        let mut tx = crate::db::begin(pool).await?;
         let row: Option<(String, i64, Option<i64>)> = sqlx::query_as(
             "UPDATE inventory_adjustments SET applied_at = CASE WHEN $4::text IS NULL THEN now() END, error = $4
               WHERE workflow_id = $1 AND sku = $2 AND inventory_location_id = $3

@@ -110,7 +110,7 @@ async fn check(deps: FlowDeps, input: StepInput) -> StepResult {
         .filter(|a| a.connection_id == Some(c.id))
         .collect();
     let resend = chrono::Duration::seconds(c.settings.notify.resend_after_secs as i64);
-    let mut tx = pool.begin().await?;
+    let mut tx = crate::db::begin(pool).await?;
     // Serializes concurrent checks of this connection (a late retry and the next slot).
     let sent: Vec<Sent> = sqlx::query_as(
         "SELECT alert_key, opened_at, last_sent_at, sends, notice FROM alert_notices

@@ -135,7 +135,7 @@ async fn run(deps: FlowDeps, input: StepInput) -> StepResult {
         &json!({"gone_from_sage": true}),
     )
     .await?;
-    let mut tx = pool.begin().await?;
+    let mut tx = crate::db::begin(pool).await?;
     feed_state::save_cursor(&mut tx, c, FEED, &tracker).await?;
     let counts = feed_state::RunCounts {
         found,

@@ -208,7 +208,7 @@ async fn resolve(deps: FlowDeps, input: StepInput) -> StepResult {
     )
     .await;
     let orders: Vec<String> = found.iter().map(|(no, _)| no.clone()).collect();
-    let mut tx = pool.begin().await.map_err(db)?;
+    let mut tx = crate::db::begin(pool).await.map_err(db)?;
     sqlx::query(
         "UPDATE shipments SET sales_orders = $4, estimated_delivery = $5, eta_source = $6, updated_at = now()
           WHERE connection_id = $1 AND source = $2 AND external_id = $3",

@@ -34,7 +34,7 @@ pub async fn record(
         ..Default::default()
     };
     for s in seen {
-        let mut tx = pool.begin().await?;
+        let mut tx = crate::db::begin(pool).await?;
         let before: Option<(bool, Option<String>, Option<Vec<String>>)> = sqlx::query_as(
             "SELECT voided, tracking_number, sales_orders FROM shipments
               WHERE connection_id = $1 AND source = $2 AND external_id = $3 FOR UPDATE",

@@ -125,7 +125,7 @@ async fn ensure_webhooks(
         .map(|s| (s.event.clone(), s.id))
         .collect();
     if ids != known {
-        let mut tx = pool.begin().await.map_err(db)?;
+        let mut tx = crate::db::begin(pool).await.map_err(db)?;
         feed_state::save_cursor(&mut tx, c, SUBSCRIPTIONS, &ids).await?;
         tx.commit().await.map_err(db)?;
     }
@@ -173,7 +173,7 @@ async fn run(deps: FlowDeps, input: StepInput) -> StepResult {
     let intake = shipment_intake::record(pool, c, &seen, "poll", "shipments_poll")
         .await
         .map_err(db)?;
-    let mut tx = pool.begin().await.map_err(db)?;
+    let mut tx = crate::db::begin(pool).await.map_err(db)?;
     for (source, records) in &skipped {
         super::skipped::audit(
             &mut tx,
@@ -245,7 +245,7 @@ async fn fetch_delivery(deps: FlowDeps, input: StepInput) -> StepResult {
     )
     .await
     .map_err(db)?;
-    let mut tx = pool.begin().await.map_err(db)?;
+    let mut tx = crate::db::begin(pool).await.map_err(db)?;
     super::skipped::audit(
         &mut tx,
         input.workflow_id,

@@ -118,7 +118,7 @@ impl Governor {
 
     /// Reserve a request now, or say how long to wait.
     async fn try_acquire(&self) -> Result<Result<Reservation, Duration>, sqlx::Error> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = crate::db::begin(&self.pool).await?;
         // A new key's window is already over: its first request starts a fresh one.
         sqlx::query(
             "INSERT INTO rate_limits (key_id, window_limit, window_secs, remaining, window_ends_at)
@@ -259,7 +259,7 @@ impl Governor {
         headers: Option<RateHeaders>,
         throttled_for: Option<Duration>,
     ) -> Result<(), sqlx::Error> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = crate::db::begin(&self.pool).await?;
         let row = sqlx::query(
             "SELECT remaining, window_ends_at, end_confirmed, clock_timestamp(),
                     end_exact, exact_refuted

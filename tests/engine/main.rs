@@ -5,6 +5,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod cancelled_begin;
 mod concurrency;
 mod park;
 mod pool;

@@ -85,7 +85,7 @@ async fn the_key_table_keeps_keys_unique_frees_pruned_ones_and_keeps_them_fixed(
     for _ in 0..8 {
         let pool = pool.clone();
         racers.push(tokio::spawn(async move {
-            let mut tx = pool.begin().await.unwrap();
+            let mut tx = ml_connector::db::begin(&pool).await.unwrap();
             let got = store::create(&mut tx, &new("RACE"), "test").await.unwrap();
             tx.commit().await.unwrap();
             got
@@ -276,7 +276,7 @@ async fn a_heartbeat_skips_a_row_being_written_and_reports_only_lost_leases() {
 
     // Another transaction holds the first row (as a completion in flight would); the second is
     // cancelled by an operator.
-    let mut other = pool.begin().await.unwrap();
+    let mut other = ml_connector::db::begin(&pool).await.unwrap();
     sqlx::query("SELECT 1 FROM workflows WHERE id = $1 FOR NO KEY UPDATE")
         .bind(steps[0].id)
         .execute(&mut *other)
@@ -564,7 +564,7 @@ async fn the_engine_api_for_other_components() {
     );
 
     // An audit row inside the caller's transaction: rolled back with it, or kept with it.
-    let mut tx = pool.begin().await.unwrap();
+    let mut tx = ml_connector::db::begin(&pool).await.unwrap();
     engine::append_event(
         &mut *tx,
         a,

@@ -8,7 +8,7 @@ use super::{notify_work, StoreError};
 
 /// Resume a failed workflow at the step that failed, with a fresh attempt budget.
 pub async fn restart(pool: &PgPool, id: i64, actor: &str) -> Result<(), StoreError> {
-    let mut tx = pool.begin().await?;
+    let mut tx = crate::db::begin(pool).await?;
     let done: Option<i64> = sqlx::query_scalar(
         r#"
         WITH r AS (
@@ -43,7 +43,7 @@ pub async fn rewind(
     actor: &str,
     detail: &Value,
 ) -> Result<(), StoreError> {
-    let mut tx = pool.begin().await?;
+    let mut tx = crate::db::begin(pool).await?;
     let done: Option<i64> = sqlx::query_scalar(
         r#"
         WITH old AS (
@@ -81,7 +81,7 @@ pub async fn rewind(
 
 /// Cancel a workflow that has not finished. A running step is fenced out: its late result is rejected.
 pub async fn cancel(pool: &PgPool, id: i64, actor: &str, reason: &str) -> Result<(), StoreError> {
-    let mut tx = pool.begin().await?;
+    let mut tx = crate::db::begin(pool).await?;
     let done: Option<i64> = sqlx::query_scalar(
         r#"
         WITH c AS (
@@ -155,7 +155,7 @@ pub async fn signal_keys(
         return Ok(0);
     }
     super::on_deadlock_retry(|| async {
-    let mut tx = pool.begin().await?;
+    let mut tx = crate::db::begin(pool).await?;
     let n: i64 = sqlx::query_scalar(
         r#"
         WITH locked AS MATERIALIZED (
@@ -245,7 +245,7 @@ pub async fn append_event<'e, E: sqlx::PgExecutor<'e>>(
 
 /// Delete every workflow of `kind` and its audit trail (benchmarks on dev databases).
 pub async fn purge_kind(pool: &PgPool, kind: &str) -> Result<(), StoreError> {
-    let mut tx = pool.begin().await?;
+    let mut tx = crate::db::begin(pool).await?;
     sqlx::query(
         "DELETE FROM workflow_events WHERE workflow_id IN (SELECT id FROM workflows WHERE kind = $1)",
     )

@@ -62,7 +62,7 @@ pub async fn create_many(
     if items.is_empty() {
         return Ok(0);
     }
-    let mut tx = pool.begin().await?;
+    let mut tx = crate::db::begin(pool).await?;
     let created = insert_many(&mut tx, items, actor).await?;
     tx.commit().await?;
     Ok(created)
