@@ -65,23 +65,20 @@ pub async fn running_elsewhere(
     feed: &str,
     workflow_id: i64,
 ) -> Result<bool, StepError> {
-    let others: Vec<i64> = sqlx::query_scalar(
-        "SELECT DISTINCT workflow_id FROM sync_runs
-          WHERE connection_id = $1 AND feed = $2 AND finished_at IS NULL AND workflow_id <> $3
-            AND started_at > now() - interval '1 hour'",
+    // One statement: a run whose workflow was pruned meanwhile is simply not running.
+    sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM sync_runs r JOIN workflows w ON w.id = r.workflow_id
+          WHERE r.connection_id = $1 AND r.feed = $2 AND r.finished_at IS NULL
+            AND r.workflow_id <> $3 AND r.started_at > now() - interval '1 hour'
+            AND w.status = $4)",
     )
     .bind(connection_id)
     .bind(feed)
     .bind(workflow_id)
-    .fetch_all(pool)
+    .bind(Status::Running.as_str())
+    .fetch_one(pool)
     .await
-    .map_err(db)?;
-    for id in others {
-        if crate::engine::store::get(pool, id).await?.status == Status::Running.as_str() {
-            return Ok(true);
-        }
-    }
-    Ok(false)
+    .map_err(db)
 }
 
 /// What a run found, started and signalled.

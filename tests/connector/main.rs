@@ -11,6 +11,7 @@ mod agent_windows_com;
 mod agent_windows_service;
 mod connections;
 mod console;
+mod feed_runs;
 mod fit;
 mod front_door;
 mod graphql;
