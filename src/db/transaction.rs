@@ -11,15 +11,21 @@
 //! and the transaction it returns is dropped there, which queues the `ROLLBACK`.
 
 use sqlx::{PgPool, Postgres, Transaction};
+use tracing::Instrument;
 
-/// `pool.begin()`, safe to cancel. Use this instead (clippy.toml forbids `Pool::begin`).
+/// `pool.begin()`, safe to cancel. Use this instead (clippy.toml forbids sqlx's `begin` methods).
 pub async fn begin(pool: &PgPool) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
-    let pool = pool.clone();
+    // Waiting for a connection is safe to give up (sqlx puts it back); only `BEGIN` is not. So a
+    // caller who gives up while the pool is full leaves no task behind to take a connection later.
+    let conn = pool.acquire().await?;
+    // `Transaction::begin` is what `Pool::begin` runs once it has its connection (hidden from
+    // sqlx's docs; the version is pinned by Cargo.lock).
     #[allow(clippy::disallowed_methods)] // the one place that may
-    let started = tokio::spawn(async move { pool.begin().await });
-    started.await.unwrap_or_else(|e| {
-        // The task panicked or the runtime is shutting down: no transaction was handed out.
-        tracing::warn!(error = %e, "the task starting a transaction did not finish");
-        Err(sqlx::Error::WorkerCrashed)
-    })
+    let started = tokio::spawn(Transaction::begin(conn, None).instrument(tracing::Span::current()));
+    match started.await {
+        Ok(result) => result,
+        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+        // The runtime is shutting down: no transaction was handed out.
+        Err(_) => Err(sqlx::Error::WorkerCrashed),
+    }
 }

@@ -58,7 +58,7 @@ pub async fn start_run(
 }
 
 /// Whether another workflow is running this connection's feed now (a run of it is open and its
-/// workflow holds a lease). Runs older than an hour are not looked at: a crash leaves a run open.
+/// workflow is running). Runs older than an hour are not looked at: a crash leaves a run open.
 pub async fn running_elsewhere(
     pool: &PgPool,
     connection_id: i64,

@@ -1,5 +1,5 @@
 //! A feed's open run keeps a second poll of the same connection away only while its workflow is
-//! running: a run left open by a crash (its workflow failed or waiting again), by a workflow since
+//! running: a run left open by a crash (its workflow failed since), by a workflow since
 //! pruned, or of another connection or feed, does not.
 
 use crate::common;

@@ -22,13 +22,16 @@ async fn one_connection_pool(url: &str) -> PgPool {
     pool
 }
 
-/// Poll `f` once, then drop it (as a `select!` does to the branch that lost). True if it finished.
-/// First the pool's one connection is let back to its idle queue (a task sqlx spawns on release),
-/// so the poll finds it there and sends `BEGIN`.
+/// Poll `f` once, let every other task run as far as it can, then drop `f` (as a `select!` drops
+/// the branch that lost). True if it finished. First the pool's one connection is let back to its
+/// idle queue (a task sqlx spawns on release), so the poll finds it there and sends `BEGIN`
+/// (directly, or on a task `f` spawned, which the yield lets reach the wait for the answer).
 async fn poll_once_then_drop(f: impl Future) -> bool {
     tokio::time::sleep(Duration::from_millis(20)).await;
     let mut f = std::pin::pin!(f);
-    std::future::poll_fn(|cx| Poll::Ready(f.as_mut().poll(cx).is_ready())).await
+    let finished = std::future::poll_fn(|cx| Poll::Ready(f.as_mut().poll(cx).is_ready())).await;
+    tokio::task::yield_now().await;
+    finished
 }
 
 /// Whether the next statement on the pool runs inside a transaction begun earlier. A simple query
