@@ -6,7 +6,9 @@ use crate::common;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use common::sage100::{agent, control, enter_order, invoice, rows, soap, start_rig, AGENT_KEY};
+use common::sage100::{
+    agent, control, enter_order, invoice, rows, soap, start_rig, start_rig_with, AGENT_KEY,
+};
 use ml_connector::domain::{ChangeStamp, ChangeTracker};
 use ml_connector::sage100::{SageError, SalesOrder};
 use mlc_agent_api::WriteTracking;
@@ -536,6 +538,52 @@ async fn invoice_tracking_write_back_through_the_invoice_lifecycle() {
         a.sales_order(&so).await,
         Err(SageError::NotFound(_))
     ));
+}
+
+/// Sage's lock text is unpublished and a localized Sage words it otherwise: the agent takes such a
+/// failure for a plain refusal (not retried) until the site names the text (`[com]
+/// record_lock_texts`), then answers `record_locked` and the write is retried like any lock.
+#[tokio::test]
+async fn a_lock_worded_otherwise_is_a_lock_once_the_site_names_its_text() {
+    let german = "Der Datensatz wird von einem anderen Benutzer bearbeitet.";
+    let rig = start_rig_with(ml_connector::sim::sage100::SageConfig {
+        seed_demo: true,
+        lock_message: german.into(),
+        ..Default::default()
+    })
+    .await;
+    let a = agent(&rig, "ABC");
+    let so = enter_order(
+        &rig,
+        json!({"CustomerNo": "ABF", "Lines": [{"ItemCode": "WID-100", "QuantityOrdered": 1}]}),
+    )
+    .await;
+    let inv = invoice(&rig, &so).await;
+    let body = tracking_write(json!({"Packages": [{"PackageNo$": "0001", "TrackingID$": "1Z1"}]}));
+    let hold = |ms: u64| {
+        control(
+            &rig,
+            Method::POST,
+            "locks",
+            json!({"key_prefix": format!("InvoiceHeader:{inv}"), "ms": ms}),
+        )
+    };
+    hold(20_000).await;
+    match a.write_tracking(&inv, &body).await {
+        Err(e) => assert!(!e.is_transient() && e.to_string().contains(german), "{e:?}"),
+        Ok(_) => panic!("written through a held record"),
+    }
+    // The site names its text (the agent does this at start from its settings).
+    mlc_agent::failure::add_record_lock_texts(&["von einem anderen Benutzer".into()]);
+    match a.write_tracking(&inv, &body).await {
+        Err(e @ SageError::RecordLocked { .. }) => assert!(e.is_transient()),
+        other => panic!("{other:?}"),
+    }
+    // Held briefly: the write waits it out.
+    hold(600).await;
+    a.write_tracking(&inv, &body)
+        .await
+        .expect("retried past the lock");
 }
 
 #[tokio::test]

@@ -70,6 +70,12 @@ pub struct ComSection {
     /// sessions after a few hours).
     #[serde(default = "default_session_hours")]
     pub session_max_hours: u64,
+    /// Parts of BOI error texts that mean another user holds the record (matched case-insensitively
+    /// in `LastErrorMsg`), besides the built-in "in use by another", "locked by another" and "record
+    /// is locked": Sage does not publish its exact text, which may differ by version or language.
+    /// Such a failure is answered `record_locked` (409), which the connector retries with backoff.
+    #[serde(default)]
+    pub record_lock_texts: Vec<String>,
 }
 
 impl Default for ComSection {
@@ -78,6 +84,7 @@ impl Default for ComSection {
             sage_home: None,
             max_sessions: default_sessions(),
             session_max_hours: default_session_hours(),
+            record_lock_texts: Vec::new(),
         }
     }
 }
@@ -89,6 +96,32 @@ pub struct TlsSection {
     pub key: PathBuf,
     /// Require client certificates signed by this CA (mTLS).
     pub client_ca: Option<PathBuf>,
+}
+
+/// Most lock texts a site may name, and their length bounds: a text of a letter or two would take
+/// every refusal for a lock, and the connector would retry a real refusal for ever.
+const MAX_RECORD_LOCK_TEXTS: usize = 20;
+const RECORD_LOCK_TEXT_CHARS: std::ops::RangeInclusive<usize> = 6..=200;
+
+fn validate_record_lock_texts(texts: &mut [String]) -> Result<(), String> {
+    if texts.len() > MAX_RECORD_LOCK_TEXTS {
+        return Err(format!(
+            "com.record_lock_texts: at most {MAX_RECORD_LOCK_TEXTS} texts, not {}",
+            texts.len()
+        ));
+    }
+    for t in texts.iter_mut() {
+        *t = t.trim().to_string();
+        let n = t.chars().count();
+        if !RECORD_LOCK_TEXT_CHARS.contains(&n) || t.chars().any(char::is_control) {
+            return Err(format!(
+                "com.record_lock_texts: {t:?} must be {} to {} characters of one line (a part of Sage's message)",
+                RECORD_LOCK_TEXT_CHARS.start(),
+                RECORD_LOCK_TEXT_CHARS.end()
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn default_listen() -> String {
@@ -237,10 +270,18 @@ impl AgentSettings {
             }
             (false, _) => {}
         }
+        if let Some(com) = &mut self.com {
+            validate_record_lock_texts(&mut com.record_lock_texts)?;
+        }
         if self.tls.is_none() && !self.plain_http {
             return Err("give a [tls] section (cert, key, optional client_ca), or plain_http = true for loopback trials".into());
         }
         Ok(())
+    }
+
+    /// The site's lock texts (`[com] record_lock_texts`), none without a `[com]` section.
+    pub fn record_lock_texts(&self) -> &[String] {
+        self.com.as_ref().map_or(&[], |c| &c.record_lock_texts)
     }
 
     pub fn backend(&self) -> Result<Backend, String> {
@@ -337,5 +378,38 @@ mod tests {
             s.backend = "odbc".into();
         }
         s.validate().unwrap();
+    }
+
+    fn with_record_lock_texts(texts: &[&str]) -> Result<AgentSettings, String> {
+        let list: Vec<String> = texts.iter().map(|t| format!("{t:?}")).collect();
+        let mut s: AgentSettings = toml::from_str(&format!(
+            "companies = [\"ABC\"]\nsage_user = \"u\"\nplain_http = true\nbackend = \"odbc\"\n\
+             [odbc]\nconnection = \"DSN=X\"\n[com]\nrecord_lock_texts = [{}]\n",
+            list.join(", ")
+        ))
+        .map_err(|e| e.to_string())?;
+        s.validate().map(|()| s)
+    }
+
+    #[test]
+    fn a_site_names_its_own_lock_texts_within_bounds() {
+        let s = with_record_lock_texts(&["  wird von einem anderen Benutzer  "]).unwrap();
+        assert_eq!(s.record_lock_texts(), ["wird von einem anderen Benutzer"]);
+        assert!(with_record_lock_texts(&[])
+            .unwrap()
+            .record_lock_texts()
+            .is_empty());
+        // Short enough to match any refusal: a real refusal would be retried for ever.
+        assert!(with_record_lock_texts(&["in"])
+            .unwrap_err()
+            .contains("record_lock_texts"));
+        assert!(with_record_lock_texts(&["two\nlines"])
+            .unwrap_err()
+            .contains("record_lock_texts"));
+        assert!(with_record_lock_texts(&[&"x".repeat(201)]).is_err());
+        assert!(with_record_lock_texts(&["locked by the clerk"; 21])
+            .unwrap_err()
+            .contains("at most 20"));
+        assert!(with_record_lock_texts(&["locked by the clerk"; 20]).is_ok());
     }
 }

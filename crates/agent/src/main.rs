@@ -191,6 +191,7 @@ async fn run(
     settings: AgentSettings,
     stop: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    mlc_agent::failure::add_record_lock_texts(settings.record_lock_texts());
     let transport = match (&settings.tls, settings.plain_http) {
         (Some(tls), _) => Transport::Tls {
             cert: tls.cert.clone(),

@@ -11,7 +11,8 @@ use super::schema::{self, Column, Kind};
 use super::{SageFaults, SageSim};
 use mlc_agent::boi::{Boi, BoiSession, ObjectId};
 
-/// Sage's text for a record another user holds (no verbatim source exists; see ARCHITECTURE.md).
+/// Sage's text for a record another user holds by default (no verbatim source exists; see
+/// ARCHITECTURE.md); `SageConfig::lock_message` words it otherwise, for SOAP and BOI alike.
 pub const LOCKED_MESSAGE: &str = "The record is in use by another user.";
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -288,7 +289,7 @@ impl BoiSession for SimSession {
             return 0;
         }
         if self.locked(&format!("{table:?}:{key}")) {
-            self.obj(o).unwrap().last_error = LOCKED_MESSAGE.into();
+            self.obj(o).unwrap().last_error = self.sim.cfg.lock_message.clone();
             return 0;
         }
         let existing = self.with_table(table, |t| t.get(&key).cloned());
@@ -393,7 +394,7 @@ impl BoiSession for SimSession {
             return 0;
         };
         if self.locked(&format!("{table:?}:{key}")) {
-            self.obj(o).unwrap().last_error = LOCKED_MESSAGE.into();
+            self.obj(o).unwrap().last_error = self.sim.cfg.lock_message.clone();
             return 0;
         }
         {
@@ -430,7 +431,7 @@ impl BoiSession for SimSession {
             return 0;
         }
         if self.locked(&format!("{table:?}:{key}")) {
-            self.obj(o).unwrap().last_error = LOCKED_MESSAGE.into();
+            self.obj(o).unwrap().last_error = self.sim.cfg.lock_message.clone();
             return 0;
         }
         let removed = self.with_table(table, |t| t.remove(&key));
