@@ -540,6 +540,27 @@ async fn invoice_tracking_write_back_through_the_invoice_lifecycle() {
     ));
 }
 
+/// A new order for one widget, invoiced: its invoice number.
+async fn invoiced_order(rig: &common::sage100::SageRig) -> String {
+    let so = enter_order(
+        rig,
+        json!({"CustomerNo": "ABF", "Lines": [{"ItemCode": "WID-100", "QuantityOrdered": 1}]}),
+    )
+    .await;
+    invoice(rig, &so).await
+}
+
+/// A Sage user holds the invoice open for `ms` (replacing any earlier hold).
+async fn hold_invoice(rig: &common::sage100::SageRig, inv: &str, ms: u64) {
+    control(
+        rig,
+        Method::POST,
+        "locks",
+        json!({"key_prefix": format!("InvoiceHeader:{inv}"), "ms": ms}),
+    )
+    .await;
+}
+
 /// Sage's lock text is unpublished and a localized Sage words it otherwise: the agent takes such a
 /// failure for a plain refusal (not retried) until the site names the text (`[com]
 /// record_lock_texts`), then answers `record_locked` and the write is retried like any lock.
@@ -553,22 +574,9 @@ async fn a_lock_worded_otherwise_is_a_lock_once_the_site_names_its_text() {
     })
     .await;
     let a = agent(&rig, "ABC");
-    let so = enter_order(
-        &rig,
-        json!({"CustomerNo": "ABF", "Lines": [{"ItemCode": "WID-100", "QuantityOrdered": 1}]}),
-    )
-    .await;
-    let inv = invoice(&rig, &so).await;
+    let inv = invoiced_order(&rig).await;
     let body = tracking_write(json!({"Packages": [{"PackageNo$": "0001", "TrackingID$": "1Z1"}]}));
-    let hold = |ms: u64| {
-        control(
-            &rig,
-            Method::POST,
-            "locks",
-            json!({"key_prefix": format!("InvoiceHeader:{inv}"), "ms": ms}),
-        )
-    };
-    hold(20_000).await;
+    hold_invoice(&rig, &inv, 20_000).await;
     match a.write_tracking(&inv, &body).await {
         Err(e) => assert!(!e.is_transient() && e.to_string().contains(german), "{e:?}"),
         Ok(_) => panic!("written through a held record"),
@@ -580,7 +588,7 @@ async fn a_lock_worded_otherwise_is_a_lock_once_the_site_names_its_text() {
         other => panic!("{other:?}"),
     }
     // Held briefly: the write waits it out.
-    hold(600).await;
+    hold_invoice(&rig, &inv, 600).await;
     a.write_tracking(&inv, &body)
         .await
         .expect("retried past the lock");
@@ -590,34 +598,17 @@ async fn a_lock_worded_otherwise_is_a_lock_once_the_site_names_its_text() {
 async fn record_locks_are_retried_with_backoff_then_reported() {
     let rig = start_rig().await;
     let a = agent(&rig, "ABC");
-    let so = enter_order(
-        &rig,
-        json!({"CustomerNo": "ABF", "Lines": [{"ItemCode": "WID-100", "QuantityOrdered": 1}]}),
-    )
-    .await;
-    let inv = invoice(&rig, &so).await;
+    let inv = invoiced_order(&rig).await;
     let body = tracking_write(json!({"Packages": [{"PackageNo$": "0001", "TrackingID$": "1Z1"}]}));
     // A user holds the invoice for 600 ms: the write waits it out.
-    control(
-        &rig,
-        Method::POST,
-        "locks",
-        json!({"key_prefix": format!("InvoiceHeader:{inv}"), "ms": 600}),
-    )
-    .await;
+    hold_invoice(&rig, &inv, 600).await;
     let t = Instant::now();
     a.write_tracking(&inv, &body)
         .await
         .expect("retried past the lock");
     assert!(t.elapsed() >= Duration::from_millis(550));
     // Held for longer than the retry budget: a clear, retryable error with Sage's message.
-    control(
-        &rig,
-        Method::POST,
-        "locks",
-        json!({"key_prefix": format!("InvoiceHeader:{inv}"), "ms": 20_000}),
-    )
-    .await;
+    hold_invoice(&rig, &inv, 20_000).await;
     match a.write_tracking(&inv, &body).await {
         Err(e @ SageError::RecordLocked { attempts: 8, .. }) => {
             assert!(e.is_transient());
