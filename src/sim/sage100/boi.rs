@@ -207,12 +207,16 @@ impl SimSession {
         parts.map(|p| key_string(&p))
     }
 
-    fn locked(&self, table_key: &str) -> bool {
+    /// Whether another user holds the record (a held key or an injected lock); if so, the object's
+    /// last error says it in the simulated Sage's wording.
+    fn held_by_another(&mut self, o: ObjectId, table: Table, key: &str) -> bool {
         let f = self.sim.faults();
-        if f.lock_rate > 0.0 && rand::random::<f64>() < f.lock_rate {
-            return true;
+        let held = (f.lock_rate > 0.0 && rand::random::<f64>() < f.lock_rate)
+            || self.sim.is_locked(&format!("{table:?}:{key}"));
+        if held {
+            self.obj(o).unwrap().last_error = self.sim.cfg.lock_message.clone();
         }
-        self.sim.is_locked(table_key)
+        held
     }
 }
 
@@ -288,8 +292,7 @@ impl BoiSession for SimSession {
             self.obj(o).unwrap().last_error = "This object is read only.".into();
             return 0;
         }
-        if self.locked(&format!("{table:?}:{key}")) {
-            self.obj(o).unwrap().last_error = self.sim.cfg.lock_message.clone();
+        if self.held_by_another(o, table, &key) {
             return 0;
         }
         let existing = self.with_table(table, |t| t.get(&key).cloned());
@@ -393,8 +396,7 @@ impl BoiSession for SimSession {
             self.obj(o).unwrap().last_error = "No record is being edited.".into();
             return 0;
         };
-        if self.locked(&format!("{table:?}:{key}")) {
-            self.obj(o).unwrap().last_error = self.sim.cfg.lock_message.clone();
+        if self.held_by_another(o, table, &key) {
             return 0;
         }
         {
@@ -430,8 +432,7 @@ impl BoiSession for SimSession {
             self.obj(o).unwrap().last_error = "This object is read only.".into();
             return 0;
         }
-        if self.locked(&format!("{table:?}:{key}")) {
-            self.obj(o).unwrap().last_error = self.sim.cfg.lock_message.clone();
+        if self.held_by_another(o, table, &key) {
             return 0;
         }
         let removed = self.with_table(table, |t| t.remove(&key));
